@@ -1,0 +1,1 @@
+"""HTTP client for BigCommerce's Catalog API: rate governor, retries, pagination, errors."""

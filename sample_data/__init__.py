@@ -1,0 +1,1 @@
+"""Deterministic sample catalogs for the sandbox store."""
