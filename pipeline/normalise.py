@@ -1,0 +1,277 @@
+"""Flatten BigCommerce modifier payloads into two typed frames, and build payloads back from them.
+
+One row per modifier and one row per option value, with nested `config`, `value_data` and
+`adjusters` spread over named columns, because that is what a person can edit in a sheet and
+what pandera can check. The mapping is lossless for everything the API returns: a property test
+rebuilds the payloads from the frames and compares them with the originals, so a round trip
+through the workbook can never silently drop or rewrite a field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from pipeline.modifier_types import ALL_CONFIG_FIELDS, MODIFIER_TYPES, FieldKind
+
+# Pandas extension dtypes keep missing cells distinct from False/0/"" all the way to the sheet.
+_DTYPE_BY_KIND = {
+    FieldKind.BOOLEAN: "boolean",
+    FieldKind.INTEGER: "Int64",
+    FieldKind.NUMBER: "Float64",
+}
+LIST_SEPARATOR = ","
+
+
+def _config_dtypes() -> dict[str, str]:
+    dtypes: dict[str, str] = {}
+    for spec in MODIFIER_TYPES.values():
+        for field in spec.config_fields:
+            dtypes[field.name] = _DTYPE_BY_KIND.get(field.kind, "string")
+    return {name: dtypes[name] for name in ALL_CONFIG_FIELDS}
+
+
+MODIFIER_DTYPES: dict[str, str] = {
+    "product_id": "Int64",
+    "product_sku": "string",
+    "product_name": "string",
+    "modifier_id": "Int64",
+    "display_name": "string",
+    "type": "string",
+    "required": "boolean",
+    "sort_order": "Int64",
+    "name": "string",
+    **_config_dtypes(),
+}
+
+VALUE_DTYPES: dict[str, str] = {
+    "product_id": "Int64",
+    "product_sku": "string",
+    "modifier_id": "Int64",
+    "display_name": "string",
+    "type": "string",
+    "value_id": "Int64",
+    "label": "string",
+    "sort_order": "Int64",
+    "is_default": "boolean",
+    "colors": "string",
+    "pattern_image_url": "string",
+    "linked_product_id": "Int64",
+    "checked_value": "boolean",
+    "price_adjuster": "string",
+    "price_adjuster_value": "Float64",
+    "weight_adjuster": "string",
+    "weight_adjuster_value": "Float64",
+    "image_url": "string",
+    "purchasing_disabled": "boolean",
+    "purchasing_disabled_message": "string",
+}
+
+LIST_CONFIG_FIELDS = frozenset(
+    f.name for t in MODIFIER_TYPES.values() for f in t.config_fields if f.kind is FieldKind.STRING_LIST
+)
+
+
+@dataclass(frozen=True)
+class ModifierFrames:
+    """The normalised catalog: `modifiers` (one row each) and `values` (one row per option value)."""
+
+    modifiers: pd.DataFrame
+    values: pd.DataFrame
+
+    def counts_by_type(self) -> pd.DataFrame:
+        """Modifiers and values per type, for summaries."""
+        mods = self.modifiers.groupby("type", observed=True).size().rename("modifiers")
+        vals = self.values.groupby("type", observed=True).size().rename("values")
+        out = pd.concat([mods, vals], axis=1).fillna(0).astype(int)
+        return out.sort_index()
+
+
+def empty_frames() -> ModifierFrames:
+    return ModifierFrames(_typed([], MODIFIER_DTYPES), _typed([], VALUE_DTYPES))
+
+
+def products_to_frames(products: Iterable[Mapping[str, Any]]) -> ModifierFrames:
+    """Normalise products as returned by `GET /catalog/products?include=modifiers`."""
+    modifier_rows: list[dict[str, Any]] = []
+    value_rows: list[dict[str, Any]] = []
+    for product in products:
+        for modifier in product.get("modifiers") or ():
+            modifier_rows.append(_modifier_row(product, modifier))
+            for value in modifier.get("option_values") or ():
+                value_rows.append(_value_row(product, modifier, value))
+    return ModifierFrames(_typed(modifier_rows, MODIFIER_DTYPES), _typed(value_rows, VALUE_DTYPES))
+
+
+def _typed(rows: list[dict[str, Any]], dtypes: Mapping[str, str]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(rows, columns=list(dtypes)) if rows else pd.DataFrame(columns=list(dtypes))
+    return frame.astype(dict(dtypes))
+
+
+def _modifier_row(product: Mapping[str, Any], modifier: Mapping[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "product_id": modifier.get("product_id", product.get("id")),
+        "product_sku": product.get("sku"),
+        "product_name": product.get("name"),
+        "modifier_id": modifier.get("id"),
+        "display_name": modifier.get("display_name"),
+        "type": modifier.get("type"),
+        "required": modifier.get("required"),
+        "sort_order": modifier.get("sort_order"),
+        "name": modifier.get("name"),
+    }
+    config = modifier.get("config") or {}
+    if isinstance(config, Mapping):  # the spec's own example shows `config: []` for types without one
+        for key, item in config.items():
+            row[key] = LIST_SEPARATOR.join(item) if key in LIST_CONFIG_FIELDS and item is not None else item
+    return row
+
+
+def _value_row(product: Mapping[str, Any], modifier: Mapping[str, Any], value: Mapping[str, Any]) -> dict[str, Any]:
+    value_data = value.get("value_data") or {}
+    adjusters = value.get("adjusters") or {}
+    price = adjusters.get("price") or {}
+    weight = adjusters.get("weight") or {}
+    disabled = adjusters.get("purchasing_disabled") or {}
+    colors = value_data.get("colors")
+    return {
+        "product_id": modifier.get("product_id", product.get("id")),
+        "product_sku": product.get("sku"),
+        "modifier_id": value.get("option_id", modifier.get("id")),
+        "display_name": modifier.get("display_name"),
+        "type": modifier.get("type"),
+        "value_id": value.get("id"),
+        "label": value.get("label"),
+        "sort_order": value.get("sort_order"),
+        "is_default": value.get("is_default"),
+        "colors": LIST_SEPARATOR.join(colors) if colors is not None else None,
+        "pattern_image_url": value_data.get("image_url"),
+        "linked_product_id": value_data.get("product_id"),
+        "checked_value": value_data.get("checked_value"),
+        "price_adjuster": price.get("adjuster"),
+        "price_adjuster_value": price.get("adjuster_value"),
+        "weight_adjuster": weight.get("adjuster"),
+        "weight_adjuster_value": weight.get("adjuster_value"),
+        "image_url": adjusters.get("image_url"),
+        "purchasing_disabled": disabled.get("status"),
+        "purchasing_disabled_message": disabled.get("message"),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Back to payloads
+
+
+def _present(item: Any) -> bool:
+    return item is not None and item is not pd.NA and not (isinstance(item, float) and item != item)
+
+
+def _plain(item: Any) -> Any:
+    """numpy/pandas scalars -> JSON-able Python values."""
+    if hasattr(item, "item") and not isinstance(item, (str, bytes)):
+        return item.item()
+    return item
+
+
+def modifier_payload(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The modifier fields of a row, as BigCommerce takes them (no option values, no ids)."""
+    spec = MODIFIER_TYPES[row["type"]]
+    config: dict[str, Any] = {}
+    for field in spec.config_field_names:
+        item = row.get(field)
+        if _present(item):
+            item = _plain(item)
+            if field in LIST_CONFIG_FIELDS:
+                item = [part for part in str(item).split(LIST_SEPARATOR) if part] if item != "" else []
+            config[field] = item
+    payload: dict[str, Any] = {"display_name": row["display_name"], "type": row["type"]}
+    for key in ("required", "sort_order"):
+        if _present(row.get(key)):
+            payload[key] = _plain(row[key])
+    payload["config"] = config
+    return payload
+
+
+def _adjuster(kind: Any, amount: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if _present(kind) or _present(amount):
+        out["adjuster"] = _plain(kind) if _present(kind) else None
+        if _present(amount):
+            out["adjuster_value"] = _plain(amount)
+    return out
+
+
+def value_payload(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One option value as BigCommerce takes it (no id)."""
+    spec = MODIFIER_TYPES[row["type"]]
+    value_data: dict[str, Any] = {}
+    if "colors" in spec.value_data_fields and _present(row.get("colors")):
+        value_data["colors"] = [c for c in str(row["colors"]).split(LIST_SEPARATOR) if c]
+    if "image_url" in spec.value_data_fields and _present(row.get("pattern_image_url")):
+        value_data["image_url"] = row["pattern_image_url"]
+    if "product_id" in spec.value_data_fields and _present(row.get("linked_product_id")):
+        value_data["product_id"] = _plain(row["linked_product_id"])
+    if "checked_value" in spec.value_data_fields and _present(row.get("checked_value")):
+        value_data["checked_value"] = _plain(row["checked_value"])
+    adjusters: dict[str, Any] = {
+        "price": _adjuster(row.get("price_adjuster"), row.get("price_adjuster_value")),
+        "weight": _adjuster(row.get("weight_adjuster"), row.get("weight_adjuster_value")),
+    }
+    if _present(row.get("image_url")):
+        adjusters["image_url"] = row["image_url"]
+    disabled: dict[str, Any] = {}
+    if _present(row.get("purchasing_disabled")):
+        disabled["status"] = _plain(row["purchasing_disabled"])
+    if _present(row.get("purchasing_disabled_message")):
+        disabled["message"] = row["purchasing_disabled_message"]
+    if disabled:
+        adjusters["purchasing_disabled"] = disabled
+    payload: dict[str, Any] = {"label": row["label"]}
+    if _present(row.get("sort_order")):
+        payload["sort_order"] = _plain(row["sort_order"])
+    if _present(row.get("is_default")):
+        payload["is_default"] = _plain(row["is_default"])
+    payload["value_data"] = value_data or None
+    payload["adjusters"] = adjusters
+    return payload
+
+
+def frames_to_payloads(frames: ModifierFrames) -> dict[int, list[dict[str, Any]]]:
+    """Product id -> its modifiers with option values, ids included where the rows have them."""
+    values_by_modifier: dict[Any, list[dict[str, Any]]] = {}
+    for row in frames.values.to_dict("records"):
+        value = value_payload(row)
+        if _present(row.get("value_id")):
+            value = {"id": int(row["value_id"]), "option_id": int(row["modifier_id"]), **value}
+        values_by_modifier.setdefault(_plain(row["modifier_id"]), []).append(value)
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in frames.modifiers.to_dict("records"):
+        modifier = modifier_payload(row)
+        if _present(row.get("modifier_id")):
+            modifier = {"id": int(row["modifier_id"]), "product_id": int(row["product_id"]), **modifier}
+        if _present(row.get("name")):
+            modifier["name"] = row["name"]
+        modifier["option_values"] = values_by_modifier.get(_plain(row["modifier_id"]), [])
+        out.setdefault(int(row["product_id"]), []).append(modifier)
+    return out
+
+
+def fingerprint(payload: Mapping[str, Any]) -> str:
+    """A short stable digest of a payload, so a plan can tell who changed a row since export."""
+    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.blake2b(encoded.encode(), digest_size=8).hexdigest()
+
+
+def modifier_fingerprints(frame: pd.DataFrame) -> pd.Series:
+    return pd.Series([fingerprint(modifier_payload(r)) for r in frame.to_dict("records")], index=frame.index,
+                     dtype="string")
+
+
+def value_fingerprints(frame: pd.DataFrame) -> pd.Series:
+    return pd.Series([fingerprint(value_payload(r)) for r in frame.to_dict("records")], index=frame.index,
+                     dtype="string")
