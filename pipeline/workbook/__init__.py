@@ -1,0 +1,1 @@
+"""The editable workbook: layout, writer, CSV files and reader."""
