@@ -1,0 +1,334 @@
+"""The Catalog API routes: products (read), modifiers and values (CRUD), value images.
+
+Handlers only translate HTTP to store calls: bodies are validated by `validation.py`, shapes are
+BigCommerce's (`{"data": ..., "meta": ...}`, creates answer 200, deletes 204), and errors are
+raised as `ApiError`, rendered by the app. Store calls are synchronous and never interleave with
+an `await`, so a read-validate-write sequence cannot race with another request.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from pipeline.modifier_types import IMAGE_MAX_BYTES, modifier_type
+from pipeline.sandbox import images
+from pipeline.sandbox.errors import ApiError, invalid, not_found
+from pipeline.sandbox.pagination import collection_meta, comma_list, parse_page
+from pipeline.sandbox.render import relative_url, render_modifier, render_value, select_fields
+from pipeline.sandbox.state import SandboxState
+from pipeline.sandbox.store import ProductFilter
+from pipeline.sandbox.validation import (
+    check_modifier_create,
+    check_modifier_update,
+    check_value_create,
+    check_value_update,
+    parse_iso_datetime,
+)
+
+Json = dict[str, Any]
+INCLUDE_PAGE_CAP = 10  # BigCommerce: include=modifiers or options caps pages at 10 products
+SUB_RESOURCES = ("modifiers", "options")
+
+
+def _state(request: Request) -> SandboxState:
+    return request.app.state.sandbox  # type: ignore[no-any-return]
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _single(data: Json) -> JSONResponse:
+    return JSONResponse({"data": data, "meta": {}})
+
+
+def _fields(request: Request) -> tuple[list[str] | None, list[str] | None]:
+    q = request.query_params
+    return comma_list(q.get("include_fields")), comma_list(q.get("exclude_fields"))
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        raise ApiError(400, "The request body is empty; send a JSON object.", {"body": "empty"})
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "The request body is not valid JSON.", {"body": str(exc)}) from None
+
+
+# --- lookups ----------------------------------------------------------------------------------
+
+
+def _product(request: Request) -> Json:
+    product = _state(request).store.get_product(request.path_params["product_id"])
+    if product is None:
+        raise not_found()
+    return product
+
+
+def _modifier(request: Request) -> tuple[Json, Json]:
+    product = _product(request)
+    modifier = _state(request).store.get_modifier(product["id"], request.path_params["modifier_id"])
+    if modifier is None:
+        raise not_found()
+    return product, modifier
+
+
+def _value(request: Request) -> tuple[Json, Json, Json]:
+    product, modifier = _modifier(request)
+    value_id = request.path_params["value_id"]
+    value = next((v for v in modifier["option_values"] if v["id"] == value_id), None)
+    if value is None:
+        raise not_found()
+    return product, modifier, value
+
+
+def _refuse_legacy(product: Json) -> None:
+    """A product in a legacy (V2) option set cannot have its modifiers edited through V3."""
+    if product["option_set_id"] is not None:
+        raise ApiError(
+            422,
+            f"Product {product['id']} uses a legacy option set (V2, option_set_id {product['option_set_id']}); "
+            "its modifiers cannot be edited through the V3 API until the option set is removed.",
+            {"option_set_id": "The product is attached to a legacy option set."},
+        )
+
+
+def _store_relative_urls(value: Json, base_url: str) -> Json:
+    """Image URLs pointing back at this sandbox are stored relative (portable across ports)."""
+    adjusters = value.get("adjusters")
+    if isinstance(adjusters, dict) and isinstance(adjusters.get("image_url"), str):
+        value["adjusters"] = {**adjusters, "image_url": relative_url(adjusters["image_url"], base_url)}
+    data = value.get("value_data")
+    if isinstance(data, dict) and isinstance(data.get("image_url"), str):
+        value["value_data"] = {**data, "image_url": relative_url(data["image_url"], base_url)}
+    return value
+
+
+# --- products ---------------------------------------------------------------------------------
+
+
+def _int_param(raw: str, name: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise invalid({name: f"{name} must be an integer, got {raw!r}"}, f"Invalid {name} parameter") from None
+
+
+def _date_param(raw: str | None, name: str) -> int | None:
+    """Unix seconds from a timestamp or an ISO-8601 date/datetime (a bare date means 00:00 UTC)."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    try:
+        return int(float(text))
+    except ValueError:
+        pass
+    try:
+        return int(parse_iso_datetime(text.replace(" ", "+")).timestamp())
+    except ValueError:
+        raise invalid({name: f"{name} must be an ISO-8601 date or datetime or a unix timestamp, got {raw!r}"},
+                      f"Invalid {name} parameter") from None
+
+
+def _product_filter(request: Request) -> ProductFilter:
+    q = request.query_params
+    ids: list[int] | None = None
+    if "id" in q:
+        ids = [_int_param(q["id"], "id")]
+    if "id:in" in q:
+        listed = [_int_param(part, "id:in") for part in comma_list(q["id:in"]) or []]
+        ids = listed if ids is None else [i for i in ids if i in listed]
+    skus: list[str] | None = [q["sku"]] if "sku" in q else None
+    if "sku:in" in q:
+        listed_skus = comma_list(q["sku:in"]) or []
+        skus = listed_skus if skus is None else [s for s in skus if s in listed_skus]
+    return ProductFilter(ids, skus, _date_param(q.get("date_modified:min"), "date_modified:min"),
+                         _date_param(q.get("date_modified:max"), "date_modified:max"))
+
+
+def _render_products(request: Request, products: list[Json]) -> list[Json]:
+    include = comma_list(request.query_params.get("include")) or []
+    include_fields, exclude_fields = _fields(request)
+    base = _base_url(request)
+    if "modifiers" in include:
+        modifiers = _state(request).store.modifiers_by_product([p["id"] for p in products])
+        for product in products:
+            product["modifiers"] = [render_modifier(m, base) for m in modifiers[product["id"]]]
+    if "options" in include:
+        for product in products:
+            product["options"] = []  # the sandbox has no variant options
+    return [select_fields(p, include_fields, exclude_fields, always=SUB_RESOURCES) for p in products]
+
+
+async def list_products(request: Request) -> JSONResponse:
+    include = comma_list(request.query_params.get("include")) or []
+    capped = any(name in include for name in SUB_RESOURCES)
+    page = parse_page(request.query_params, INCLUDE_PAGE_CAP if capped else None)
+    products, total = _state(request).store.list_products(_product_filter(request), page.offset, page.per_page)
+    data = _render_products(request, products)
+    return JSONResponse({"data": data, "meta": collection_meta(request.query_params.multi_items(), page,
+                                                               len(data), total)})
+
+
+async def get_product(request: Request) -> JSONResponse:
+    return _single(_render_products(request, [_product(request)])[0])
+
+
+# --- modifiers --------------------------------------------------------------------------------
+
+
+async def list_modifiers(request: Request) -> JSONResponse:
+    product = _product(request)
+    page = parse_page(request.query_params)
+    modifiers, total = _state(request).store.list_modifiers(product["id"], page.offset, page.per_page)
+    include_fields, exclude_fields = _fields(request)
+    base = _base_url(request)
+    data = [select_fields(render_modifier(m, base), include_fields, exclude_fields) for m in modifiers]
+    return JSONResponse({"data": data, "meta": collection_meta(request.query_params.multi_items(), page,
+                                                               len(data), total)})
+
+
+async def get_modifier(request: Request) -> JSONResponse:
+    _, modifier = _modifier(request)
+    return _single(select_fields(render_modifier(modifier, _base_url(request)), *_fields(request)))
+
+
+async def create_modifier(request: Request) -> JSONResponse:
+    product = _product(request)
+    _refuse_legacy(product)
+    store = _state(request).store
+    modifier = check_modifier_create(await _json_body(request), store.product_exists)
+    base = _base_url(request)
+    modifier["option_values"] = [_store_relative_urls(v, base) for v in modifier["option_values"]]
+    created = store.create_modifier(product["id"], modifier)
+    return _single(render_modifier(created, base))
+
+
+async def update_modifier(request: Request) -> JSONResponse:
+    product, modifier = _modifier(request)
+    _refuse_legacy(product)
+    store = _state(request).store
+    stored_values = {v["id"]: v for v in modifier["option_values"]}
+    result = check_modifier_update(await _json_body(request), modifier, stored_values, store.product_exists)
+    base = _base_url(request)
+    updated = store.update_modifier(
+        product["id"], modifier["id"], result["changes"],
+        {vid: _store_relative_urls(v, base) for vid, v in result["updates"].items()},
+        [_store_relative_urls(v, base) for v in result["creates"]],
+    )
+    return _single(render_modifier(updated, base))
+
+
+async def delete_modifier(request: Request) -> Response:
+    product, modifier = _modifier(request)
+    _refuse_legacy(product)
+    _state(request).store.delete_modifier(product["id"], modifier["id"])
+    return Response(status_code=204)
+
+
+# --- option values ----------------------------------------------------------------------------
+
+
+def _sibling_labels(modifier: Json, excluding: int | None = None) -> list[str]:
+    return [v["label"] for v in modifier["option_values"] if v["id"] != excluding]
+
+
+async def list_values(request: Request) -> JSONResponse:
+    _, modifier = _modifier(request)
+    page = parse_page(request.query_params)
+    values, total = _state(request).store.list_values(modifier["id"], page.offset, page.per_page)
+    include_fields, exclude_fields = _fields(request)
+    base = _base_url(request)
+    data = [select_fields(render_value(v, base), include_fields, exclude_fields) for v in values]
+    return JSONResponse({"data": data, "meta": collection_meta(request.query_params.multi_items(), page,
+                                                               len(data), total)})
+
+
+async def get_value(request: Request) -> JSONResponse:
+    _, _, value = _value(request)
+    return _single(select_fields(render_value(value, _base_url(request)), *_fields(request)))
+
+
+async def create_value(request: Request) -> JSONResponse:
+    product, modifier = _modifier(request)
+    _refuse_legacy(product)
+    store = _state(request).store
+    spec = modifier_type(modifier["type"])
+    value = check_value_create(spec, await _json_body(request), _sibling_labels(modifier), store.product_exists)
+    base = _base_url(request)
+    created = store.create_value(product["id"], modifier["id"], _store_relative_urls(value, base))
+    return _single(render_value(created, base))
+
+
+async def update_value(request: Request) -> JSONResponse:
+    product, modifier, value = _value(request)
+    _refuse_legacy(product)
+    store = _state(request).store
+    spec = modifier_type(modifier["type"])
+    body = await _json_body(request)
+    new = check_value_update(spec, body, value, _sibling_labels(modifier, value["id"]), store.product_exists)
+    base = _base_url(request)
+    updated = store.update_value(product["id"], modifier["id"], value["id"], _store_relative_urls(new, base))
+    return _single(render_value(updated, base))
+
+
+async def delete_value(request: Request) -> Response:
+    product, modifier, value = _value(request)
+    _refuse_legacy(product)
+    if modifier_type(modifier["type"]).generated_values:
+        raise invalid({"option_values": "checkbox values are generated (Yes/No) and cannot be deleted"},
+                      "Checkbox values cannot be deleted")
+    _state(request).store.delete_value(product["id"], modifier["id"], value["id"])
+    return Response(status_code=204)
+
+
+async def upload_value_image(request: Request) -> JSONResponse:
+    """Multipart `image_file`, at most 8 MB and a real image; oversize answers 422 (not 413)."""
+    product, modifier, value = _value(request)
+    _refuse_legacy(product)
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except Exception as exc:  # noqa: BLE001 - any multipart parse failure is the client's
+        raise invalid({"image_file": f"could not read the multipart form: {exc}"}, "Invalid image upload") from None
+    upload = form.get("image_file")
+    if not isinstance(upload, UploadFile):
+        raise invalid({"image_file": "send the image as a multipart/form-data file field named image_file"},
+                      "Invalid image upload")
+    data = await upload.read(IMAGE_MAX_BYTES + 1)
+    problem = images.check_upload(data)
+    if problem:
+        raise invalid({"image_file": problem}, "Invalid image upload")
+    state = _state(request)
+    relative = images.save_upload(state.images_dir, data)
+    updated = {**value, "adjusters": {**value["adjusters"], "image_url": relative}}
+    state.store.update_value(product["id"], modifier["id"], value["id"], updated)
+    return _single({"image_url": render_value(updated, _base_url(request))["adjusters"]["image_url"]})
+
+
+_P = "/catalog/products/{product_id:int}"
+_M = _P + "/modifiers/{modifier_id:int}"
+_V = _M + "/values/{value_id:int}"
+
+ROUTES = [
+    Route("/catalog/products", list_products, methods=["GET"]),
+    Route(_P, get_product, methods=["GET"]),
+    Route(_P + "/modifiers", list_modifiers, methods=["GET"]),
+    Route(_P + "/modifiers", create_modifier, methods=["POST"]),
+    Route(_M, get_modifier, methods=["GET"]),
+    Route(_M, update_modifier, methods=["PUT"]),
+    Route(_M, delete_modifier, methods=["DELETE"]),
+    Route(_M + "/values", list_values, methods=["GET"]),
+    Route(_M + "/values", create_value, methods=["POST"]),
+    Route(_V, get_value, methods=["GET"]),
+    Route(_V, update_value, methods=["PUT"]),
+    Route(_V, delete_value, methods=["DELETE"]),
+    Route(_V + "/image", upload_value_image, methods=["POST"]),
+]

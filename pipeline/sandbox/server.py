@@ -1,0 +1,85 @@
+"""Run the sandbox over HTTP with uvicorn, in the foreground or in a background thread.
+
+Dropped connections must look like dropped connections to a real client. The app raises
+`SandboxConnectionDropped` after sending only a response head (with a Content-Length it never
+honours); `drop_aware` swallows that exception, so uvicorn sees an app that "returned without
+completing the response" and closes the socket. httpx then raises `RemoteProtocolError`
+(or `ReadError`), never a 500. The log line uvicorn writes for each such drop is filtered out.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from pipeline.sandbox.app import create_app
+from pipeline.sandbox.config import SandboxConfig
+from pipeline.sandbox.faults import SandboxConnectionDropped
+from pipeline.sandbox.gate import ASGIApp, Receive, Scope, Send
+
+_DROP_LOG_MESSAGE = "ASGI callable returned without completing response."
+STARTUP_TIMEOUT_S = 10.0
+
+
+def drop_aware(app: ASGIApp) -> ASGIApp:
+    """Wrap an app so a simulated drop ends the request quietly (uvicorn closes the socket)."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await app(scope, receive, send)
+        except SandboxConnectionDropped:
+            return
+
+    return wrapped
+
+
+class _HideDropLogs(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != _DROP_LOG_MESSAGE
+
+
+def _install_log_filter() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _HideDropLogs) for f in logger.filters):
+        logger.addFilter(_HideDropLogs())
+
+
+def _uvicorn_config(config: SandboxConfig, host: str, port: int, log_level: str) -> uvicorn.Config:
+    _install_log_filter()
+    return uvicorn.Config(drop_aware(create_app(config)), host=host, port=port, log_level=log_level,
+                          lifespan="off", access_log=False, http="h11")
+
+
+def run(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8765, log_level: str = "info") -> None:
+    """Serve in the foreground until interrupted (the CLI's `bcmod sandbox`)."""
+    uvicorn.Server(_uvicorn_config(config, host, port, log_level)).run()
+
+
+@contextmanager
+def serve_in_thread(config: SandboxConfig, host: str = "127.0.0.1", port: int = 0,
+                    log_level: str = "warning") -> Iterator[str]:
+    """Serve in a background thread; yields `http://HOST:PORT` (port 0 = any free port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound_port = sock.getsockname()[1]
+    server = uvicorn.Server(_uvicorn_config(config, host, bound_port, log_level))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="bcmod-sandbox", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the sandbox server did not start")
+            time.sleep(0.01)
+        yield f"http://{host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=STARTUP_TIMEOUT_S)
+        sock.close()
