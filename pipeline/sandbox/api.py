@@ -9,6 +9,7 @@ an `await`, so a read-validate-write sequence cannot race with another request.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -313,22 +314,28 @@ async def upload_value_image(request: Request) -> JSONResponse:
     return _single({"image_url": render_value(updated, _base_url(request))["adjusters"]["image_url"]})
 
 
+def _route(path: str, **handlers: Callable[[Request], Awaitable[Response]]) -> Route:
+    """One route per path, so a wrong method answers 405 with the full `Allow` list."""
+    by_method = {method.upper(): handler for method, handler in handlers.items()}
+    if "GET" in by_method:
+        by_method["HEAD"] = by_method["GET"]
+
+    async def endpoint(request: Request) -> Response:
+        return await by_method[request.method](request)
+
+    return Route(path, endpoint, methods=list(by_method))
+
+
 _P = "/catalog/products/{product_id:int}"
 _M = _P + "/modifiers/{modifier_id:int}"
 _V = _M + "/values/{value_id:int}"
 
 ROUTES = [
-    Route("/catalog/products", list_products, methods=["GET"]),
-    Route(_P, get_product, methods=["GET"]),
-    Route(_P + "/modifiers", list_modifiers, methods=["GET"]),
-    Route(_P + "/modifiers", create_modifier, methods=["POST"]),
-    Route(_M, get_modifier, methods=["GET"]),
-    Route(_M, update_modifier, methods=["PUT"]),
-    Route(_M, delete_modifier, methods=["DELETE"]),
-    Route(_M + "/values", list_values, methods=["GET"]),
-    Route(_M + "/values", create_value, methods=["POST"]),
-    Route(_V, get_value, methods=["GET"]),
-    Route(_V, update_value, methods=["PUT"]),
-    Route(_V, delete_value, methods=["DELETE"]),
-    Route(_V + "/image", upload_value_image, methods=["POST"]),
+    _route("/catalog/products", get=list_products),
+    _route(_P, get=get_product),
+    _route(_P + "/modifiers", get=list_modifiers, post=create_modifier),
+    _route(_M, get=get_modifier, put=update_modifier, delete=delete_modifier),
+    _route(_M + "/values", get=list_values, post=create_value),
+    _route(_V, get=get_value, put=update_value, delete=delete_value),
+    _route(_V + "/image", post=upload_value_image),
 ]

@@ -56,7 +56,8 @@ def _uvicorn_config(config: SandboxConfig, host: str, port: int, log_level: str)
                           lifespan="off", access_log=False, http="h11")
 
 
-def run(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8765, log_level: str = "info") -> None:
+def serve_forever(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8765,
+                  log_level: str = "info") -> None:
     """Serve in the foreground until interrupted (the CLI's `bcmod sandbox`)."""
     uvicorn.Server(_uvicorn_config(config, host, port, log_level)).run()
 

@@ -127,11 +127,10 @@ def _ordered(config: Json, low: str, high: str, parse: Callable[[Any], Any], err
     """`low` must not exceed `high` when both are present and individually valid."""
     if config.get(low) is None or config.get(high) is None:
         return
-    try:
-        if parse(config[low]) > parse(config[high]):
-            errors.add(f"config.{low}", f"{low} ({config[low]}) must not exceed {high} ({config[high]})")
-    except (TypeError, ValueError):
-        pass  # already reported by the field check
+    if f"config.{low}" in errors.items or f"config.{high}" in errors.items:
+        return  # a malformed bound was already reported; comparing it means nothing
+    if parse(config[low]) > parse(config[high]):
+        errors.add(f"config.{low}", f"{low} ({config[low]}) must not exceed {high} ({config[high]})")
 
 
 def check_config(spec: ModifierType, config: Any, errors: _Errors) -> Json:
