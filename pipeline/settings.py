@@ -1,0 +1,67 @@
+"""Store credentials and endpoint, read from the environment or a `.env` file.
+
+`BIGCOMMERCE_STORE_HASH` and `BIGCOMMERCE_ACCESS_TOKEN` point at a real store; `BIGCOMMERCE_API_URL`
+overrides the built URL (the sandbox, a proxy). The token is a `SecretStr`: repr, str, `model_dump()`
+and `model_dump_json()` all mask it; only `access_token.get_secret_value()` reveals it.
+"""
+
+from __future__ import annotations
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BIGCOMMERCE_API_ROOT = "https://api.bigcommerce.com"
+SANDBOX_STORE_HASH = "sandbox"
+
+
+class Settings(BaseSettings):
+    """Where the store is and how to authenticate; never prints the token."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BIGCOMMERCE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    api_url: str | None = None
+    store_hash: str | None = None
+    access_token: SecretStr | None = None
+
+    @field_validator("api_url", "store_hash", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().rstrip("/") if value.strip() else None
+        return value
+
+    @field_validator("access_token", mode="before")
+    @classmethod
+    def _strip_token(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @property
+    def base_url(self) -> str:
+        """The V3 API root: `api_url` if set, else BigCommerce's URL for `store_hash`."""
+        if self.api_url:
+            return self.api_url
+        if not self.store_hash:
+            raise ValueError("no store configured: set BIGCOMMERCE_STORE_HASH or BIGCOMMERCE_API_URL")
+        return f"{BIGCOMMERCE_API_ROOT}/stores/{self.store_hash}/v3"
+
+    @property
+    def is_configured(self) -> bool:
+        """True when there is somewhere to send requests and a token to send with them."""
+        return bool((self.api_url or self.store_hash) and self.access_token)
+
+    @classmethod
+    def for_sandbox(cls, base_url: str, token: str, store_hash: str = SANDBOX_STORE_HASH) -> Settings:
+        """Settings for a sandbox at `base_url` ("http://127.0.0.1:PORT" or its full `/stores/.../v3` URL).
+
+        Ignores the environment and `.env`, so a developer's real store can never leak into a test.
+        """
+        url = base_url.rstrip("/")
+        if "/stores/" not in url:
+            url = f"{url}/stores/{store_hash}/v3"
+        return cls(_env_file=None, api_url=url, store_hash=store_hash, access_token=SecretStr(token))
