@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 
 from hypothesis import given, settings
@@ -26,21 +25,7 @@ from pipeline.normalise import (
     value_fingerprints,
 )
 from sample_data.generator import generate_catalog
-
-
-def as_api_products(catalog):
-    """Give the generator's seed shape the ids and names the API adds, as the store would."""
-    ids = itertools.count(1000)
-    products = copy.deepcopy(catalog)
-    for product in products:
-        for modifier in product["modifiers"]:
-            modifier["id"] = next(ids)
-            modifier["product_id"] = product["id"]
-            modifier["name"] = f"{modifier['display_name']}{modifier['id']}-{product['id']}"
-            for value in modifier["option_values"]:
-                value["id"] = next(ids)
-                value["option_id"] = modifier["id"]
-    return products
+from tests.helpers import as_api_products
 
 
 def strip_to_comparable(products):

@@ -1,0 +1,131 @@
+"""Cell values in and out of the sheets: the one place that knows how each column kind is stored.
+
+Readers hand over raw cell values (python-calamine gives str, float, bool, datetime and "" for an
+empty cell; CSV gives str) and get back a typed pandas array in the layout's dtype. CSV writing
+turns a typed column into strings here too, so the CSV reader and writer agree on every detail,
+including the formula-injection guard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from pipeline.workbook.layout import ColumnKind
+
+TEXT_KINDS: Final[frozenset[ColumnKind]] = frozenset({"text", "list", "date", "enum", "action"})
+BOOL_TEXT: Final = {True: "TRUE", False: "FALSE"}
+_BOOL_BY_TEXT: Final = {"TRUE": True, "FALSE": False}
+
+# A spreadsheet evaluates CSV text that starts with one of these; the CSV writer prefixes such text
+# with an apostrophe. Text that already starts with apostrophes before such a character gets one
+# more, so the reader removing exactly one apostrophe always gives back what was written.
+FORMULA_TRIGGERS: Final = "=+-@"
+_NEUTRALISED = re.compile(r"'*[=+\-@]")
+
+
+def neutralise(text: str) -> str:
+    return "'" + text if _NEUTRALISED.match(text) else text
+
+
+def unneutralise(text: str) -> str:
+    return text[1:] if text[:1] == "'" and _NEUTRALISED.match(text, 1) else text
+
+
+def as_text(item: Any) -> str:
+    """A non-text cell value as the text a person would see (1.0 -> "1", True -> "TRUE")."""
+    if isinstance(item, bool):
+        return BOOL_TEXT[item]
+    if isinstance(item, float):
+        return str(int(item)) if item.is_integer() else repr(item)
+    if isinstance(item, (dt.datetime, dt.date, dt.time)):
+        return item.isoformat()
+    return str(item)
+
+
+class CellError(ValueError):
+    """A column whose cells cannot be read as its kind; the message names the first bad cell."""
+
+
+def coerce_column(cells: Sequence[Any], kind: ColumnKind, dtype: str, *, from_csv: bool = False) -> pd.api.extensions.ExtensionArray:
+    """Raw cells of one column -> a pandas array of `dtype`; "" and None are missing."""
+    if dtype == "string":
+        return pd.array(_texts(cells, from_csv and kind in TEXT_KINDS), dtype="string")
+    if dtype == "boolean":
+        return pd.array(_booleans(cells), dtype="boolean")
+    numbers = _numbers(cells)
+    if dtype == "Int64":
+        finite = numbers[~np.isnan(numbers)]
+        if not np.all(finite == np.round(finite)):
+            position = int(np.flatnonzero(~np.isnan(numbers) & (numbers != np.round(numbers)))[0])
+            raise CellError(f"row {position + 2}: {cells[position]!r} is not a whole number")
+        return pd.array(numbers, dtype="Float64").astype("Int64")
+    return pd.array(numbers, dtype="Float64")
+
+
+def _texts(cells: Sequence[Any], unguard: bool) -> list[str | None]:
+    out = [None if c is None or c == "" else (c if c.__class__ is str else as_text(c)) for c in cells]
+    if unguard:
+        out = [unneutralise(c) if c is not None and c[:1] == "'" else c for c in out]
+    return out
+
+
+def _booleans(cells: Sequence[Any]) -> list[bool | None]:
+    out: list[bool | None] = []
+    for position, cell in enumerate(cells):
+        if cell is None or cell == "":
+            out.append(None)
+        elif cell.__class__ is bool:
+            out.append(cell)
+        else:
+            text = as_text(cell).strip().upper()
+            if text in _BOOL_BY_TEXT:
+                out.append(_BOOL_BY_TEXT[text])
+            elif text in ("1", "0"):
+                out.append(text == "1")
+            else:
+                raise CellError(f"row {position + 2}: {cell!r} is not TRUE or FALSE")
+    return out
+
+
+def _numbers(cells: Sequence[Any]) -> np.ndarray:
+    try:
+        return np.array(cells, dtype=np.float64)  # the common case: every cell is a number
+    except (TypeError, ValueError):
+        pass
+    out = np.empty(len(cells), dtype=np.float64)
+    for position, cell in enumerate(cells):
+        if cell is None or cell == "":
+            out[position] = math.nan
+            continue
+        try:
+            out[position] = float(cell.strip() if isinstance(cell, str) else cell)
+        except (TypeError, ValueError):
+            raise CellError(f"row {position + 2}: {cell!r} is not a number") from None
+        if isinstance(cell, str) and not math.isfinite(out[position]):
+            raise CellError(f"row {position + 2}: {cell!r} is not a number")
+    return out
+
+
+def csv_cells(column: pd.Series, kind: ColumnKind) -> list[str]:
+    """One typed column as CSV text: text guarded against formulas, numbers exact, blanks empty."""
+    present = column.notna().to_numpy()
+    if kind in TEXT_KINDS:
+        values = column.to_numpy(dtype=object, na_value="")
+        return [neutralise(v) if v[:1] in FORMULA_TRIGGERS or v[:1] == "'" else v for v in values.tolist()] \
+            if len(values) else []
+    if str(column.dtype) == "boolean":
+        texts = [BOOL_TEXT[v] for v in column.fillna(False).to_numpy(dtype=bool).tolist()]
+    elif str(column.dtype) == "Int64":
+        texts = [str(v) for v in column.to_numpy(dtype=np.int64, na_value=0).tolist()]
+    else:
+        texts = [repr(v) for v in column.to_numpy(dtype=np.float64, na_value=0.0).tolist()]
+    if present.all():
+        return texts
+    return [t if p else "" for t, p in zip(texts, present.tolist(), strict=True)]

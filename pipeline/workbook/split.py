@@ -1,0 +1,119 @@
+"""Split the normalised frames into the workbook's sheets, and join sheets back into frames.
+
+Every writer (xlsx, CSV) starts from `frames_to_sheets` and every reader ends with
+`sheets_to_frames`, so the two formats cannot disagree about which row goes where.
+
+A sheet can only hold what a person sees in it, which is slightly less than the frames:
+- a column the layout does not show for a sheet is not carried (the read-only generated `name`
+  of a modifier; `is_default` of swatch values, which BigCommerce ignores);
+- an empty string and a missing value are the same blank cell (neither Excel, LibreOffice nor
+  CSV keeps them apart), and a blank cell reads back as missing.
+`as_in_workbook` gives exactly what a round trip returns, so fingerprints are computed on that
+form and an untouched export re-imports with no changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from pipeline.normalise import MODIFIER_DTYPES, VALUE_DTYPES, ModifierFrames
+from pipeline.workbook.layout import SHEETS, SheetSpec
+
+ACTION_DTYPE = "string"
+
+
+def frame_dtypes(kind: str) -> dict[str, str]:
+    """The dtypes of the modifier or value frame."""
+    return MODIFIER_DTYPES if kind == "modifiers" else VALUE_DTYPES
+
+
+def sheet_dtypes(spec: SheetSpec) -> dict[str, str]:
+    """Column -> pandas dtype for one sheet, in the layout's column order."""
+    dtypes = frame_dtypes(spec.kind)
+    return {c.name: ACTION_DTYPE if c.kind == "action" else dtypes[c.name] for c in spec.columns}
+
+
+def empty_sheet(spec: SheetSpec) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in sheet_dtypes(spec).items()})
+
+
+def frames_to_sheets(frames: ModifierFrames) -> dict[str, pd.DataFrame]:
+    """Sheet name -> its rows (in frame order), every sheet of the layout even when empty.
+
+    Columns follow the layout; `action` is blank; empty strings become missing. A row whose type
+    has no sheet is an error, not something to drop quietly.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    placed = {"modifiers": 0, "values": 0}
+    for spec in SHEETS:
+        source = frames.modifiers if spec.kind == "modifiers" else frames.values
+        rows = source.loc[source["type"].isin(spec.types).fillna(False).to_numpy(bool)]
+        placed[spec.kind] += len(rows)
+        sheet = pd.DataFrame(index=pd.RangeIndex(len(rows)))
+        for name, dtype in sheet_dtypes(spec).items():
+            if name == "action":
+                sheet[name] = pd.Series(pd.NA, index=sheet.index, dtype=dtype)
+                continue
+            column = rows[name].astype(dtype).reset_index(drop=True)
+            if dtype == "string":
+                column = column.replace("", pd.NA)
+            sheet[name] = column
+        out[spec.name] = sheet
+    for kind, frame in (("modifiers", frames.modifiers), ("values", frames.values)):
+        if placed[kind] != len(frame):
+            unknown = sorted(set(frame["type"].dropna()) - {t for s in SHEETS if s.kind == kind for t in s.types})
+            raise ValueError(f"{len(frame) - placed[kind]} {kind} rows have a type with no sheet: {unknown}")
+    return out
+
+
+def sheets_to_frames(sheets: Mapping[str, pd.DataFrame]) -> ModifierFrames:
+    """The inverse of `frames_to_sheets`; a sheet missing from `sheets` counts as empty.
+
+    Modifiers are ordered stably by product_id then sort_order; values follow their modifier
+    (matched by modifier_id, or by product and display_name for a new modifier) and keep their
+    order within it, which is the order they were exported in.
+    """
+    parts: dict[str, list[pd.DataFrame]] = {"modifiers": [], "values": []}
+    for spec in SHEETS:
+        sheet = sheets.get(spec.name)
+        if sheet is not None and len(sheet):
+            parts[spec.kind].append(sheet.drop(columns=["action"], errors="ignore"))
+    modifiers = _typed(parts["modifiers"], MODIFIER_DTYPES)
+    modifiers = modifiers.sort_values(["product_id", "sort_order"], kind="stable", na_position="last")
+    modifiers = modifiers.reset_index(drop=True)
+    values = _typed(parts["values"], VALUE_DTYPES)
+    if len(values):
+        rank = _modifier_rank(modifiers, values)
+        values = values.assign(_rank=rank).sort_values(["product_id", "_rank"], kind="stable", na_position="last")
+        values = values.drop(columns="_rank").reset_index(drop=True)
+    return ModifierFrames(modifiers, values)
+
+
+def as_in_workbook(frames: ModifierFrames) -> ModifierFrames:
+    """The frames as a workbook or CSV export gives them back (see the module docstring)."""
+    return sheets_to_frames(frames_to_sheets(frames))
+
+
+def _typed(parts: list[pd.DataFrame], dtypes: Mapping[str, str]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in dtypes.items()})
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    return frame.reindex(columns=list(dtypes)).astype(dict(dtypes))
+
+
+def _modifier_rank(modifiers: pd.DataFrame, values: pd.DataFrame) -> pd.Series:
+    """Position of each value's modifier in `modifiers`; missing when it has none."""
+    position = pd.Series(range(len(modifiers)), index=modifiers.index, dtype="Int64")
+    by_id = pd.Series(position.to_numpy(), index=modifiers["modifier_id"].astype("Int64"))
+    by_id = by_id[by_id.index.notna() & ~by_id.index.duplicated()]
+    rank = values["modifier_id"].map(by_id).astype("Int64")
+    missing = rank.isna()
+    if missing.any():
+        by_name = pd.Series(position.to_numpy(), index=pd.MultiIndex.from_frame(
+            modifiers[["product_id", "display_name"]].astype(object)))
+        by_name = by_name[~by_name.index.duplicated()]
+        keys = pd.MultiIndex.from_frame(values.loc[missing, ["product_id", "display_name"]].astype(object))
+        rank[missing] = by_name.reindex(keys).to_numpy()
+    return rank

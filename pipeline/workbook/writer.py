@@ -1,0 +1,357 @@
+"""Write the editable workbook.
+
+Design: openpyxl builds a small *skeleton* workbook (no data rows) that carries everything fiddly
+and rarely large: styles, header comments with their VML drawings, drop-down data validations,
+column widths and default column styles, frozen panes, autofilters, the hidden metadata sheet and
+the README. The data rows are then streamed straight into each worksheet's `<sheetData>` as XML
+text built column by column, with one shared-string table for the whole workbook (so each
+distinct text is escaped once). That keeps every feature of a normal openpyxl workbook while
+writing 100k value rows several times faster than `DataFrame.to_excel` (see bench/).
+
+Cell conventions (the reader and the README rely on them):
+- text, list, date, enum and action columns: string cells with number format "@", and the
+  column's default style is "@" too, so what a person types later below the data (2-8, 1/2,
+  0017, 22E1) stays text. A label such as `=SUM(A1)` is a string cell, never a formula.
+- id columns: integer cells with number format "0". BigCommerce ids are int32, far inside the
+  15 significant digits a spreadsheet keeps exactly, and a number cell lets people sort and
+  filter them; "0" stops Excel showing them as 1.23E+05.
+- int and number columns: plain numbers; bool columns: real booleans (TRUE/FALSE).
+- a missing value is an empty cell (no cell at all).
+Columns a person should not edit are shaded grey.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from pipeline.normalise import ModifierFrames
+from pipeline.workbook.cells import TEXT_KINDS
+from pipeline.workbook.layout import META_SHEET, README_SHEET, SHEETS, Column, ColumnKind
+from pipeline.workbook.meta import META_COLUMNS, ExportMeta, meta_to_frame
+from pipeline.workbook.readme import README_LINES
+from pipeline.workbook.split import frames_to_sheets
+
+NEW_ROW_MARGIN = 1000  # empty rows below the data that still get drop-downs
+ROWS_PER_CHUNK = 5000
+README_WIDTH = 100  # characters
+COMPRESS_LEVEL = 1  # deflate level: 1 is ~3x faster than the default 6 for a few % more bytes
+
+_GREY = PatternFill("solid", start_color="FFE7E6E6")
+_HEADER_FILL = PatternFill("solid", start_color="FFDDEBF7")
+_BOLD = Font(bold=True)
+_BOOL_CHOICES = ("TRUE", "FALSE")
+# LibreOffice shows a boolean cell styled "General" as 0/1; this format shows TRUE/FALSE everywhere.
+BOOL_FORMAT = '"TRUE";"TRUE";"FALSE"'
+_NUMBER_FORMATS: dict[str, str] = {**{kind: "@" for kind in TEXT_KINDS}, "id": "0", "bool": BOOL_FORMAT}
+
+
+def write_workbook(frames: ModifierFrames, path: Path, meta: ExportMeta) -> Path:
+    """Write `frames` as the editable workbook at `path`; returns `path`.
+
+    `meta.fingerprints` is ignored: the fingerprints are computed here from the rows as written.
+    """
+    path = Path(path)
+    sheets = frames_to_sheets(frames)
+    meta = meta.with_fingerprints(sheets)
+    tables: list[_Table] = [_Table(README_SHEET, None, (), [])]
+    tables += [_Table(spec.name, sheets[spec.name], spec.columns, []) for spec in SHEETS]
+    tables.append(_Table(META_SHEET, meta_to_frame(meta), META_COLUMNS, []))
+    skeleton = _skeleton(tables)
+    strings = _SharedStrings()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    with zipfile.ZipFile(skeleton) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED,
+                                                           compresslevel=COMPRESS_LEVEL) as out:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename in _DECLARE_STRINGS:
+                data = _declare(data, *_DECLARE_STRINGS[info.filename])
+            match = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
+            if match is None:
+                out.writestr(info, data)
+                continue
+            table = tables[int(match.group(1)) - 1]
+            with out.open(info.filename, "w", force_zip64=True) as stream:
+                for chunk in _splice(data.decode(), table, strings):
+                    stream.write(chunk.encode())
+        out.writestr("xl/sharedStrings.xml", strings.xml())
+    tmp.replace(path)
+    return path
+
+
+# openpyxl writes inline strings; the streamed rows use a shared-string table, which the package
+# manifest and the workbook relationships must declare.
+_DECLARE_STRINGS = {
+    "[Content_Types].xml": ("</Types>", '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                            'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'),
+    "xl/_rels/workbook.xml.rels": ("</Relationships>", '<Relationship Type="http://schemas.openxmlformats.org/'
+                                   'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml" '
+                                   'Id="rIdBcmodStrings"/>'),
+}
+
+
+def _declare(xml: bytes, closing: str, element: str) -> bytes:
+    text = xml.decode()
+    if "sharedStrings" in text:
+        return xml
+    if closing not in text:
+        raise AssertionError(f"unexpected skeleton part: no {closing}")
+    return text.replace(closing, element + closing).encode()
+
+
+@dataclass
+class _Table:
+    """One worksheet to write: its data (None for README) and, once styled, each column's xf id."""
+
+    title: str
+    frame: pd.DataFrame | None
+    columns: Sequence[Column]
+    styles: list[int]
+    header_styles: tuple[int, int] = (0, 0)  # editable, read-only
+    readme_styles: tuple[int, int, int] = (0, 0, 0)  # title, heading, body
+
+
+# ---------------------------------------------------------------------------------------------
+# The skeleton: everything except the data rows, built with openpyxl.
+
+
+def _skeleton(tables: list[_Table]) -> io.BytesIO:
+    wb = Workbook()
+    wb.properties.creator = "bcmod"
+    first = wb.active
+    for index, table in enumerate(tables):
+        ws = first if index == 0 else wb.create_sheet()
+        ws.title = table.title
+        if table.frame is None:
+            _readme_skeleton(ws, table)
+        else:
+            _data_skeleton(ws, table, with_help=table.title != META_SHEET)
+        if table.title == META_SHEET:
+            ws.sheet_state = "hidden"
+    wb.active = 0
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def _readme_skeleton(ws, table: _Table) -> None:
+    ws.column_dimensions["A"].width = README_WIDTH
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    wrap = Alignment(wrap_text=True, vertical="top")
+    table.readme_styles = (
+        _style_id(ws, font=Font(bold=True, size=14)),
+        _style_id(ws, font=_BOLD),
+        _style_id(ws, alignment=wrap),
+    )
+
+
+def _data_skeleton(ws, table: _Table, *, with_help: bool) -> None:
+    assert table.frame is not None
+    n_rows = len(table.frame)
+    last_row = n_rows + 1
+    margin_row = last_row + NEW_ROW_MARGIN
+    table.header_styles = (_style_id(ws, font=_BOLD, fill=_HEADER_FILL), _style_id(ws, font=_BOLD, fill=_GREY))
+    validations: dict[tuple[str, ...], DataValidation] = {}
+    for position, column in enumerate(table.columns, start=1):
+        letter = get_column_letter(position)
+        fill = None if column.editable else _GREY
+        number_format = _NUMBER_FORMATS.get(column.kind, "General")
+        table.styles.append(_style_id(ws, fill=fill, number_format=number_format))
+        dimension = ws.column_dimensions[letter]
+        dimension.width = column.width
+        if number_format != "General" or fill is not None:
+            dimension.number_format = number_format
+            if fill is not None:
+                dimension.fill = fill
+        if not with_help:
+            continue
+        ws.cell(row=1, column=position).comment = _comment(column)
+        choices = _BOOL_CHOICES if column.kind == "bool" else column.choices
+        if column.kind in ("enum", "bool", "action") and choices and column.editable:
+            validation = validations.get(choices)
+            if validation is None:
+                validation = DataValidation(
+                    type="list", formula1='"' + ",".join(choices) + '"', allow_blank=True,
+                    showErrorMessage=True, errorTitle="Not allowed",
+                    error="Pick one of: " + ", ".join(choices) + " (or leave blank).",
+                )
+                validations[choices] = validation
+                ws.add_data_validation(validation)
+            validation.add(f"{letter}2:{letter}{margin_row}")
+    ws.freeze_panes = "A2"
+    ws.print_title_rows = "1:1"
+    ws.page_setup.orientation = "landscape"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True  # print all columns across one page width
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{max(last_row, 2)}"
+
+
+def _style_id(ws, **attributes) -> int:
+    """Register a cell style in the workbook and return its xf index."""
+    probe = WriteOnlyCell(ws)
+    for name, item in attributes.items():
+        if item is not None:
+            setattr(probe, name, item)
+    return probe.style_id
+
+
+def _comment(column: Column) -> Comment:
+    text = column.comment
+    if not column.editable:
+        text += " (For reference; changes here are ignored.)"
+    lines = 2 + len(text) // 40
+    comment = Comment(text, "bcmod", height=18 * lines, width=300)
+    return comment
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming the data rows.
+
+
+class _SharedStrings:
+    """The workbook's shared-string table; each distinct text is escaped once."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    def codes(self, column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """(index into the table per row, present mask)."""
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        index = self.index
+        mapping = np.fromiter((index.setdefault(str(u), len(index)) for u in uniques), dtype=np.int64,
+                              count=len(uniques))
+        present = codes >= 0
+        return (mapping[codes] if len(mapping) else codes), present
+
+    def code(self, text: str) -> int:
+        return self.index.setdefault(text, len(self.index))
+
+    def xml(self) -> bytes:
+        parts = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                 f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                 f'count="{len(self.index)}" uniqueCount="{len(self.index)}">']
+        parts += [f'<si><t xml:space="preserve">{xml_text(text)}</t></si>' for text in self.index]
+        parts.append("</sst>")
+        return "".join(parts).encode()
+
+
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ESCAPE_LIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+
+
+def xml_text(text: str) -> str:
+    """Text as the body of an OOXML `<t>`: XML-escaped, with control characters as `_xHHHH_`.
+
+    A literal `_x0041_` is itself escaped (`_x005F_x0041_`), as Excel does, so it reads back as typed.
+    """
+    text = _ESCAPE_LIKE.sub(r"_x005F_\1", text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    return _ILLEGAL_XML.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+
+
+def _splice(skeleton_xml: str, table: _Table, strings: _SharedStrings) -> Iterator[str]:
+    """The worksheet XML with the skeleton's (empty) sheetData replaced by the real rows."""
+    match = re.search(r"<sheetData\s*/>|<sheetData>.*?</sheetData>", skeleton_xml, re.S)
+    assert match is not None, table.title
+    head, tail = skeleton_xml[:match.start()], skeleton_xml[match.end():]
+    if table.frame is None:
+        n_rows, n_cols = len(README_LINES), 1
+    else:
+        n_rows, n_cols = len(table.frame) + 1, len(table.columns)
+    head = re.sub(r'<dimension ref="[^"]*"\s*/>', f'<dimension ref="A1:{get_column_letter(n_cols)}{n_rows}"/>',
+                  head, count=1)
+    yield head
+    yield "<sheetData>"
+    if table.frame is None:
+        yield from _readme_rows(table, strings)
+    else:
+        yield _header_row(table, strings)
+        yield from _data_rows(table, strings)
+    yield "</sheetData>"
+    yield tail
+
+
+def _readme_rows(table: _Table, strings: _SharedStrings) -> Iterator[str]:
+    title, heading, body = table.readme_styles
+    for number, (level, text) in enumerate(README_LINES, start=1):
+        if not text:
+            continue
+        style = {0: title, 1: heading}.get(level, body)
+        lines = -(-len(text) // README_WIDTH)  # wrapped lines; spreadsheets do not grow rows on open
+        height = f' ht="{15 * lines + 3 * (level == 0)}" customHeight="1"' if lines > 1 or level == 0 else ""
+        yield (f'<row r="{number}"{height}><c r="A{number}" s="{style}" t="s"><v>{strings.code(text)}</v></c>'
+               "</row>")
+
+
+def _header_row(table: _Table, strings: _SharedStrings) -> str:
+    editable, read_only = table.header_styles
+    cells = "".join(
+        f'<c r="{get_column_letter(i)}1" s="{editable if c.editable else read_only}" t="s">'
+        f"<v>{strings.code(c.name)}</v></c>"
+        for i, c in enumerate(table.columns, start=1)
+    )
+    return f'<row r="1">{cells}</row>'
+
+
+def _data_rows(table: _Table, strings: _SharedStrings) -> Iterator[str]:
+    frame = table.frame
+    assert frame is not None
+    n_rows = len(frame)
+    if not n_rows:
+        return
+    row_numbers = [str(n) for n in range(2, n_rows + 2)]
+    columns = [
+        _cells(frame[column.name], column.kind, get_column_letter(i), style, row_numbers, strings)
+        for i, (column, style) in enumerate(zip(table.columns, table.styles, strict=True), start=1)
+    ]
+    for start in range(0, n_rows, ROWS_PER_CHUNK):
+        stop = min(start + ROWS_PER_CHUNK, n_rows)
+        yield "".join(
+            f'<row r="{number}">{"".join(cells)}</row>'
+            for number, cells in zip(row_numbers[start:stop], zip(*(c[start:stop] for c in columns)))
+        )
+
+
+def _cells(column: pd.Series, kind: ColumnKind, letter: str, style: int, row_numbers: list[str],
+           strings: _SharedStrings) -> list[str]:
+    """The `<c>` element of every row of one column ('' where the value is missing)."""
+    if kind in TEXT_KINDS:
+        codes, present = strings.codes(column)
+        head, tail = f'<c r="{letter}', f'" s="{style}" t="s"><v>'
+        texts = codes.tolist()
+    elif kind == "bool":
+        present = column.notna().to_numpy()
+        head, tail = f'<c r="{letter}', f'" s="{style}" t="b"><v>'
+        texts = column.fillna(False).to_numpy(dtype=np.int8).tolist()
+    elif kind in ("id", "int"):
+        present = column.notna().to_numpy()
+        head, tail = f'<c r="{letter}', f'" s="{style}"><v>'
+        texts = column.to_numpy(dtype=np.int64, na_value=0).tolist()
+    else:  # number
+        present = column.notna().to_numpy()
+        head, tail = f'<c r="{letter}', f'" s="{style}"><v>'
+        values = column.to_numpy(dtype=np.float64, na_value=0.0)
+        if not np.isfinite(values).all():
+            raise ValueError(f"column {column.name!r} holds an infinite or NaN number, which a sheet cannot store")
+        texts = [repr(v) for v in values.tolist()]
+    if present.all():
+        return [f"{head}{r}{tail}{t}</v></c>" for r, t in zip(row_numbers, texts)]
+    return [f"{head}{r}{tail}{t}</v></c>" if p else "" for r, t, p in zip(row_numbers, texts, present.tolist())]
