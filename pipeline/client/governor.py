@@ -200,8 +200,10 @@ class RateGovernor:
         now = self._clock()
         info = RateLimitHeaders.parse(headers)
         retry_after = retry_after_s(headers)
-        if info is not None or status != 429:  # a bare 429 teaches nothing about the quota
+        if info is not None or status < 429:  # a bare 429 or 5xx teaches nothing about the quota
             self._learned = True
+        if info is None:
+            self.note_unreported()
         if status == 429 and info is None and retry_after is None:
             self._pause_bare(now)
         else:
@@ -214,6 +216,15 @@ class RateGovernor:
             if status == 429:
                 self.stats.throttled += 1
         self._notify()
+
+    def note_unreported(self) -> None:
+        """A request reached the store but reported nothing (no headers, or the connection dropped).
+
+        The store may still have counted it, so count it as spent: without this, every 5xx or drop
+        would leave the governor believing in one request more than the window has.
+        """
+        if self._limited and self.left is not None:
+            self.left = max(self.left - 1, 0)
 
     def _pause_bare(self, now: float) -> None:
         """A 429 without headers: the platform is loaded; everyone backs off, longer each time."""

@@ -13,7 +13,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import asdict, dataclass
 from pathlib import PurePath
@@ -211,6 +211,8 @@ class BigCommerceClient:
                 response = await self._http.request(method, path, params=params, json=json, files=files)
             except httpx.TransportError as exc:
                 failure = exc
+                if not isinstance(exc, NOT_SENT_ERRORS):
+                    self.governor.note_unreported()
             else:
                 self.governor.observe(response.headers, response.status_code)
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -265,16 +267,25 @@ class BigCommerceClient:
                 raise
 
     async def get_pages(
-        self, path: str, params: Mapping[str, Any] | None = None, *, concurrency: int = 8
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        concurrency: int = 8,
+        on_total_pages: Callable[[int], None] | None = None,
     ) -> AsyncIterator[list[JSON]]:
         """Yield each page's items in order: page 1 first, then pages 2..N fetched concurrently.
 
         At most `concurrency` page requests are in flight (the governor may allow fewer) and at most
         twice that many pages are fetched ahead of the consumer. `limit` defaults to 250.
+        `on_total_pages` hears the page count once page 1 is in (for progress bars).
         """
         query = {"limit": DEFAULT_PAGE_LIMIT, **(params or {})}
         paginator = PageNumberPaginator(path=path)
-        yield paginator.update_state(await self.get_json(path, {**query, **paginator.next_params()}))
+        first = paginator.update_state(await self.get_json(path, {**query, **paginator.next_params()}))
+        if on_total_pages is not None:
+            on_total_pages(paginator.total_pages or 1)
+        yield first
         upcoming = iter(paginator.remaining_pages())
         semaphore = asyncio.Semaphore(max(concurrency, 1))
 

@@ -207,6 +207,22 @@ async def test_an_unknown_window_is_probed_one_request_at_a_time():
     assert await is_blocked(gov.acquire())
 
 
+@pytest.mark.anyio
+async def test_answers_without_headers_count_as_spent():
+    clock = FakeClock()
+    gov = governor(clock)
+    async with gov.slot():
+        gov.observe({}, 503)  # a gateway error first: still learning
+    await gov.acquire()
+    assert await is_blocked(gov.acquire())
+    gov.observe(headers(10), 200)
+    gov.release()
+    async with gov.slot():
+        gov.observe({}, 502)  # the store may have counted it
+    gov.note_unreported()  # a dropped connection, likewise
+    assert gov.left == 8
+
+
 class FixedWindowStore:
     """A store's rate limiter as BigCommerce describes it: `quota` per window, 429 past it."""
 

@@ -325,9 +325,11 @@ class PagedStore:
 @pytest.mark.anyio
 async def test_get_pages_fetches_concurrently_and_yields_in_order():
     store = PagedStore(95, cap=10, latency=0.005)
+    heard = []
     async with make_client(store) as client:
         pages = [page async for page in client.get_pages("/catalog/products", {"include": "modifiers"},
-                                                         concurrency=4)]
+                                                         concurrency=4, on_total_pages=heard.append)]
+    assert heard == [10]
     assert [len(p) for p in pages] == [10] * 9 + [5]
     assert [item["id"] for p in pages for item in p] == list(range(100, 195))
     assert sorted(store.pages_served) == list(range(1, 11)) and store.pages_served[0] == 1
