@@ -5,6 +5,11 @@ One row per modifier and one row per option value, with nested `config`, `value_
 what pandera can check. The mapping is lossless for everything the API returns: a property test
 rebuilds the payloads from the frames and compares them with the originals, so a round trip
 through the workbook can never silently drop or rewrite a field.
+
+Blank has one meaning: an empty string and a missing field are the same "not set", because a
+sheet cell cannot tell them apart. Frames hold them as missing; payloads write BigCommerce's own
+empty forms back (`image_url: ""`, `purchasing_disabled.message: ""`, `file_types_other: []`); an
+empty text config field is omitted.
 """
 
 from __future__ import annotations
@@ -109,8 +114,13 @@ def products_to_frames(products: Iterable[Mapping[str, Any]]) -> ModifierFrames:
 
 
 def _typed(rows: list[dict[str, Any]], dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """Typed frame; an empty string becomes missing, because a blank cell cannot tell them apart."""
     frame = pd.DataFrame.from_records(rows, columns=list(dtypes)) if rows else pd.DataFrame(columns=list(dtypes))
-    return frame.astype(dict(dtypes))
+    frame = frame.astype(dict(dtypes))
+    for column, dtype in dtypes.items():
+        if dtype == "string":
+            frame[column] = frame[column].mask(frame[column] == "")
+    return frame
 
 
 def _modifier_row(product: Mapping[str, Any], modifier: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,7 +158,8 @@ def _value_row(product: Mapping[str, Any], modifier: Mapping[str, Any], value: M
         "value_id": value.get("id"),
         "label": value.get("label"),
         "sort_order": value.get("sort_order"),
-        "is_default": value.get("is_default"),
+        # swatch values have no default: the sheet has no such column, the payload says false
+        "is_default": value.get("is_default") if MODIFIER_TYPES[modifier["type"]].supports_default_value else None,
         "colors": LIST_SEPARATOR.join(colors) if colors is not None else None,
         "pattern_image_url": value_data.get("image_url"),
         "linked_product_id": value_data.get("product_id"),
@@ -184,11 +195,10 @@ def modifier_payload(row: Mapping[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for field in spec.config_field_names:
         item = row.get(field)
-        if _present(item):
-            item = _plain(item)
-            if field in LIST_CONFIG_FIELDS:
-                item = [part for part in str(item).split(LIST_SEPARATOR) if part] if item != "" else []
-            config[field] = item
+        if field in LIST_CONFIG_FIELDS:  # a blank list cell is the empty list, BigCommerce's own "none"
+            config[field] = [p for p in str(item).split(LIST_SEPARATOR) if p] if _present(item) else []
+        elif _present(item):
+            config[field] = _plain(item)
     payload: dict[str, Any] = {"display_name": row["display_name"], "type": row["type"]}
     for key in ("required", "sort_order"):
         if _present(row.get(key)):
@@ -222,19 +232,20 @@ def value_payload(row: Mapping[str, Any]) -> dict[str, Any]:
         "price": _adjuster(row.get("price_adjuster"), row.get("price_adjuster_value")),
         "weight": _adjuster(row.get("weight_adjuster"), row.get("weight_adjuster_value")),
     }
-    if _present(row.get("image_url")):
-        adjusters["image_url"] = row["image_url"]
-    disabled: dict[str, Any] = {}
-    if _present(row.get("purchasing_disabled")):
-        disabled["status"] = _plain(row["purchasing_disabled"])
-    if _present(row.get("purchasing_disabled_message")):
-        disabled["message"] = row["purchasing_disabled_message"]
-    if disabled:
+    # BigCommerce writes "no image" and "no message" as "", so blank cells go back as "".
+    adjusters["image_url"] = row["image_url"] if _present(row.get("image_url")) else ""
+    message = row.get("purchasing_disabled_message")
+    if _present(row.get("purchasing_disabled")) or _present(message):
+        disabled: dict[str, Any] = {"message": message if _present(message) else ""}
+        if _present(row.get("purchasing_disabled")):
+            disabled["status"] = _plain(row["purchasing_disabled"])
         adjusters["purchasing_disabled"] = disabled
     payload: dict[str, Any] = {"label": row["label"]}
     if _present(row.get("sort_order")):
         payload["sort_order"] = _plain(row["sort_order"])
-    if _present(row.get("is_default")):
+    if not spec.supports_default_value:
+        payload["is_default"] = False
+    elif _present(row.get("is_default")):
         payload["is_default"] = _plain(row["is_default"])
     payload["value_data"] = value_data or None
     payload["adjusters"] = adjusters

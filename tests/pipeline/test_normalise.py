@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import itertools
 
 from hypothesis import given, settings
@@ -29,7 +31,12 @@ from tests.helpers import as_api_products
 
 
 def strip_to_comparable(products):
-    return {p["id"]: p["modifiers"] for p in products if p["modifiers"]}
+    """The canonical form: a blank text config field ("") is the same as an absent one."""
+    out = {p["id"]: copy.deepcopy(p["modifiers"]) for p in products if p["modifiers"]}
+    for modifiers in out.values():
+        for modifier in modifiers:
+            modifier["config"] = {k: v for k, v in modifier["config"].items() if v != ""}
+    return out
 
 
 def test_generated_catalog_round_trips_exactly():
@@ -108,6 +115,8 @@ def modifier(draw, type_name, ids):
     for field in spec.config_fields:
         if draw(st.booleans()) or field.kind is not FieldKind.STRING:
             config[field.name] = draw(config_value(field))
+        if config.get(field.name) == "":  # blank means not set: the canonical form omits it
+            del config[field.name]
     values = []
     n_values = 2 if spec.generated_values else (draw(st.integers(0, 4)) if spec.has_values else 0)
     labels = draw(st.lists(text.filter(bool), min_size=n_values, max_size=n_values, unique=True))
@@ -125,7 +134,7 @@ def modifier(draw, type_name, ids):
             value_data = {"product_id": draw(st.integers(1, 10**9))}
         values.append({
             "id": next(ids), "option_id": 0, "label": label, "sort_order": draw(st.integers(-2**31, 2**31 - 1)),
-            "is_default": draw(st.booleans()), "value_data": value_data,
+            "is_default": draw(st.booleans()) and spec.supports_default_value, "value_data": value_data,
             "adjusters": {
                 "price": draw(adjuster()), "weight": draw(adjuster()),
                 "image_url": draw(st.sampled_from(["", "https://example.invalid/v.png"])),

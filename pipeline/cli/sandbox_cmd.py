@@ -1,0 +1,41 @@
+"""`bcmod sandbox serve`: run the sandbox store over HTTP for demos, tests and benchmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="The local BigCommerce-compatible sandbox store.")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (keep it on loopback)."),
+    port: int = typer.Option(8000, help="TCP port; 0 picks a free one."),
+    data: Path = typer.Option(Path(".sandbox"), help="Folder for the SQLite catalog and uploaded images."),
+    products: int = typer.Option(0, help="Seed a generated catalog of N products when the folder is empty."),
+    seed: int = typer.Option(0, help="Seed for the catalog generator and the fault injector."),
+    token: str = typer.Option("sandbox-token", help="The X-Auth-Token the store accepts.", envvar="SANDBOX_TOKEN",
+                              show_default=False),
+    store_hash: str = typer.Option("sandbox", help="Store hash in /stores/{hash}/v3."),
+    quota: int = typer.Option(150, help="Requests per window (0 = unlimited)."),
+    window_ms: int = typer.Option(30_000, help="Rate-limit window in milliseconds."),
+    latency_ms: float = typer.Option(0.0, help="Latency added to every API response."),
+    fault_5xx_rate: float = typer.Option(0.0, help="Share of requests answered 500/502/503/504 before processing."),
+    fault_429_rate: float = typer.Option(0.0, help="Share of requests answered 429 without rate-limit headers."),
+    fault_drop_rate: float = typer.Option(0.0, help="Share of requests whose connection drops after processing."),
+    crash_after_writes: int = typer.Option(0, help="Drop every request after N writes (0 = never)."),
+) -> None:
+    """Serve the sandbox store until interrupted."""
+    from pipeline.sandbox.config import SandboxConfig
+    from pipeline.sandbox.server import serve_forever
+
+    config = SandboxConfig(
+        data_dir=data, store_hash=store_hash, token=token, quota=quota or None, window_ms=window_ms,
+        latency_ms=latency_ms, fault_5xx_rate=fault_5xx_rate, fault_429_rate=fault_429_rate,
+        fault_drop_rate=fault_drop_rate, seed=seed, products=products,
+        crash_after_writes=crash_after_writes or None,
+    )
+    typer.echo(f"sandbox store {store_hash!r} on http://{host}:{port}/stores/{store_hash}/v3 (data in {data})")
+    serve_forever(config, host=host, port=port)

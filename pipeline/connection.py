@@ -1,0 +1,66 @@
+"""Which store a command talks to: the configured BigCommerce store, or the embedded sandbox.
+
+When no store hash/URL and token are configured, commands run against a sandbox store served on
+127.0.0.1 from a folder that persists between commands, so `export` today and `apply` tomorrow
+see the same catalog. The sandbox is imported lazily: a configured real store never loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.settings import Settings
+
+DEFAULT_SANDBOX_DIR = Path(".sandbox")
+DEFAULT_SANDBOX_PRODUCTS = 300
+SANDBOX_TOKEN = "sandbox-token"
+
+
+@dataclass(frozen=True)
+class StoreConnection:
+    settings: Settings
+    store_hash: str
+    sandbox: bool
+
+    @property
+    def label(self) -> str:
+        return f"sandbox store ({self.settings.base_url})" if self.sandbox else f"store {self.store_hash}"
+
+
+def store_hash_of(settings: Settings) -> str:
+    """The store hash, from settings or from the `/stores/{hash}/` part of an API URL override."""
+    if settings.store_hash:
+        return settings.store_hash
+    parts = settings.base_url.rstrip("/").split("/")
+    return parts[parts.index("stores") + 1] if "stores" in parts else "unknown"
+
+
+@contextmanager
+def open_store(
+    settings: Settings | None = None,
+    *,
+    sandbox_dir: Path = DEFAULT_SANDBOX_DIR,
+    sandbox_products: int = DEFAULT_SANDBOX_PRODUCTS,
+    sandbox_quota: int | None = 150,
+    sandbox_window_ms: int = 30_000,
+    sandbox_only: bool = False,
+) -> Iterator[StoreConnection]:
+    """Yield a connection to the configured store, or start the embedded sandbox for the block.
+
+    `sandbox_only` ignores any configured store: the demo must never write to a real catalog.
+    """
+    settings = settings if settings is not None else Settings()
+    if settings.is_configured and not sandbox_only:
+        yield StoreConnection(settings, store_hash_of(settings), sandbox=False)
+        return
+    from pipeline.sandbox.config import SandboxConfig
+    from pipeline.sandbox.server import serve_in_thread
+
+    config = SandboxConfig(data_dir=sandbox_dir, products=sandbox_products, token=SANDBOX_TOKEN,
+                           quota=sandbox_quota, window_ms=sandbox_window_ms)
+    with serve_in_thread(config) as base_url:
+        api_url = f"{base_url}/stores/{config.store_hash}/v3"
+        yield StoreConnection(Settings.for_sandbox(api_url, SANDBOX_TOKEN), config.store_hash, sandbox=True)

@@ -1,0 +1,126 @@
+"""Export a store's modifiers: extract -> normalise -> workbook or CSV files.
+
+This is the one function the CLI and the Prefect flow both call, so a scheduled export and a
+person's export produce the same file. Its result holds counts and paths, never the token.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pipeline.client import BigCommerceClient
+from pipeline.connection import store_hash_of
+from pipeline.extract import ExtractFilters, ProgressCallback, extract_products
+from pipeline.normalise import ModifierFrames, products_to_frames
+from pipeline.settings import Settings
+from pipeline.workbook.csv_files import write_csv
+from pipeline.workbook.meta import ExportMeta
+from pipeline.workbook.writer import write_workbook
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export produced; safe to log and to persist as a Prefect result."""
+
+    path: Path
+    store_hash: str
+    products: int
+    modifiers: int
+    values: int
+    requests: int
+    seconds: float
+    counts_by_type: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["path"] = str(self.path)
+        return out
+
+
+def output_path(out: Path, store_hash: str, exported_at: datetime, *, csv: bool, zip_: bool) -> Path:
+    """A file path for the export: `out` itself, or a dated name inside the folder `out`.
+
+    Dated names let a nightly job keep every night's file side by side.
+    """
+    is_folder = out.is_dir() or not out.suffix
+    if not is_folder:
+        return out
+    stamp = exported_at.strftime("%Y%m%dT%H%M%SZ")
+    suffix = ".zip" if csv and zip_ else ("" if csv else ".xlsx")
+    return out / f"modifiers-{store_hash}-{stamp}{suffix}"
+
+
+async def fetch_frames(
+    client: BigCommerceClient,
+    filters: ExtractFilters = ExtractFilters(),
+    *,
+    concurrency: int = 8,
+    progress: ProgressCallback | None = None,
+) -> tuple[list[dict[str, Any]], ModifierFrames]:
+    products = await extract_products(client, filters, concurrency=concurrency, progress=progress)
+    return products, products_to_frames(products)
+
+
+def write_export(
+    frames: ModifierFrames,
+    out: Path,
+    meta: ExportMeta,
+    *,
+    exported_at: datetime,
+    csv: bool = False,
+    zip_: bool = False,
+) -> Path:
+    """Write frames as a workbook or CSV files at `out` (a file, or a folder for a dated name)."""
+    path = output_path(out, meta.store_hash, exported_at, csv=csv, zip_=zip_)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(write_csv(frames, path, meta, zip_=zip_) if csv else write_workbook(frames, path, meta))
+
+
+def export_meta(settings: Settings, filters: ExtractFilters, exported_at: datetime) -> ExportMeta:
+    """What the workbook records about its origin: the store and URL, never the token."""
+    return ExportMeta(store_hash=store_hash_of(settings), api_url=settings.base_url,
+                      exported_at=exported_at.isoformat(), filters=filters.describe())
+
+
+def summarise_export(path: Path, store_hash: str, products: int, frames: ModifierFrames, requests: int,
+                     started: float) -> ExportResult:
+    counts = frames.counts_by_type()
+    return ExportResult(
+        path=path,
+        store_hash=store_hash,
+        products=products,
+        modifiers=len(frames.modifiers),
+        values=len(frames.values),
+        requests=requests,
+        seconds=round(time.perf_counter() - started, 3),
+        counts_by_type={str(t): {"modifiers": int(r["modifiers"]), "values": int(r["values"])}
+                        for t, r in counts.iterrows()},
+    )
+
+
+async def export_store(
+    settings: Settings,
+    out: Path,
+    *,
+    csv: bool = False,
+    zip_: bool = False,
+    filters: ExtractFilters = ExtractFilters(),
+    concurrency: int = 8,
+    transport: httpx.AsyncBaseTransport | None = None,
+    progress: ProgressCallback | None = None,
+) -> ExportResult:
+    """Read the store's modifiers and write them to `out` (a file, or a folder for a dated file)."""
+    started = time.perf_counter()
+    exported_at = datetime.now(timezone.utc).replace(microsecond=0)
+    async with BigCommerceClient(settings, transport=transport) as client:
+        products, frames = await fetch_frames(client, filters, concurrency=concurrency, progress=progress)
+        requests = client.metrics.requests_sent
+    meta = export_meta(settings, filters, exported_at)
+    path = write_export(frames, out, meta, exported_at=exported_at, csv=csv, zip_=zip_)
+    return summarise_export(path, meta.store_hash, len(products), frames, requests, started)
