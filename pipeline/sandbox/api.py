@@ -20,7 +20,7 @@ from starlette.routing import Route
 from pipeline.modifier_types import IMAGE_MAX_BYTES, modifier_type
 from pipeline.sandbox import images
 from pipeline.sandbox.errors import ApiError, invalid, not_found
-from pipeline.sandbox.pagination import collection_meta, comma_list, parse_page
+from pipeline.sandbox.pagination import Page, collection_meta, comma_list, parse_page
 from pipeline.sandbox.render import relative_url, render_modifier, render_value, select_fields
 from pipeline.sandbox.state import SandboxState
 from pipeline.sandbox.store import ProductFilter
@@ -174,9 +174,7 @@ async def list_products(request: Request) -> JSONResponse:
     capped = any(name in include for name in SUB_RESOURCES)
     page = parse_page(request.query_params, INCLUDE_PAGE_CAP if capped else None)
     products, total = _state(request).store.list_products(_product_filter(request), page.offset, page.per_page)
-    data = _render_products(request, products)
-    return JSONResponse({"data": data, "meta": collection_meta(request.query_params.multi_items(), page,
-                                                               len(data), total)})
+    return _collection(request, page, _render_products(request, products), total)
 
 
 async def get_product(request: Request) -> JSONResponse:
@@ -186,20 +184,28 @@ async def get_product(request: Request) -> JSONResponse:
 # --- modifiers --------------------------------------------------------------------------------
 
 
+def _collection(request: Request, page: Page, data: list[Json], total: int) -> JSONResponse:
+    meta = collection_meta(request.query_params.multi_items(), page, len(data), total)
+    return JSONResponse({"data": data, "meta": meta})
+
+
+def _rendered(request: Request, items: list[Json], render: Callable[[Json, str], Json]) -> list[Json]:
+    """Render each item with absolute URLs and apply include_fields/exclude_fields."""
+    include_fields, exclude_fields = _fields(request)
+    base = _base_url(request)
+    return [select_fields(render(item, base), include_fields, exclude_fields) for item in items]
+
+
 async def list_modifiers(request: Request) -> JSONResponse:
     product = _product(request)
     page = parse_page(request.query_params)
     modifiers, total = _state(request).store.list_modifiers(product["id"], page.offset, page.per_page)
-    include_fields, exclude_fields = _fields(request)
-    base = _base_url(request)
-    data = [select_fields(render_modifier(m, base), include_fields, exclude_fields) for m in modifiers]
-    return JSONResponse({"data": data, "meta": collection_meta(request.query_params.multi_items(), page,
-                                                               len(data), total)})
+    return _collection(request, page, _rendered(request, modifiers, render_modifier), total)
 
 
 async def get_modifier(request: Request) -> JSONResponse:
     _, modifier = _modifier(request)
-    return _single(select_fields(render_modifier(modifier, _base_url(request)), *_fields(request)))
+    return _single(_rendered(request, [modifier], render_modifier)[0])
 
 
 async def create_modifier(request: Request) -> JSONResponse:
@@ -246,16 +252,12 @@ async def list_values(request: Request) -> JSONResponse:
     _, modifier = _modifier(request)
     page = parse_page(request.query_params)
     values, total = _state(request).store.list_values(modifier["id"], page.offset, page.per_page)
-    include_fields, exclude_fields = _fields(request)
-    base = _base_url(request)
-    data = [select_fields(render_value(v, base), include_fields, exclude_fields) for v in values]
-    return JSONResponse({"data": data, "meta": collection_meta(request.query_params.multi_items(), page,
-                                                               len(data), total)})
+    return _collection(request, page, _rendered(request, values, render_value), total)
 
 
 async def get_value(request: Request) -> JSONResponse:
     _, _, value = _value(request)
-    return _single(select_fields(render_value(value, _base_url(request)), *_fields(request)))
+    return _single(_rendered(request, [value], render_value)[0])
 
 
 async def create_value(request: Request) -> JSONResponse:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from pipeline.sandbox.faults import BARE_429, FaultInjector, SandboxConnectionDr
 from pipeline.sandbox.ratelimit import RateLimiter
 from pipeline.sandbox.stats import Stats
 
+logger = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -126,7 +128,17 @@ class SandboxGate:
                 return  # the body is never delivered
             await send(message)
 
-        await self.app(scope, receive, forward)
+        try:
+            await self.app(scope, receive, forward)
+        except SandboxConnectionDropped:
+            raise
+        except Exception:  # a sandbox bug: answer like a server would, keep counting, keep serving
+            logger.exception("unhandled error in the sandbox while serving %s %s", scope["method"], scope["path"])
+            if held["start"] is not None:
+                raise
+            held["status"] = 500
+            if not drop:
+                await send_json(send, 500, error_body(500, "Internal Server Error"), rate_headers)
         method = scope["method"]
         wrote = method in WRITE_METHODS and 200 <= held["status"] < 300
         if wrote:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from starlette.applications import Starlette
 
 from pipeline.sandbox.app import create_app
 from pipeline.sandbox.config import SandboxConfig
@@ -50,16 +51,20 @@ def _install_log_filter() -> None:
         logger.addFilter(_HideDropLogs())
 
 
-def _uvicorn_config(config: SandboxConfig, host: str, port: int, log_level: str) -> uvicorn.Config:
+def _server(app: Starlette, host: str, port: int, log_level: str) -> uvicorn.Server:
     _install_log_filter()
-    return uvicorn.Config(drop_aware(create_app(config)), host=host, port=port, log_level=log_level,
-                          lifespan="off", access_log=False, http="h11")
+    return uvicorn.Server(uvicorn.Config(drop_aware(app), host=host, port=port, log_level=log_level,
+                                         lifespan="off", access_log=False, http="h11"))
 
 
 def serve_forever(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8765,
                   log_level: str = "info") -> None:
-    """Serve in the foreground until interrupted (the CLI's `bcmod sandbox`)."""
-    uvicorn.Server(_uvicorn_config(config, host, port, log_level)).run()
+    """Serve in the foreground until interrupted (the CLI's `bcmod sandbox serve`)."""
+    app = create_app(config)
+    try:
+        _server(app, host, port, log_level).run()
+    finally:
+        app.state.sandbox.store.close()
 
 
 @contextmanager
@@ -70,7 +75,8 @@ def serve_in_thread(config: SandboxConfig, host: str = "127.0.0.1", port: int = 
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(_uvicorn_config(config, host, bound_port, log_level))
+    app = create_app(config)
+    server = _server(app, host, bound_port, log_level)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="bcmod-sandbox", daemon=True)
     thread.start()
     try:
@@ -84,3 +90,4 @@ def serve_in_thread(config: SandboxConfig, host: str = "127.0.0.1", port: int = 
         server.should_exit = True
         thread.join(timeout=STARTUP_TIMEOUT_S)
         sock.close()
+        app.state.sandbox.store.close()

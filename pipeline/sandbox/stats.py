@@ -34,7 +34,8 @@ class Stats:
         """Count one finished request and append it to the log."""
         with self._lock:
             self.total += 1
-            self.by_method[method] = self.by_method.get(method, 0) + 1
+            if method in self.by_method:  # other methods (HEAD, PATCH) count in the total only
+                self.by_method[method] += 1
             self.throttled += throttled
             self.faults += fault is not None
             self.writes += write

@@ -73,6 +73,28 @@ def _is_int32(value: Any) -> bool:
     return _is_int(value) and INT32_MIN <= value <= INT32_MAX
 
 
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_non_empty_str(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _require(body: Json, keys: Iterable[str], errors: _Errors) -> None:
+    for key in keys:
+        if key not in body:
+            errors.add(key, f"{key} is required")
+
+
+def _take(body: Json, key: str, valid: Callable[[Any], bool], message: str, out: Json, errors: _Errors) -> None:
+    """Copy `body[key]` into `out` when present, reporting `message` if it is not `valid`."""
+    if key in body:
+        if not valid(body[key]):
+            errors.add(key, message)
+        out[key] = body[key]
+
+
 def parse_iso_datetime(text: str) -> datetime:
     """An ISO-8601 date or datetime as an aware UTC datetime (naive means UTC); ValueError if not."""
     parsed = datetime.fromisoformat(text.strip())
@@ -273,25 +295,12 @@ def _check_value_fields(spec: ModifierType, body: Json, base: Json, product_exis
                         errors: _Errors, *, creating: bool) -> Json:
     """Apply the fields present in `body` over `base` (a full stored value), validating each."""
     value = dict(base)
-    for key in ("label", "sort_order"):
-        if creating and key not in body:
-            errors.add(key, f"{key} is required")
-    if "label" in body:
-        label = body["label"]
-        if not isinstance(label, str) or not label.strip():
-            errors.add("label", "label must be a non-empty string")
-        value["label"] = label
-    if "sort_order" in body:
-        if not _is_int32(body["sort_order"]):
-            errors.add("sort_order", "sort_order must be a 32-bit integer")
-        value["sort_order"] = body["sort_order"]
-    if "is_default" in body:
-        is_default = body["is_default"]
-        if not isinstance(is_default, bool):
-            errors.add("is_default", "is_default must be a boolean")
-        elif is_default and not spec.supports_default_value:
-            errors.add("is_default", f"{spec.name} values cannot be the default (is_default is not supported)")
-        value["is_default"] = is_default
+    _require(body, ("label", "sort_order") if creating else (), errors)
+    _take(body, "label", _is_non_empty_str, "label must be a non-empty string", value, errors)
+    _take(body, "sort_order", _is_int32, "sort_order must be a 32-bit integer", value, errors)
+    _take(body, "is_default", _is_bool, "is_default must be a boolean", value, errors)
+    if body.get("is_default") is True and not spec.supports_default_value:
+        errors.add("is_default", f"{spec.name} values cannot be the default (is_default is not supported)")
     if "value_data" in body or creating:
         value["value_data"] = _check_value_data(spec, body.get("value_data"), product_exists, errors)
     if "adjusters" in body:
@@ -350,23 +359,10 @@ def check_value_update(spec: ModifierType, body: Any, stored: Json, sibling_labe
 
 def _check_modifier_scalars(body: Json, errors: _Errors, *, creating: bool) -> Json:
     out: Json = {}
-    if creating:
-        for key in ("type", "required", "display_name"):
-            if key not in body:
-                errors.add(key, f"{key} is required")
-    if "required" in body:
-        if not isinstance(body["required"], bool):
-            errors.add("required", "required must be a boolean")
-        out["required"] = body["required"]
-    if "display_name" in body:
-        name = body["display_name"]
-        if not isinstance(name, str) or not name.strip():
-            errors.add("display_name", "display_name must be a non-empty string")
-        out["display_name"] = name
-    if "sort_order" in body:
-        if not _is_int32(body["sort_order"]):
-            errors.add("sort_order", "sort_order must be a 32-bit integer")
-        out["sort_order"] = body["sort_order"]
+    _require(body, ("type", "required", "display_name") if creating else (), errors)
+    _take(body, "required", _is_bool, "required must be a boolean", out, errors)
+    _take(body, "display_name", _is_non_empty_str, "display_name must be a non-empty string", out, errors)
+    _take(body, "sort_order", _is_int32, "sort_order must be a 32-bit integer", out, errors)
     return out
 
 

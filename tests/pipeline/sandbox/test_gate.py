@@ -250,3 +250,19 @@ async def test_upload_counts_as_a_write(make_app: AppFactory) -> None:
         assert (await client.post(url, files={"image_file": ("a.png", png_bytes())})).status_code == 200
         with pytest.raises(httpx.RemoteProtocolError):
             await client.get(PRODUCTS)
+
+
+async def test_an_unexpected_error_answers_json_500_and_is_counted(make_app: AppFactory,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(quota=10)
+
+    def broken(product_id: int) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(app.state.sandbox.store, "get_product", broken)
+    async with client_for(app) as client:
+        r = await client.get(f"{PRODUCTS}/1")
+        assert_error(r, 500)
+        assert _rate(r)["x-rate-limit-requests-left"] == 9
+        assert (await client.get(PRODUCTS)).status_code == 200, "the sandbox keeps serving"
+    assert app.state.sandbox.stats.recent(2)[0]["status"] == 500
