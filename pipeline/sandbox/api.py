@@ -2,8 +2,9 @@
 
 Handlers only translate HTTP to store calls: bodies are validated by `validation.py`, shapes are
 BigCommerce's (`{"data": ..., "meta": ...}`, creates answer 200, deletes 204), and errors are
-raised as `ApiError`, rendered by the app. Store calls are synchronous and never interleave with
-an `await`, so a read-validate-write sequence cannot race with another request.
+raised as `ApiError`, rendered by the app. Each write handler reads the whole request body first
+and then looks up, validates and writes with no `await` in between, so on the single event loop a
+read-validate-write sequence (unique labels, the 250-value cap) cannot race with another request.
 """
 
 from __future__ import annotations
@@ -54,8 +55,7 @@ def _fields(request: Request) -> tuple[list[str] | None, list[str] | None]:
     return comma_list(q.get("include_fields")), comma_list(q.get("exclude_fields"))
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
+def _json(raw: bytes) -> Any:
     if not raw.strip():
         raise ApiError(400, "The request body is empty; send a JSON object.", {"body": "empty"})
     try:
@@ -209,10 +209,11 @@ async def get_modifier(request: Request) -> JSONResponse:
 
 
 async def create_modifier(request: Request) -> JSONResponse:
+    raw = await request.body()
     product = _product(request)
     _refuse_legacy(product)
     store = _state(request).store
-    modifier = check_modifier_create(await _json_body(request), store.product_exists)
+    modifier = check_modifier_create(_json(raw), store.product_exists)
     base = _base_url(request)
     modifier["option_values"] = [_store_relative_urls(v, base) for v in modifier["option_values"]]
     created = store.create_modifier(product["id"], modifier)
@@ -220,11 +221,12 @@ async def create_modifier(request: Request) -> JSONResponse:
 
 
 async def update_modifier(request: Request) -> JSONResponse:
+    raw = await request.body()
     product, modifier = _modifier(request)
     _refuse_legacy(product)
     store = _state(request).store
     stored_values = {v["id"]: v for v in modifier["option_values"]}
-    result = check_modifier_update(await _json_body(request), modifier, stored_values, store.product_exists)
+    result = check_modifier_update(_json(raw), modifier, stored_values, store.product_exists)
     base = _base_url(request)
     updated = store.update_modifier(
         product["id"], modifier["id"], result["changes"],
@@ -261,23 +263,24 @@ async def get_value(request: Request) -> JSONResponse:
 
 
 async def create_value(request: Request) -> JSONResponse:
+    raw = await request.body()
     product, modifier = _modifier(request)
     _refuse_legacy(product)
     store = _state(request).store
     spec = modifier_type(modifier["type"])
-    value = check_value_create(spec, await _json_body(request), _sibling_labels(modifier), store.product_exists)
+    value = check_value_create(spec, _json(raw), _sibling_labels(modifier), store.product_exists)
     base = _base_url(request)
     created = store.create_value(product["id"], modifier["id"], _store_relative_urls(value, base))
     return _single(render_value(created, base))
 
 
 async def update_value(request: Request) -> JSONResponse:
+    raw = await request.body()
     product, modifier, value = _value(request)
     _refuse_legacy(product)
     store = _state(request).store
     spec = modifier_type(modifier["type"])
-    body = await _json_body(request)
-    new = check_value_update(spec, body, value, _sibling_labels(modifier, value["id"]), store.product_exists)
+    new = check_value_update(spec, _json(raw), value, _sibling_labels(modifier, value["id"]), store.product_exists)
     base = _base_url(request)
     updated = store.update_value(product["id"], modifier["id"], value["id"], _store_relative_urls(new, base))
     return _single(render_value(updated, base))
@@ -295,17 +298,11 @@ async def delete_value(request: Request) -> Response:
 
 async def upload_value_image(request: Request) -> JSONResponse:
     """Multipart `image_file`, at most 8 MB and a real image; oversize answers 422 (not 413)."""
+    data = await _uploaded_image(request)
     product, modifier, value = _value(request)
     _refuse_legacy(product)
-    try:
-        form = await request.form(max_files=1, max_fields=10)
-    except Exception as exc:  # noqa: BLE001 - any multipart parse failure is the client's
-        raise invalid({"image_file": f"could not read the multipart form: {exc}"}, "Invalid image upload") from None
-    upload = form.get("image_file")
-    if not isinstance(upload, UploadFile):
-        raise invalid({"image_file": "send the image as a multipart/form-data file field named image_file"},
-                      "Invalid image upload")
-    data = await upload.read(IMAGE_MAX_BYTES + 1)
+    if isinstance(data, str):
+        raise invalid({"image_file": data}, "Invalid image upload")
     problem = images.check_upload(data)
     if problem:
         raise invalid({"image_file": problem}, "Invalid image upload")
@@ -314,6 +311,18 @@ async def upload_value_image(request: Request) -> JSONResponse:
     updated = {**value, "adjusters": {**value["adjusters"], "image_url": relative}}
     state.store.update_value(product["id"], modifier["id"], value["id"], updated)
     return _single({"image_url": render_value(updated, _base_url(request))["adjusters"]["image_url"]})
+
+
+async def _uploaded_image(request: Request) -> bytes | str:
+    """The bytes of the `image_file` part (at most 8 MB + 1 read), or why there are none."""
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except Exception as exc:  # noqa: BLE001 - any multipart parse failure is the client's
+        return f"could not read the multipart form: {exc}"
+    upload = form.get("image_file")
+    if not isinstance(upload, UploadFile):
+        return "send the image as a multipart/form-data file field named image_file"
+    return await upload.read(IMAGE_MAX_BYTES + 1)
 
 
 def _route(path: str, **handlers: Callable[[Request], Awaitable[Response]]) -> Route:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from pipeline.modifier_types import MODIFIER_TYPES
 
-from .support import API, assert_error, modifier_body, value_body
+from .support import API, assert_error, client_for, modifier_body, value_body
 
 pytestmark = pytest.mark.anyio
 MODS = f"{API}/catalog/products/1/modifiers"
@@ -146,3 +149,14 @@ async def test_value_data_of_plain_types_is_null(client: httpx.AsyncClient) -> N
     modifier = await _modifier(client, "dropdown")
     r = await client.post(f"{MODS}/{modifier['id']}/values", json=value_body("E", 1, value_data={}))
     assert r.json()["data"]["value_data"] is None
+
+
+async def test_concurrent_creates_cannot_duplicate_a_label(make_app: Callable[..., Starlette]) -> None:
+    app = make_app(latency_ms=5)  # latency makes the requests interleave
+    async with client_for(app) as client:
+        modifier = await _modifier(client, "dropdown")
+        values_url = f"{MODS}/{modifier['id']}/values"
+        responses = await asyncio.gather(*(client.post(values_url, json=value_body("Same", n)) for n in range(10)))
+        assert sorted(r.status_code for r in responses) == [200] + [422] * 9
+        labels = [v["label"] for v in (await client.get(values_url)).json()["data"]]
+    assert labels.count("Same") == 1
