@@ -41,12 +41,10 @@ def read_sheets(path: Path) -> tuple[dict[str, pd.DataFrame], ExportMeta]:
         with zipfile.ZipFile(path) as archive:
             is_xlsx = "xl/workbook.xml" in archive.namelist()
         raw = _xlsx_tables(path) if is_xlsx else read_csv_tables(path)
-    tables: dict[str, pd.DataFrame] = {}
-    for spec in EXPORT_TABLES:
-        if spec.name not in raw:
-            what = f"sheet {spec.name!r}" if is_xlsx else csv_name(spec.name)
-            raise ValueError(f"{path}: {what} is missing")
-        tables[spec.name] = typed_table(raw[spec.name], spec)
+    missing = [f"sheet {s.name!r}" if is_xlsx else csv_name(s.name) for s in EXPORT_TABLES if s.name not in raw]
+    if missing:
+        raise ValueError(f"{path}: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
+    tables = {spec.name: typed_table(raw[spec.name], spec) for spec in EXPORT_TABLES}
     meta = meta_from_frame(tables.pop(META_SHEET), raw[META_SHEET].where)
     return tables, meta
 

@@ -4,12 +4,13 @@ Every writer (xlsx, CSV) starts from `frames_to_sheets` and every reader ends wi
 `sheets_to_frames`, so the two formats cannot disagree about which row goes where.
 
 A sheet can only hold what a person sees in it, which is slightly less than the frames:
-- a column the layout does not show for a sheet is not carried (the read-only generated `name`
-  of a modifier; `is_default` of swatch values, which BigCommerce ignores);
+- a column the layout does not show for a sheet is not carried (the read-only, store-generated
+  `name` of a modifier; `is_default` of swatch values, which have no default);
 - an empty string and a missing value are the same blank cell (neither Excel, LibreOffice nor
-  CSV keeps them apart), and a blank cell reads back as missing.
-`as_in_workbook` gives exactly what a round trip returns, so fingerprints are computed on that
-form and an untouched export re-imports with no changes.
+  CSV keeps them apart), and a blank cell reads back as missing. `products_to_frames` already
+  stores blanks as missing; the split makes sure of it for frames from anywhere else.
+`as_in_workbook` gives exactly what a round trip returns; the fingerprints in the metadata are
+computed on the rows as written, so an untouched export re-imports with no changes.
 """
 
 from __future__ import annotations

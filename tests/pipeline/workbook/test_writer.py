@@ -1,0 +1,173 @@
+"""The workbook a person opens: structure, formats, help and metadata (inspected with openpyxl)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from pipeline.normalise import empty_frames, modifier_fingerprints, value_fingerprints
+from pipeline.workbook.cells import TEXT_KINDS
+from pipeline.workbook.layout import META_SHEET, README_SHEET, SHEETS
+from pipeline.workbook.meta import ExportMeta
+from pipeline.workbook.split import frames_to_sheets
+from pipeline.workbook.writer import BOOL_FORMAT, NEW_ROW_MARGIN, write_workbook
+from sample_data.generator import TRICKY_LABELS
+from tests.helpers import sample_frames
+
+META = ExportMeta("abc123", "https://api.bigcommerce.com/stores/abc123/v3", exported_at="2026-11-23T19:00:00+00:00",
+                  filters={"id:in": [101, 102], "date_modified:min": "2026-01-01"})
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return sample_frames()
+
+
+@pytest.fixture(scope="module")
+def workbook_path(frames, tmp_path_factory) -> Path:
+    return write_workbook(frames, tmp_path_factory.mktemp("wb") / "export.xlsx", META)
+
+
+@pytest.fixture(scope="module")
+def workbook(workbook_path):
+    return openpyxl.load_workbook(workbook_path)
+
+
+def test_sheets_readme_first_then_every_layout_sheet_then_hidden_metadata(workbook):
+    assert workbook.sheetnames == [README_SHEET, *(s.name for s in SHEETS), META_SHEET]
+    assert workbook.active.title == README_SHEET
+    assert workbook[META_SHEET].sheet_state in ("hidden", "veryHidden")
+    assert all(workbook[s.name].sheet_state == "visible" for s in SHEETS)
+
+
+def test_readme_explains_how_to_edit(workbook):
+    text = "\n".join(str(c.value) for c in workbook[README_SHEET]["A"] if c.value)
+    for phrase in ("delete", "no id", "NOT delete", "pruning", "blank cell means the field is not set",
+                   "every field that would become empty", "TRUE or FALSE", "YYYY-MM-DD", "rename"):
+        assert phrase in text, phrase
+
+
+def test_headers_are_bold_frozen_filtered_commented_and_sized(workbook, frames):
+    sheets = frames_to_sheets(frames)
+    for spec in SHEETS:
+        ws = workbook[spec.name]
+        n_rows = len(sheets[spec.name])
+        header = [c.value for c in ws[1]]
+        assert header == list(spec.column_names), spec.name
+        assert ws.freeze_panes == "A2"
+        assert ws.auto_filter.ref == f"A1:{ws.cell(1, len(spec.columns)).column_letter}{max(n_rows + 1, 2)}"
+        for cell, column in zip(ws[1], spec.columns, strict=True):
+            assert cell.font.bold
+            assert cell.comment is not None and cell.comment.text.startswith(column.comment)
+            assert ws.column_dimensions[cell.column_letter].width == column.width
+            grey = ws.column_dimensions[cell.column_letter].fill.fgColor.rgb == "FFE7E6E6"
+            assert grey == (not column.editable), (spec.name, column.name)
+
+
+def test_drop_downs_on_every_enum_bool_and_action_column_with_room_for_new_rows(workbook, frames):
+    sheets = frames_to_sheets(frames)
+    for spec in SHEETS:
+        ws = workbook[spec.name]
+        last = len(sheets[spec.name]) + 1 + NEW_ROW_MARGIN
+        by_range = {str(r): dv for dv in ws.data_validations.dataValidation for r in dv.sqref.ranges}
+        for position, column in enumerate(spec.columns, start=1):
+            letter = ws.cell(1, position).column_letter
+            wanted = column.editable and column.kind in ("enum", "bool", "action")
+            dv = by_range.get(f"{letter}2:{letter}{last}")
+            assert (dv is not None) == wanted, (spec.name, column.name)
+            if dv is not None:
+                choices = ("TRUE", "FALSE") if column.kind == "bool" else column.choices
+                assert dv.type == "list" and dv.formula1 == '"' + ",".join(choices) + '"'
+                assert dv.showErrorMessage
+
+
+def test_cells_are_typed_by_column_kind(workbook, frames):
+    sheets = frames_to_sheets(frames)
+    for spec in SHEETS:
+        ws = workbook[spec.name]
+        sheet = sheets[spec.name]
+        for position, column in enumerate(spec.columns, start=1):
+            letter = ws.cell(1, position).column_letter
+            if column.kind in TEXT_KINDS:
+                assert ws.column_dimensions[letter].number_format == "@", (spec.name, column.name)
+            present = sheet[column.name].notna().to_numpy().nonzero()[0][:20]
+            for index in present:
+                cell = ws.cell(int(index) + 2, position)
+                if column.kind in TEXT_KINDS:
+                    assert cell.data_type == "s" and cell.number_format == "@", (spec.name, column.name)
+                elif column.kind == "id":
+                    assert isinstance(cell.value, int) and cell.number_format == "0"
+                elif column.kind == "bool":
+                    assert cell.data_type == "b" and cell.number_format == BOOL_FORMAT
+                else:
+                    assert cell.data_type == "n"
+            missing = sheet[column.name].isna().to_numpy().nonzero()[0][:5]
+            assert all(ws.cell(int(i) + 2, position).value is None for i in missing)
+
+
+def test_tricky_labels_are_text_cells_and_a_formula_lookalike_is_not_a_formula(workbook, workbook_path):
+    ws = workbook["Choice values"]
+    label_column = [c.value for c in ws[1]].index("label") + 1
+    cells = {ws.cell(r, label_column).value: ws.cell(r, label_column) for r in range(2, ws.max_row + 1)}
+    for label in TRICKY_LABELS:
+        assert cells[label].data_type == "s", label
+    assert cells["=SUM(A1)"].value == "=SUM(A1)"
+    with zipfile.ZipFile(workbook_path) as archive:
+        parts = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert not any(b"<f>" in archive.read(n) for n in parts)
+
+
+def test_metadata_records_the_export_and_a_fingerprint_per_row(workbook, frames):
+    ws = workbook[META_SHEET]
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0] == ("key", "value", "sheet", "row", "kind", "id", "fingerprint")
+    items = {r[0]: r[1] for r in rows[1:] if r[0]}
+    assert items["store_hash"] == "abc123" and items["exported_at"] == META.exported_at
+    assert items["api_url"] == "https://api.bigcommerce.com/stores/abc123/v3"
+    assert items["format_version"] == "1" and '"id:in": [101, 102]' in items["filters"]
+    table = [r[2:] for r in rows[1:] if r[2]]
+    assert len(table) == len(frames.modifiers) + len(frames.values)
+    sheets = frames_to_sheets(frames)
+    expected = {}
+    for spec in SHEETS:
+        sheet = sheets[spec.name].drop(columns="action")
+        digest = modifier_fingerprints(sheet) if spec.kind == "modifiers" else value_fingerprints(sheet)
+        id_column = "modifier_id" if spec.kind == "modifiers" else "value_id"
+        for index, fp in digest.items():
+            expected[(spec.name, index + 2)] = (sheet.at[index, id_column], fp)
+    for sheet_name, row, kind, entity_id, fp in table:
+        assert expected[(sheet_name, row)] == (entity_id, fp)
+        id_header = "modifier_id" if kind == "modifier" else "value_id"
+        column = [c.value for c in workbook[sheet_name][1]].index(id_header) + 1
+        assert workbook[sheet_name].cell(row, column).value == entity_id
+
+
+def test_no_credentials_end_up_in_the_file(tmp_path, frames):
+    meta = ExportMeta("abc123", "https://user:s3cret-token@api.example.test/stores/abc123/v3?access_token=s3cret-token")
+    path = write_workbook(frames, tmp_path / "x.xlsx", meta)
+    with zipfile.ZipFile(path) as archive:
+        assert not any(b"s3cret-token" in archive.read(n) for n in archive.namelist())
+
+
+def test_empty_catalog_writes_every_sheet_with_headers(tmp_path):
+    path = write_workbook(empty_frames(), tmp_path / "empty.xlsx", META)
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == [README_SHEET, *(s.name for s in SHEETS), META_SHEET]
+    for spec in SHEETS:
+        assert [c.value for c in wb[spec.name][1]] == list(spec.column_names)
+        assert wb[spec.name].max_row == 1
+        assert wb[spec.name].data_validations.dataValidation  # still there for new rows
+
+
+def test_writing_replaces_the_file_whole(tmp_path, frames):
+    path = tmp_path / "again.xlsx"
+    path.write_bytes(b"old")
+    write_workbook(frames, path, META)
+    assert zipfile.is_zipfile(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["again.xlsx"]
+    assert len(pd.read_excel(path, sheet_name="Choice values", engine="calamine")) == (frames.values["type"].isin(
+        SHEETS[8].types)).sum()
