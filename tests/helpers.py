@@ -7,6 +7,15 @@ import itertools
 from typing import Any
 
 
+def assert_frames_equal(left, right, *, exact: bool = True) -> None:
+    """Two `ModifierFrames` hold the same rows, columns, dtypes and order; numbers to the last bit
+    unless not `exact` (then to pandas' default relative tolerance)."""
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(left.modifiers, right.modifiers, check_exact=exact)
+    pd.testing.assert_frame_equal(left.values, right.values, check_exact=exact)
+
+
 def as_api_products(catalog: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Give the generator's seed shape the ids and names the API adds, as the store would."""
     ids = itertools.count(1000)

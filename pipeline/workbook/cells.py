@@ -53,7 +53,8 @@ class CellError(ValueError):
     """A column whose cells cannot be read as its kind; the message names the first bad cell."""
 
 
-def coerce_column(cells: Sequence[Any], kind: ColumnKind, dtype: str, *, from_csv: bool = False) -> pd.api.extensions.ExtensionArray:
+def coerce_column(cells: Sequence[Any], kind: ColumnKind, dtype: str, *,
+                  from_csv: bool = False) -> pd.api.extensions.ExtensionArray:
     """Raw cells of one column -> a pandas array of `dtype`; "" and None are missing."""
     if dtype == "string":
         return pd.array(_texts(cells, from_csv and kind in TEXT_KINDS), dtype="string")

@@ -26,7 +26,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -67,30 +67,43 @@ def write_workbook(frames: ModifierFrames, path: Path, meta: ExportMeta) -> Path
     path = Path(path)
     sheets = frames_to_sheets(frames)
     meta = meta.with_fingerprints(sheets)
-    tables: list[_Table] = [_Table(README_SHEET, None, (), [])]
-    tables += [_Table(spec.name, sheets[spec.name], spec.columns, []) for spec in SHEETS]
-    tables.append(_Table(META_SHEET, meta_to_frame(meta), META_COLUMNS, []))
+    tables = [_Table(README_SHEET, None, ())]
+    tables += [_Table(spec.name, sheets[spec.name], spec.columns) for spec in SHEETS]
+    tables.append(_Table(META_SHEET, meta_to_frame(meta), META_COLUMNS))
     skeleton = _skeleton(tables)
-    strings = _SharedStrings()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    with zipfile.ZipFile(skeleton) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED,
+    try:
+        _write_parts(skeleton, tables, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _write_parts(skeleton: io.BytesIO, tables: list[_Table], target: Path) -> None:
+    """Copy the skeleton's parts to `target`, streaming the rows into each worksheet."""
+    strings = _SharedStrings()
+    with zipfile.ZipFile(skeleton) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED,
                                                            compresslevel=COMPRESS_LEVEL) as out:
+        # openpyxl names worksheet parts sheet1.xml, sheet2.xml, ... in workbook order
+        sheet_parts = [f"xl/worksheets/sheet{n}.xml" for n in range(1, len(tables) + 1)]
+        if not set(sheet_parts) <= set(src.namelist()):
+            raise AssertionError("the skeleton's worksheet parts are not named as expected")
         for info in src.infolist():
+            if info.filename == "xl/sharedStrings.xml":
+                continue  # replaced by the table of the streamed rows
             data = src.read(info.filename)
             if info.filename in _DECLARE_STRINGS:
                 data = _declare(data, *_DECLARE_STRINGS[info.filename])
-            match = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
-            if match is None:
+            if info.filename not in sheet_parts:
                 out.writestr(info, data)
                 continue
-            table = tables[int(match.group(1)) - 1]
+            table = tables[sheet_parts.index(info.filename)]
             with out.open(info.filename, "w", force_zip64=True) as stream:
                 for chunk in _splice(data.decode(), table, strings):
                     stream.write(chunk.encode())
         out.writestr("xl/sharedStrings.xml", strings.xml())
-    tmp.replace(path)
-    return path
 
 
 # openpyxl writes inline strings; the streamed rows use a shared-string table, which the package
@@ -120,7 +133,7 @@ class _Table:
     title: str
     frame: pd.DataFrame | None
     columns: Sequence[Column]
-    styles: list[int]
+    styles: list[int] = field(default_factory=list)
     header_styles: tuple[int, int] = (0, 0)  # editable, read-only
     readme_styles: tuple[int, int, int] = (0, 0, 0)  # title, heading, body
 

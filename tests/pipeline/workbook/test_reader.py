@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import csv
+import shutil
+import subprocess
 import io
 import zipfile
 from pathlib import Path
 
 import openpyxl
-import pandas as pd
 import pytest
 
-from pipeline.normalise import ModifierFrames, empty_frames
+from pipeline.normalise import empty_frames
 from pipeline.workbook.csv_files import csv_name, write_csv
-from pipeline.workbook.layout import META_SHEET, SHEETS
+from pipeline.workbook.layout import META_SHEET
 from pipeline.workbook.meta import ExportMeta
 from pipeline.workbook.reader import read_export, read_sheets
 from pipeline.workbook.split import as_in_workbook
 from pipeline.workbook.writer import write_workbook
 from sample_data.generator import TRICKY_LABELS
-from tests.helpers import EXTRA_TRICKY_TEXT, sample_frames
+from tests.helpers import assert_frames_equal, EXTRA_TRICKY_TEXT, sample_frames
 
 META = ExportMeta("abc123", "https://api.bigcommerce.com/stores/abc123/v3", filters={"sku:in": ["A", "B"]})
 WRITERS = {
@@ -27,11 +28,6 @@ WRITERS = {
     "csv folder": lambda frames, tmp: write_csv(frames, tmp / "export", META),
     "csv zip": lambda frames, tmp: write_csv(frames, tmp / "export", META, zip_=True),
 }
-
-
-def assert_frames_equal(left: ModifierFrames, right: ModifierFrames) -> None:
-    pd.testing.assert_frame_equal(left.modifiers, right.modifiers)
-    pd.testing.assert_frame_equal(left.values, right.values)
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +176,15 @@ def test_metadata_from_a_newer_format_is_refused(tmp_path):
     wb.save(path)
     with pytest.raises(ValueError, match="newer bcmod"):
         read_export(path)
+
+
+@pytest.mark.skipif(shutil.which("libreoffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_opens_the_workbook_and_its_copy_reads_back_the_same(tmp_path):
+    frames = sample_frames(12, extra_text=False)
+    path = write_workbook(frames, tmp_path / "in" / "export.xlsx", META)
+    subprocess.run(["libreoffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+                    "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(tmp_path / "out"), str(path)],
+                   check=True, capture_output=True, timeout=180)
+    back, meta = read_export(tmp_path / "out" / "export.xlsx")
+    assert_frames_equal(back, as_in_workbook(frames), exact=False)  # it keeps 15 significant digits
+    assert meta.store_hash == META.store_hash

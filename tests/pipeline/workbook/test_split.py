@@ -8,12 +8,7 @@ import pytest
 from pipeline.normalise import MODIFIER_DTYPES, VALUE_DTYPES, ModifierFrames, empty_frames
 from pipeline.workbook.layout import SHEETS, sheet_for
 from pipeline.workbook.split import as_in_workbook, frames_to_sheets, sheet_dtypes, sheets_to_frames
-from tests.helpers import sample_frames
-
-
-def assert_frames_equal(left: ModifierFrames, right: ModifierFrames) -> None:
-    pd.testing.assert_frame_equal(left.modifiers, right.modifiers)
-    pd.testing.assert_frame_equal(left.values, right.values)
+from tests.helpers import assert_frames_equal, sample_frames
 
 
 def test_every_row_is_on_the_sheet_of_its_type_with_the_layout_columns():
