@@ -1,0 +1,139 @@
+"""Draining a 300-product sandbox over real HTTP under a 30 req/s quota with faults on.
+
+The sandbox runs as its own process (`bcmod sandbox serve`), as a real store would, with 10% 5xx,
+5% bare 429s and 2% dropped connections. Two drains share the one store:
+
+- the export way: `GET /catalog/products?include=modifiers`, 10 products a page;
+- the per-product way: one `GET /catalog/products/{id}/modifiers` per product, 300+ requests, long
+  enough to measure the governor's steady pace against the quota.
+
+Both drains run twice: against a store with faults (nothing may be lost) and against the same
+catalog without faults, where the per-product drain measures the governor's steady pace (faults
+make the client back off on purpose: a bare 429 means platform load).
+Targets: every product arrives exactly once in every drain; without faults the per-product drain
+keeps >= 0.90 of quota/window (the store itself refuses anything above it, so a rate a hair over 1.00
+is window-edge rounding); no request is lost to a 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import httpx
+
+from pipeline.client import BigCommerceClient
+from pipeline.extract import count_requests_bound, extract_products
+from pipeline.settings import Settings
+
+N_PRODUCTS = 300
+QUOTA, WINDOW_MS = 30, 1000
+FAULTS = {"--fault-5xx-rate": "0.1", "--fault-429-rate": "0.05", "--fault-drop-rate": "0.02"}
+TOKEN = "bench-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_sandbox(data_dir: str, port: int, faults: bool) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "pipeline.cli.main", "sandbox", "serve", "--port", str(port), "--data", data_dir,
+            "--products", str(N_PRODUCTS), "--seed", "7", "--quota", str(QUOTA), "--window-ms", str(WINDOW_MS),
+            *[item for pair in FAULTS.items() for item in pair if faults]]
+    env = {**os.environ, "SANDBOX_TOKEN": TOKEN}
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/_sandbox/stats", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("sandbox did not start")
+
+
+async def drain(settings: Settings) -> dict[str, object]:
+    out: dict[str, object] = {}
+    async with BigCommerceClient(settings) as client:
+        started = time.perf_counter()
+        products = await extract_products(client)
+        out["export_seconds"] = time.perf_counter() - started
+        out["export_products"] = len({p["id"] for p in products})
+        out["export_requests"] = client.metrics.requests_sent
+        out["export_metrics"] = client.metrics.as_dict()
+
+    async with BigCommerceClient(settings) as client:
+        ids = [p["id"] for p in products]
+        semaphore = asyncio.Semaphore(8)
+
+        async def one(product_id: int) -> int:
+            async with semaphore:
+                return len(await client.get_all(f"/catalog/products/{product_id}/modifiers"))
+
+        started = time.perf_counter()
+        counts = await asyncio.gather(*(one(i) for i in ids))
+        seconds = time.perf_counter() - started
+        out["per_product_seconds"] = seconds
+        out["per_product_modifiers"] = sum(counts)
+        out["per_product_requests"] = client.metrics.requests_sent
+        out["per_product_rate"] = client.metrics.requests_sent / seconds
+        out["per_product_metrics"] = client.metrics.as_dict()
+    out["export_modifiers"] = sum(len(p["modifiers"]) for p in products)
+    return out
+
+
+def run(faults: bool) -> tuple[dict[str, object], dict[str, object]]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as data_dir:
+        process = start_sandbox(data_dir, port, faults)
+        try:
+            settings = Settings.for_sandbox(f"http://127.0.0.1:{port}/stores/sandbox/v3", TOKEN)
+            result = asyncio.run(drain(settings))
+            stats = httpx.get(f"http://127.0.0.1:{port}/_sandbox/stats").json()
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    return result, stats
+
+
+def report(label: str, result: dict[str, object], stats: dict[str, object]) -> float:
+    quota_rate = QUOTA / (WINDOW_MS / 1000)
+    use = float(result["per_product_rate"]) / quota_rate
+    em, pm = result["export_metrics"], result["per_product_metrics"]
+    print(f"[{label}] export drain:      {result['export_products']} products, {result['export_modifiers']} "
+          f"modifiers, {result['export_requests']} requests (bound ceil(N/10)+2 = {count_requests_bound(N_PRODUCTS)}),"
+          f" {result['export_seconds']:.2f} s; 5xx {em['server_errors']}, 429 {em['throttled']}, "
+          f"bare 429 {em['throttled_bare']}, drops {em['connection_drops']}, retries {em['retries']}")
+    print(f"[{label}] per-product drain: {result['per_product_modifiers']} modifiers, "
+          f"{result['per_product_requests']} requests in {result['per_product_seconds']:.2f} s = "
+          f"{result['per_product_rate']:.1f} req/s = {use:.2f} of quota; 5xx {pm['server_errors']}, "
+          f"429 {pm['throttled']}, bare 429 {pm['throttled_bare']}, drops {pm['connection_drops']}, "
+          f"retries {pm['retries']}")
+    print(f"[{label}] sandbox stats: {stats}")
+    return use
+
+
+def main() -> int:
+    print(f"sandbox: {N_PRODUCTS} products, quota {QUOTA}/{WINDOW_MS} ms; faults run: {FAULTS}")
+    ok = True
+    for label, faults in (("no faults", False), ("faults", True)):
+        result, stats = run(faults)
+        use = report(label, result, stats)
+        ok &= result["export_products"] == N_PRODUCTS
+        ok &= result["per_product_modifiers"] == result["export_modifiers"]
+        if not faults:
+            ok &= 0.90 <= use <= 1.05 and result["export_requests"] <= count_requests_bound(N_PRODUCTS)
+    print("target met" if ok else "TARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
