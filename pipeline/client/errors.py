@@ -146,22 +146,24 @@ class PaginationError(FatalError):
     default_title = "inconsistent pagination"
 
 
-class RetriesExhaustedError(FatalError):
+class _AfterError(FatalError):
+    """A final error about an earlier one: same method, URL, status and field errors, plus `last_error`."""
+
+    def __init__(self, title: str, last_error: BigCommerceError) -> None:
+        self.last_error = last_error
+        super().__init__(title, status=last_error.status, errors=last_error.errors,
+                         method=last_error.method, url=last_error.url)
+
+
+class RetriesExhaustedError(_AfterError):
     """The request kept failing with retriable errors; `last_error` is the final one."""
 
     def __init__(self, last_error: BigCommerceError, *, attempts: int) -> None:
-        self.last_error = last_error
         self.attempts = attempts
-        super().__init__(
-            f"gave up after {attempts} attempts; last: {last_error.title}",
-            status=last_error.status,
-            errors=last_error.errors,
-            method=last_error.method,
-            url=last_error.url,
-        )
+        super().__init__(f"gave up after {attempts} attempts; last: {last_error.title}", last_error)
 
 
-class AmbiguousWriteError(FatalError):
+class AmbiguousWriteError(_AfterError):
     """A non-idempotent write was sent but its outcome is unknown (connection dropped or 5xx).
 
     It may or may not have been applied; retrying blindly could create a duplicate. Reconcile first:
@@ -169,14 +171,8 @@ class AmbiguousWriteError(FatalError):
     """
 
     def __init__(self, cause: BigCommerceError) -> None:
-        self.last_error = cause
         super().__init__(
-            f"outcome unknown after {cause.title}; look the object up by its natural key before retrying",
-            status=cause.status,
-            errors=cause.errors,
-            method=cause.method,
-            url=cause.url,
-        )
+            f"outcome unknown after {cause.title}; look the object up by its natural key before retrying", cause)
 
 
 _BY_STATUS: dict[int, type[BigCommerceError]] = {

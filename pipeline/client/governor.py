@@ -109,7 +109,7 @@ class RateGovernor:
         self._sleep = sleep
         self.stats = GovernorStats()
         self.in_flight = 0
-        self._learned = False  # a response has been seen
+        self._learned = False  # a response told us the quota, or that the store sends none
         self._limited = False  # the store sends rate-limit headers
         self.left: int | None = None
         self.quota: int | None = None
@@ -133,7 +133,8 @@ class RateGovernor:
         if self.reset_at is not None and now >= self.reset_at:
             self._roll_window(now)
         assert self.left is not None
-        if self.left - self.in_flight > self.reserve:
+        reserve = min(self.reserve, (self.quota or 1) - 1)  # a reserve the size of the quota would stall
+        if self.left - self.in_flight > reserve:
             return 0.0
         if self.reset_at is not None:
             return max(self.reset_at - now, 0.0)

@@ -285,7 +285,6 @@ class BigCommerceClient:
         first = paginator.update_state(await self.get_json(path, {**query, **paginator.next_params()}))
         if on_total_pages is not None:
             on_total_pages(paginator.total_pages or 1)
-        yield first
         upcoming = iter(paginator.remaining_pages())
         semaphore = asyncio.Semaphore(max(concurrency, 1))
 
@@ -296,6 +295,7 @@ class BigCommerceClient:
         ahead: deque[asyncio.Task[JSON]] = deque(
             asyncio.ensure_future(fetch(page)) for page in itertools.islice(upcoming, 2 * max(concurrency, 1)))
         try:
+            yield first  # pages 2.. are already on their way
             while ahead:
                 payload = await ahead.popleft()
                 if (page := next(upcoming, None)) is not None:

@@ -91,6 +91,16 @@ async def test_admits_while_left_minus_in_flight_exceeds_the_reserve():
 
 
 @pytest.mark.anyio
+async def test_a_reserve_as_large_as_the_quota_still_lets_one_through():
+    clock = FakeClock()
+    gov = governor(clock, reserve=5)
+    async with gov.slot():
+        gov.observe(headers(2, quota=3), 200)
+    await asyncio.wait_for(gov.acquire(), timeout=1)  # after the reset: quota 3, reserve clamped to 2
+    assert gov.in_flight == 1
+
+
+@pytest.mark.anyio
 async def test_waits_for_the_reset_then_assumes_a_fresh_window():
     clock = FakeClock()
     gov = governor(clock, margin_s=0.01)

@@ -5,6 +5,7 @@ import io
 import json
 import logging
 import pickle
+from contextlib import aclosing
 
 import httpx
 import pytest
@@ -352,6 +353,17 @@ async def test_a_repeated_page_stops_the_listing_and_cancels_the_fetches_ahead()
             await client.get_all("/catalog/products", concurrency=2)
         await asyncio.sleep(0.01)
     assert store.in_flight == 0 and len(store.pages_served) < 20
+
+
+@pytest.mark.anyio
+async def test_leaving_after_the_first_page_cancels_the_fetches_ahead():
+    store = PagedStore(200, cap=10, latency=0.01)
+    async with make_client(store) as client:
+        async with aclosing(client.get_pages("/catalog/products", concurrency=4)) as pages:
+            async for _ in pages:
+                break
+        await asyncio.sleep(0.02)
+    assert store.in_flight == 0 and len(store.pages_served) <= 1 + 4
 
 
 @pytest.mark.anyio
