@@ -20,8 +20,7 @@ from pipeline.workbook.csv_files import write_csv
 from pipeline.workbook.meta import ExportMeta
 from pipeline.workbook.reader import read_export
 from pipeline.workbook.writer import write_workbook
-from sample_data.generator import generate_catalog
-from tests.helpers import as_api_products  # run from the repository root, as `make bench` does
+from sample_data.generator import as_api_products, generate_catalog
 
 N_PRODUCTS = 10_000
 TARGET_RATIO = 0.5

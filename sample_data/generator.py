@@ -8,6 +8,8 @@ users hit with peer tools. Sizes scale linearly: about 3 modifiers and 10 option
 
 from __future__ import annotations
 
+import copy
+import itertools
 import random
 import struct
 import zlib
@@ -214,3 +216,21 @@ def png_bytes(rgb: bytes, width: int = 8, height: int = 8) -> bytes:
     raw = b"".join(b"\x00" + rgb * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def as_api_products(catalog: list[dict[str, Any]], first_id: int = 1000) -> list[dict[str, Any]]:
+    """The catalog as the API returns it: modifiers and values given ids and generated names.
+
+    For building frames without a store (benchmarks, unit tests); the sandbox assigns its own ids.
+    """
+    ids = itertools.count(first_id)
+    products = copy.deepcopy(catalog)
+    for product in products:
+        for modifier in product["modifiers"]:
+            modifier["id"] = next(ids)
+            modifier["product_id"] = product["id"]
+            modifier["name"] = f"{modifier['display_name']}{modifier['id']}-{product['id']}"
+            for value in modifier["option_values"]:
+                value["id"] = next(ids)
+                value["option_id"] = modifier["id"]
+    return products

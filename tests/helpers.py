@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import copy
-import itertools
 from typing import Any
+
+from sample_data.generator import as_api_products  # noqa: F401  (re-exported for the tests)
 
 
 def assert_frames_equal(left, right, *, exact: bool = True) -> None:
@@ -14,21 +14,6 @@ def assert_frames_equal(left, right, *, exact: bool = True) -> None:
 
     pd.testing.assert_frame_equal(left.modifiers, right.modifiers, check_exact=exact)
     pd.testing.assert_frame_equal(left.values, right.values, check_exact=exact)
-
-
-def as_api_products(catalog: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Give the generator's seed shape the ids and names the API adds, as the store would."""
-    ids = itertools.count(1000)
-    products = copy.deepcopy(catalog)
-    for product in products:
-        for modifier in product["modifiers"]:
-            modifier["id"] = next(ids)
-            modifier["product_id"] = product["id"]
-            modifier["name"] = f"{modifier['display_name']}{modifier['id']}-{product['id']}"
-            for value in modifier["option_values"]:
-                value["id"] = next(ids)
-                value["option_id"] = modifier["id"]
-    return products
 
 
 # Text that spreadsheets like to rewrite, evaluate or mangle, beyond the generator's own.
