@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from sample_data.generator import as_api_products  # noqa: F401  (re-exported for the tests)
 
