@@ -21,7 +21,6 @@ from pipeline.workbook.layout import ColumnKind
 
 TEXT_KINDS: Final[frozenset[ColumnKind]] = frozenset({"text", "list", "date", "enum", "action"})
 BOOL_TEXT: Final = {True: "TRUE", False: "FALSE"}
-_BOOL_BY_TEXT: Final = {"TRUE": True, "FALSE": False}
 
 # A spreadsheet evaluates CSV text that starts with one of these; the CSV writer prefixes such text
 # with an apostrophe. Text that already starts with apostrophes before such a character gets one
@@ -53,21 +52,44 @@ class CellError(ValueError):
     """A column whose cells cannot be read as its kind; the message names the first bad cell."""
 
 
+# Spellings of a boolean that spreadsheets and people produce; "x" is a tick mark in a column.
+_BOOL_BY_TEXT: Final = {"TRUE": True, "FALSE": False, "YES": True, "NO": False, "Y": True, "N": False,
+                        "1": True, "0": False, "X": True}
+BOOL_HINT: Final = "use TRUE or FALSE (yes/no, 1/0 and x for TRUE are accepted too)"
+
+
 def coerce_column(cells: Sequence[Any], kind: ColumnKind, dtype: str, *,
                   from_csv: bool = False) -> pd.api.extensions.ExtensionArray:
-    """Raw cells of one column -> a pandas array of `dtype`; "" and None are missing."""
+    """Raw cells of one column -> a pandas array of `dtype`; "" and None are missing.
+
+    Raises CellError naming the first cell that cannot be read as the column's kind.
+    """
+    array, bad = coerce_cells(cells, kind, dtype, from_csv=from_csv)
+    if bad:
+        position, message = bad[0]
+        raise CellError(f"row {position + 2}: {message}")
+    return array
+
+
+def coerce_cells(cells: Sequence[Any], kind: ColumnKind, dtype: str, *,
+                 from_csv: bool = False) -> tuple[pd.api.extensions.ExtensionArray, list[tuple[int, str]]]:
+    """Like `coerce_column`, but never raises: a cell that cannot be read becomes missing and is
+    listed as (position, message), so a reader can report every bad cell at once."""
+    bad: list[tuple[int, str]] = []
     if dtype == "string":
-        return pd.array(_texts(cells, from_csv and kind in TEXT_KINDS), dtype="string")
+        return pd.array(_texts(cells, from_csv and kind in TEXT_KINDS), dtype="string"), bad
     if dtype == "boolean":
-        return pd.array(_booleans(cells), dtype="boolean")
-    numbers = _numbers(cells)
+        return pd.array(_booleans(cells, bad), dtype="boolean"), bad
+    numbers = _numbers(cells, bad)
     if dtype == "Int64":
-        finite = numbers[~np.isnan(numbers)]
-        if not np.all(finite == np.round(finite)):
-            position = int(np.flatnonzero(~np.isnan(numbers) & (numbers != np.round(numbers)))[0])
-            raise CellError(f"row {position + 2}: {cells[position]!r} is not a whole number")
-        return pd.array(numbers, dtype="Float64").astype("Int64")
-    return pd.array(numbers, dtype="Float64")
+        fractional = ~np.isnan(numbers) & (numbers != np.round(numbers))
+        if fractional.any():
+            for position in np.flatnonzero(fractional).tolist():
+                bad.append((position, f"{cells[position]!r} is not a whole number"))
+            numbers = np.where(fractional, math.nan, numbers)
+            bad.sort()
+        return pd.array(numbers, dtype="Float64").astype("Int64"), bad
+    return pd.array(numbers, dtype="Float64"), bad
 
 
 def _texts(cells: Sequence[Any], unguard: bool) -> list[str | None]:
@@ -77,7 +99,7 @@ def _texts(cells: Sequence[Any], unguard: bool) -> list[str | None]:
     return out
 
 
-def _booleans(cells: Sequence[Any]) -> list[bool | None]:
+def _booleans(cells: Sequence[Any], bad: list[tuple[int, str]]) -> list[bool | None]:
     out: list[bool | None] = []
     for position, cell in enumerate(cells):
         if cell is None or cell == "":
@@ -85,32 +107,49 @@ def _booleans(cells: Sequence[Any]) -> list[bool | None]:
         elif cell.__class__ is bool:
             out.append(cell)
         else:
-            text = as_text(cell).strip().upper()
+            text = as_text(cell).strip().lstrip("'").strip().upper()
             if text in _BOOL_BY_TEXT:
                 out.append(_BOOL_BY_TEXT[text])
-            elif text in ("1", "0"):
-                out.append(text == "1")
+            elif not text:
+                out.append(None)
             else:
-                raise CellError(f"row {position + 2}: {cell!r} is not TRUE or FALSE")
+                out.append(None)
+                bad.append((position, f"{cell!r} is not TRUE or FALSE"))
     return out
 
 
-def _numbers(cells: Sequence[Any]) -> np.ndarray:
+def number_text(cell: str) -> str:
+    """Text typed into a number cell, without what spreadsheets and people add around it: spaces
+    (also non-breaking) and the apostrophe that forces a cell to text."""
+    return cell.strip().lstrip("'").strip()
+
+
+def _numbers(cells: Sequence[Any], bad: list[tuple[int, str]]) -> np.ndarray:
     try:
-        return np.array(cells, dtype=np.float64)  # the common case: every cell is a number
+        numbers = np.array(cells, dtype=np.float64)  # the common case: every cell is a number
     except (TypeError, ValueError):
         pass
+    else:
+        if not np.isinf(numbers).any():  # numpy reads the text "inf" as a number; we do not
+            return numbers
     out = np.empty(len(cells), dtype=np.float64)
     for position, cell in enumerate(cells):
         if cell is None or cell == "":
             out[position] = math.nan
             continue
+        if cell.__class__ is bool:  # a TRUE typed into a number column is not 1
+            out[position] = math.nan
+            bad.append((position, f"{as_text(cell)} is not a number"))
+            continue
         try:
-            out[position] = float(cell.strip() if isinstance(cell, str) else cell)
+            out[position] = float(number_text(cell) or "nan") if isinstance(cell, str) else float(cell)
         except (TypeError, ValueError):
-            raise CellError(f"row {position + 2}: {cell!r} is not a number") from None
-        if isinstance(cell, str) and not math.isfinite(out[position]):
-            raise CellError(f"row {position + 2}: {cell!r} is not a number")
+            out[position] = math.nan
+            bad.append((position, f"{cell!r} is not a number"))
+            continue
+        if isinstance(cell, str) and not math.isfinite(out[position]) and number_text(cell):
+            out[position] = math.nan
+            bad.append((position, f"{cell!r} is not a number"))
     return out
 
 

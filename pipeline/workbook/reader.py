@@ -9,6 +9,8 @@ several times faster than openpyxl.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -50,17 +52,38 @@ def read_sheets(path: Path) -> tuple[dict[str, pd.DataFrame], ExportMeta]:
 
 
 def _xlsx_tables(path: Path) -> dict[str, RawTable]:
-    wanted = {spec.name for spec in EXPORT_TABLES}
-    found: dict[str, RawTable] = {}
+    tables = read_xlsx(path, {spec.name for spec in EXPORT_TABLES}).tables
+    for table in tables.values():
+        if not table.header:
+            raise ValueError(f"{table.where}: the header row is missing")
+    return tables
+
+
+@dataclass
+class XlsxContent:
+    """What a workbook holds: every sheet name, the raw cells of the wanted sheets, and their
+    merged cell ranges as ((first row, first column), (last row, last column)), 0-based."""
+
+    sheet_names: list[str]
+    tables: dict[str, RawTable]
+    merged: dict[str, list[tuple[tuple[int, int], tuple[int, int]]]]
+
+
+def read_xlsx(path: Path, wanted: Collection[str]) -> XlsxContent:
+    """The raw cells of the sheets in `wanted` (a sheet with no rows has an empty header).
+
+    Raises python-calamine's errors for a file it cannot read.
+    """
+    content = XlsxContent([], {}, {})
     with CalamineWorkbook.from_path(path) as workbook:
-        for name in workbook.sheet_names:
+        content.sheet_names = list(workbook.sheet_names)
+        for name in content.sheet_names:
             if name not in wanted:
                 continue
-            where = f"{path.name}, sheet {name!r}"
-            rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-            if not rows:
-                raise ValueError(f"{where}: the header row is missing")
-            header = rows[0]
+            sheet = workbook.get_sheet_by_name(name)
+            rows = sheet.to_python(skip_empty_area=False)
+            header = rows[0] if rows else []
             columns = list(zip(*rows[1:], strict=True)) if len(rows) > 1 else [() for _ in header]
-            found[name] = RawTable(where, header, columns)
-    return found
+            content.tables[name] = RawTable(f"{path.name}, sheet {name!r}", header, columns)
+            content.merged[name] = list(sheet.merged_cell_ranges or ())
+    return content
