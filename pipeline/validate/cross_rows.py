@@ -1,0 +1,379 @@
+"""Rules that look at several rows or sheets at once: ids, links from values to modifiers, defaults,
+checkbox values, label and name uniqueness, product-list targets, deletes.
+
+Every modifier sheet is stacked into one table and every value sheet into another, each row keeping
+its sheet and Excel row, so a rule is a vectorised pandas expression over all rows and only the
+rows at fault become `Issue`s.
+
+How a value finds its modifier (`link_values`): by `modifier_id` when a modifier row has that id;
+otherwise by `product_id` and `display_name` (spaces around ignored), which is how the values of
+a new modifier, that has no id yet, are tied to it.
+
+Decisions:
+- Rows marked `delete` do not count towards defaults, label and display-name uniqueness or the
+  value cap: they are going away. They still count as duplicates of an id and must still link.
+- Deleting a modifier deletes its values in the store. A value row of a deleted modifier that is
+  not itself marked delete is an error: its edits would be lost, and the workbook would say two
+  things at once. The fix is to mark the values delete too (or remove their rows).
+- Labels are unique per modifier by exact text, spaces around ignored: BigCommerce treats `Red`
+  and `red` as two labels but a shopper cannot see a trailing space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from pipeline.modifier_types import MAX_VALUES_PER_MODIFIER, MODIFIER_TYPES
+from pipeline.validate.issues import Issue, shown_value
+from pipeline.validate.schemas import is_delete
+from pipeline.workbook.layout import SHEETS, SheetKind
+
+MODIFIER_COLUMNS: Final = ("action", "product_id", "modifier_id", "display_name", "type")
+VALUE_COLUMNS: Final = ("action", "product_id", "modifier_id", "display_name", "type", "value_id", "label",
+                        "is_default", "checked_value", "linked_product_id")
+NO_LINK: Final = -1
+SHOWN_ROWS: Final = 5  # rows listed in a message before "and N more"
+
+
+class Tables:
+    """The modifier and value rows of every sheet, stacked, with where each came from.
+
+    Both tables have a 0..n-1 index and, besides their columns, `sheet`, `row` (Excel row),
+    `deleted` and `known_type` (the type is one of its sheet's types). `link[i]` is the position in
+    `modifiers` of value i's modifier, or NO_LINK; `linked_by_id[i]` says how it was found.
+    """
+
+    def __init__(self, sheets: Mapping[str, pd.DataFrame]) -> None:
+        self.modifiers = _stack(sheets, "modifiers", MODIFIER_COLUMNS)
+        self.values = _stack(sheets, "values", VALUE_COLUMNS)
+        self.link, self.linked_by_id = link_values(self.modifiers, self.values)
+
+    def modifier_ref(self, position: int) -> str:
+        row = self.modifiers.iloc[position]
+        return f"sheet {row['sheet']!r} row {row['row']}"
+
+    def modifier_name(self, position: int) -> str:
+        row = self.modifiers.iloc[position]
+        return f"{row['display_name']!r} of product {_show(row['product_id'])}"
+
+
+def _stack(sheets: Mapping[str, pd.DataFrame], kind: SheetKind, columns: tuple[str, ...]) -> pd.DataFrame:
+    parts = []
+    for spec in SHEETS:
+        frame = sheets.get(spec.name)
+        if spec.kind != kind or frame is None or not len(frame):
+            continue
+        part = frame.reindex(columns=list(columns)).reset_index(drop=True)
+        part["sheet"] = spec.name
+        part["row"] = frame.index.to_numpy()
+        part["known_type"] = part["type"].isin(spec.types).fillna(False).to_numpy(bool)
+        parts.append(part)
+    if not parts:
+        empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in (*columns, "sheet", "row")})
+        return empty.assign(deleted=pd.Series([], dtype=bool), known_type=pd.Series([], dtype=bool),
+                            name_key=pd.Series([], dtype="string"))
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    table["deleted"] = is_delete(table["action"].astype("string"))
+    table["name_key"] = table["display_name"].astype("string").str.strip()
+    return table
+
+
+def link_values(modifiers: pd.DataFrame, values: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(position in `modifiers` of each value's modifier or NO_LINK, whether it was found by id)."""
+    link = np.full(len(values), NO_LINK, dtype=np.int64)
+    if not len(values) or not len(modifiers):
+        return link, np.zeros(len(values), dtype=bool)
+    ids = modifiers["modifier_id"].astype("Int64")
+    by_id = pd.Series(np.arange(len(modifiers)), index=ids)
+    by_id = by_id[by_id.index.notna() & ~by_id.index.duplicated()]
+    found = values["modifier_id"].astype("Int64").map(by_id)
+    linked_by_id = found.notna().to_numpy(bool)
+    link[linked_by_id] = found[linked_by_id].to_numpy(np.int64)
+    rest = ~linked_by_id
+    if rest.any():
+        keys = modifiers[["product_id", "name_key"]].astype(object).assign(position=np.arange(len(modifiers)))
+        keys = keys.dropna().drop_duplicates(["product_id", "name_key"])
+        wanted = values.loc[rest, ["product_id", "name_key"]].astype(object)
+        matched = wanted.merge(keys, how="left", on=["product_id", "name_key"])["position"]
+        link[rest] = matched.fillna(NO_LINK).to_numpy(np.int64)
+    return link, linked_by_id
+
+
+# --- the rules ------------------------------------------------------------------------------------
+
+Rule = Callable[[Tables, "_Report"], None]
+
+
+class _Report:
+    """Collects issues for one file; `add` takes a table row by position."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.issues: list[Issue] = []
+
+    def add(self, table: pd.DataFrame, position: int, column: str | None, message: str) -> None:
+        row = table.iloc[position]
+        value = row[column] if column in table.columns else None
+        self.issues.append(Issue(self.file, row["sheet"], int(row["row"]), column, shown_value(value), message))
+
+
+def _show(item: Any) -> str:
+    return "" if item is None or item is pd.NA or item != item else str(item)
+
+
+def _ints(column: pd.Series) -> np.ndarray:
+    """Whole numbers with -1 for blank, so they compare with plain numpy."""
+    return column.astype("Int64").to_numpy(np.int64, na_value=-1)
+
+
+def _texts(column: pd.Series) -> np.ndarray:
+    return column.astype("string").to_numpy(object, na_value="")
+
+
+def _of_parent(tables: Tables, column: np.ndarray, blank: Any) -> np.ndarray:
+    """`column` (one item per modifier) for each value's modifier; `blank` for unlinked values."""
+    linked = tables.link != NO_LINK
+    out = np.full(len(tables.values), blank, dtype=column.dtype)
+    out[linked] = column[tables.link[linked]]
+    return out
+
+
+def _positions(mask: Any) -> list[int]:
+    return np.flatnonzero(np.asarray(mask, dtype=bool)).tolist()
+
+
+def _rows_text(table: pd.DataFrame, positions: list[int]) -> str:
+    rows = table["row"].to_numpy()[positions]
+    sheets = table["sheet"].to_numpy()[positions]
+    shown = [f"{sheet!r} row {row}" for sheet, row in zip(sheets[:SHOWN_ROWS], rows[:SHOWN_ROWS], strict=True)]
+    more = f" and {len(positions) - SHOWN_ROWS} more" if len(positions) > SHOWN_ROWS else ""
+    return ", ".join(shown) + more
+
+
+def duplicate_ids(tables: Tables, report: _Report) -> None:
+    """A modifier id on two modifier rows, or a value id on two value rows."""
+    for table, column, what in ((tables.modifiers, "modifier_id", "modifier"), (tables.values, "value_id", "value")):
+        ids = table[column]
+        repeated = (ids.notna() & ids.duplicated(keep="first")).to_numpy(bool)
+        if not repeated.any():
+            continue
+        first = pd.Series(np.arange(len(table)), index=ids.astype("Int64"))
+        first = first[~first.index.duplicated()]
+        for position in _positions(repeated):
+            earlier = int(first[ids.iloc[position]])
+            report.add(table, position, column, f"{column} {_show(ids.iloc[position])} is also on "
+                       f"{_rows_text(table, [earlier])}: each {what} must have exactly one row")
+
+
+def unlinked_values(tables: Tables, report: _Report) -> None:
+    """A value whose modifier is on no modifier sheet, by id or by product and display name."""
+    values = tables.values
+    for position in _positions(tables.link == NO_LINK):
+        row = values.iloc[position]
+        named = f"product {_show(row['product_id'])} has no modifier row named {_show(row['display_name'])!r}"
+        if pd.notna(row["modifier_id"]):
+            report.add(values, position, "modifier_id", f"this value belongs to no modifier: no modifier row has "
+                       f"modifier_id {_show(row['modifier_id'])}, and {named}. Keep the modifier's row on its "
+                       "sheet, or remove this value row")
+        else:
+            report.add(values, position, "display_name", f"this value belongs to no modifier: {named}. The "
+                       "values of a new modifier are linked to it by product_id and display_name, which must "
+                       "match its modifier row")
+
+
+def contradictory_links(tables: Tables, report: _Report) -> None:
+    """A value with a modifier_id that no row has, whose display name names a different modifier;
+    a value with a value_id under a new modifier; a value on another product than its modifier."""
+    values, modifiers, link = tables.values, tables.modifiers, tables.link
+    linked = link != NO_LINK
+    kept = linked & ~values["deleted"].to_numpy(bool)
+    by_name_with_id = kept & ~tables.linked_by_id & values["modifier_id"].notna().to_numpy(bool)
+    for position in _positions(by_name_with_id):
+        target = int(link[position])
+        has = modifiers["modifier_id"].iloc[target]
+        state = f"has modifier_id {_show(has)}" if pd.notna(has) else "is new (no modifier_id yet)"
+        report.add(values, position, "modifier_id", f"no modifier row has modifier_id "
+                   f"{_show(values['modifier_id'].iloc[position])}, but the modifier named "
+                   f"{tables.modifier_name(target)} ({tables.modifier_ref(target)}) {state}: correct the "
+                   "modifier_id, or clear it to link by display_name")
+    parent_new = _of_parent(tables, modifiers["modifier_id"].isna().to_numpy(bool), False)
+    for position in _positions(kept & parent_new & values["value_id"].notna().to_numpy(bool) & ~by_name_with_id):
+        target = int(link[position])
+        report.add(values, position, "value_id", f"its modifier {tables.modifier_name(target)} is new "
+                   f"({tables.modifier_ref(target)} has no modifier_id), so this value is new too: clear "
+                   "value_id")
+    parent_product = _of_parent(tables, _ints(modifiers["product_id"]), -1)
+    product = _ints(values["product_id"])
+    other_product = kept & tables.linked_by_id & (product != parent_product) & (product != -1) & (parent_product != -1)
+    for position in _positions(other_product):
+        target = int(link[position])
+        report.add(values, position, "product_id", f"product_id {_show(values['product_id'].iloc[position])} "
+                   f"differs from its modifier's: modifier {_show(modifiers['modifier_id'].iloc[target])} "
+                   f"({tables.modifier_ref(target)}) is on product {_show(parent_product[position])}")
+
+
+def type_mismatch(tables: Tables, report: _Report) -> None:
+    """A value whose type is not its modifier's type."""
+    values, modifiers = tables.values, tables.modifiers
+    parent_type = _of_parent(tables, _texts(modifiers["type"]), "")
+    parent_known = _of_parent(tables, modifiers["known_type"].to_numpy(bool), False)
+    wrong = (parent_known & values["known_type"].to_numpy(bool) & ~values["deleted"].to_numpy(bool)
+             & (_texts(values["type"]) != parent_type))
+    for position in _positions(wrong):
+        target = int(tables.link[position])
+        parent = parent_type[position]
+        if MODIFIER_TYPES[parent].has_values:
+            message = (f"type {values['type'].iloc[position]} differs from its modifier's type {parent} "
+                       f"({tables.modifier_ref(target)}): a value has its modifier's type")
+        else:
+            message = (f"its modifier {tables.modifier_name(target)} ({tables.modifier_ref(target)}) is a "
+                       f"{parent} modifier, which has no values: remove this row")
+        report.add(values, position, "type", message)
+
+
+def _kept_linked(tables: Tables) -> np.ndarray:
+    return (tables.link != NO_LINK) & ~tables.values["deleted"].to_numpy(bool)
+
+
+def one_default(tables: Tables, report: _Report) -> None:
+    """At most one value per modifier is the default."""
+    values = tables.values
+    defaults = _kept_linked(tables) & values["is_default"].fillna(False).astype(bool).to_numpy()
+    owners = pd.Series(tables.link[defaults], index=np.flatnonzero(defaults))
+    repeated = owners.duplicated(keep="first")
+    if not repeated.any():
+        return
+    first = pd.Series(owners.index[~repeated], index=owners[~repeated].to_numpy())
+    for position, owner in owners[repeated].items():
+        report.add(values, int(position), "is_default", f"modifier {tables.modifier_name(int(owner))} already "
+                   f"has its default on {_rows_text(values, [int(first[owner])])}: at most one value per modifier "
+                   "can have is_default TRUE")
+
+
+def unique_labels(tables: Tables, report: _Report) -> None:
+    """Labels are unique within a modifier (exact text, spaces around ignored)."""
+    values = tables.values
+    kept = _kept_linked(tables) & values["label"].notna().to_numpy(bool)
+    keys = pd.DataFrame({"owner": tables.link[kept], "label": values["label"].astype("string").str.strip()[kept]},
+                        index=np.flatnonzero(kept))
+    repeated = keys.duplicated(keep="first")
+    if not repeated.any():
+        return
+    first = keys.reset_index().drop_duplicates(["owner", "label"]).set_index(["owner", "label"])["index"]
+    for position, (owner, label) in keys[repeated].iterrows():
+        earlier = int(first[(owner, label)])
+        report.add(values, int(position), "label", f"label {label!r} is already used by "
+                   f"{_rows_text(values, [earlier])} of modifier {tables.modifier_name(int(owner))}: labels must "
+                   "be unique within a modifier")
+
+
+def unique_display_names(tables: Tables, report: _Report) -> None:
+    """A product's modifiers have different display names (spaces around ignored)."""
+    modifiers = tables.modifiers
+    kept = ~modifiers["deleted"].to_numpy(bool) & modifiers["name_key"].notna().to_numpy(bool)
+    keys = modifiers.loc[kept, ["product_id", "name_key"]].astype(object)
+    repeated = keys.duplicated(keep="first")
+    if not repeated.any():
+        return
+    first = keys.reset_index().drop_duplicates(["product_id", "name_key"]).set_index(
+        ["product_id", "name_key"])["index"]
+    for position, (product, name) in keys[repeated].iterrows():
+        earlier = int(first[(product, name)])
+        report.add(modifiers, int(position), "display_name", f"product {_show(product)} already has a modifier "
+                   f"named {name!r} ({_rows_text(modifiers, [earlier])}): display names must be unique per "
+                   "product, because they link new values to their modifier")
+
+
+def value_cap(tables: Tables, report: _Report) -> None:
+    """At most MAX_VALUES_PER_MODIFIER values per modifier."""
+    counts = np.bincount(tables.link[_kept_linked(tables)], minlength=len(tables.modifiers))
+    for position in _positions(counts > MAX_VALUES_PER_MODIFIER):
+        report.add(tables.modifiers, position, None, f"this modifier has {counts[position]} values; at most "
+                   f"{MAX_VALUES_PER_MODIFIER} are allowed per modifier")
+
+
+def checkbox_values(tables: Tables, report: _Report) -> None:
+    """A checkbox keeps exactly its two generated values (checked_value TRUE and FALSE); they cannot
+    be added or deleted. A new checkbox may list none (the store creates them) or exactly those two."""
+    values, modifiers, link = tables.values, tables.modifiers, tables.link
+    is_checkbox = (modifiers["type"].eq("checkbox").fillna(False) & modifiers["known_type"]).to_numpy(bool)
+    live = is_checkbox & ~modifiers["deleted"].to_numpy(bool)
+    if not live.any():
+        return
+    of_checkbox = _of_parent(tables, live, False)
+    parent_new = _of_parent(tables, modifiers["modifier_id"].isna().to_numpy(bool), False)
+    deleted = values["deleted"].to_numpy(bool)
+    has_id = values["value_id"].notna().to_numpy(bool)
+    for position in _positions(of_checkbox & deleted):
+        report.add(values, position, "action", "checkbox values are generated by the store and cannot be "
+                   "deleted: delete the checkbox modifier to remove them")
+    added = of_checkbox & ~parent_new & ~has_id
+    for position in _positions(added):
+        report.add(values, position, "value_id", "checkbox values are generated by the store (checked_value "
+                   "TRUE and FALSE); a new one cannot be added: remove this row")
+    counted = of_checkbox & ~added
+    checked = values["checked_value"].astype("boolean")
+    n_true = np.bincount(link[counted & checked.eq(True).fillna(False).to_numpy(bool)], minlength=len(modifiers))
+    n_false = np.bincount(link[counted & checked.eq(False).fillna(False).to_numpy(bool)], minlength=len(modifiers))
+    n_all = np.bincount(link[counted], minlength=len(modifiers))
+    pair = (n_true == 1) & (n_false == 1) & (n_all == 2)
+    new = modifiers["modifier_id"].isna().to_numpy(bool)
+    for position in _positions(live & ~pair & ~(new & (n_all == 0))):
+        found = f"found {n_all[position]}: {n_true[position]} TRUE, {n_false[position]} FALSE"
+        if new[position]:
+            message = ("a new checkbox gets its two values from the store: leave out its value rows, or give "
+                       f"exactly two (checked_value TRUE and FALSE) to set their adjusters; {found}")
+        else:
+            message = ("a checkbox modifier has exactly two values, checked_value TRUE and FALSE, which must stay "
+                       f"on sheet 'Checkbox values'; {found}")
+        report.add(modifiers, position, None, message)
+
+
+def deleted_modifier_values(tables: Tables, report: _Report) -> None:
+    """Deleting a modifier deletes its values: its value rows must be marked delete too."""
+    values, modifiers, link = tables.values, tables.modifiers, tables.link
+    orphaned = _kept_linked(tables) & _of_parent(tables, modifiers["deleted"].to_numpy(bool), False)
+    if not orphaned.any():
+        return
+    owners = pd.Series(np.flatnonzero(orphaned), index=link[orphaned])
+    for target, rows in owners.groupby(level=0):
+        positions = rows.tolist()
+        report.add(modifiers, int(target), "action", f"deleting this modifier also deletes its values, but "
+                   f"{len(positions)} of them are not marked delete ({_rows_text(values, positions)}): mark them "
+                   "delete too, or remove their rows")
+
+
+def linked_products_exist(tables: Tables, report: _Report, known_product_ids: set[int]) -> None:
+    """A product-list value offers a product that exists in the store."""
+    values = tables.values
+    targets = values["linked_product_id"]
+    present = targets.notna().to_numpy(bool) & ~values["deleted"].to_numpy(bool)
+    missing = present & ~targets.astype("Int64").isin(known_product_ids).fillna(False).to_numpy(bool)
+    for position in _positions(missing):
+        report.add(values, position, "linked_product_id", f"product {_show(targets.iloc[position])} does not "
+                   "exist in the store: a product list can only offer existing products")
+
+
+CROSS_ROW_RULES: Final[tuple[Rule, ...]] = (
+    duplicate_ids, unlinked_values, contradictory_links, type_mismatch, one_default, unique_labels,
+    unique_display_names, value_cap, checkbox_values, deleted_modifier_values,
+)
+
+
+def cross_row_issues(sheets: Mapping[str, pd.DataFrame], *, file: str,
+                     known_product_ids: set[int] | None = None) -> list[Issue]:
+    """Every cross-row problem of the sheets (typed frames indexed by Excel row).
+
+    `known_product_ids`: the store's product ids, for product-list values; None skips that check.
+    """
+    tables = Tables(sheets)
+    report = _Report(file)
+    for rule in CROSS_ROW_RULES:
+        rule(tables, report)
+    if known_product_ids is not None:
+        linked_products_exist(tables, report, known_product_ids)
+    return report.issues

@@ -1,0 +1,75 @@
+"""Validate edited sheets: every row against its type's model, then the rules across rows.
+
+Each sheet's rows are grouped by `type` and each group is checked by that type's model, so a
+sheet holding several types (Choice modifiers: dropdown, radio_buttons, rectangles, swatch)
+checks each row with exactly its own rules. A row whose type is blank, unknown or belongs to
+another sheet gets one issue on its `type` cell and no other row-level check, since which rules
+apply to it is not known. Nothing here talks to the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import pandas as pd
+
+from pipeline.modifier_types import TYPE_NAMES
+from pipeline.validate.cross_rows import cross_row_issues
+from pipeline.validate.issues import Issue, shown_value
+from pipeline.validate.schemas import MODIFIER_MODELS, VALUE_MODELS, check_rows
+from pipeline.workbook.layout import SHEETS, SheetSpec
+
+_SHEET_ORDER: Final = {spec.name: position for position, spec in enumerate(SHEETS)}
+_COLUMN_ORDER: Final = {spec.name: {c: i for i, c in enumerate(spec.column_names)} for spec in SHEETS}
+
+
+def validate_sheets(sheets: Mapping[str, pd.DataFrame], *, file: str,
+                    known_product_ids: set[int] | None = None) -> list[Issue]:
+    """Every problem of the sheets (as `read_sheets` returns them), sorted by sheet, row and column.
+
+    `known_product_ids`: the store's product ids, to check product-list values against; None skips
+    that check. Sheets missing from `sheets` count as empty; other keys are ignored.
+    """
+    issues: list[Issue] = []
+    for spec in SHEETS:
+        frame = sheets.get(spec.name)
+        if frame is not None and len(frame):
+            issues += sheet_issues(frame, spec, file=file)
+    issues += cross_row_issues(sheets, file=file, known_product_ids=known_product_ids)
+    return sorted(issues, key=issue_order)
+
+
+def sheet_issues(frame: pd.DataFrame, spec: SheetSpec, *, file: str) -> list[Issue]:
+    """The row-level problems of one sheet: a `type` issue for rows of no known type, and each
+    type's rows checked by its model."""
+    models = MODIFIER_MODELS if spec.kind == "modifiers" else VALUE_MODELS
+    types = frame["type"].astype("string")
+    known = types.isin(spec.types).fillna(False).to_numpy(bool)
+    issues = [Issue(file, spec.name, int(row), "type", shown_value(value), _type_message(value, spec))
+              for row, value in types[~known].items()]
+    for type_name, rows in frame[known].groupby(types[known], sort=False):
+        issues += check_rows(rows, models[str(type_name)], file=file, sheet=spec.name)
+    return issues
+
+
+def _type_message(value: object, spec: SheetSpec) -> str:
+    choices = ", ".join(spec.types)
+    if value is None or value is pd.NA or not str(value).strip():
+        return f"type is required: one of {choices}"
+    text = str(value)
+    if text in TYPE_NAMES:
+        home = next(s.name for s in SHEETS if s.kind == spec.kind and text in s.types)
+        return f"{text} rows belong on sheet {home!r}; this sheet takes {choices}"
+    close = next((t for t in spec.types if t == text.strip().lower().replace(" ", "_").replace("-", "_")), None)
+    if close:
+        return f"type {text!r} must be written exactly {close}"
+    return f"{text!r} is not a type this sheet takes: use one of {choices}"
+
+
+def issue_order(issue: Issue) -> tuple[int, int, int, str]:
+    """Sheets in workbook order, then Excel row, then column left to right (whole-row issues first)."""
+    columns = _COLUMN_ORDER.get(issue.sheet or "", {})
+    column = -1 if issue.column is None else columns.get(issue.column, len(columns))
+    return (_SHEET_ORDER.get(issue.sheet or "", len(_SHEET_ORDER)), -1 if issue.row is None else issue.row,
+            column, issue.message)

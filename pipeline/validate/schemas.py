@@ -1,0 +1,635 @@
+"""Row-level rules of the edited sheets: one pandera model per modifier type, sharing a base.
+
+`ModifierRowBase` holds the columns every modifier sheet has; each type's model adds its config
+fields (`TextModifierRow` adds the length limits, `MultiLineTextModifierRow` inherits those and
+adds the line limit, ...). `ValueRowBase` and its subclasses do the same for option values.
+`MODIFIER_MODELS` and `VALUE_MODELS` map a type name to its model, so a sheet holding several
+types validates each type's rows with that type's model.
+
+Models validate the typed frames `read_sheets` returns, indexed by Excel row. Every check is
+named, and `check_rows` turns pandera's lazy `failure_cases` into `Issue`s with a sentence written
+for a catalog manager: pandera's own check names (`in_range(0, 524288)`) are not for them.
+The sentence of a column rule is the column's `Field(description=...)`; a named check registers
+its sentence with `column_rule` / `row_rule`.
+
+Rows marked `delete` are only checked for what deleting needs (their ids and the action): the
+rest of a row that is going away does not matter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+from pandera.typing import Series
+
+from pipeline.modifier_types import (
+    ADJUSTER_KINDS,
+    ALL_CONFIG_FIELDS,
+    DATE_LIMIT_MODES,
+    FILE_MAX_SIZE_KB,
+    FILE_TYPE_GROUPS,
+    FILE_TYPES_MODES,
+    INT32_MAX,
+    INT32_MIN,
+    MAX_SWATCH_COLORS,
+    NUMBER_LIMIT_MODES,
+    SHIPPING_CALC,
+)
+from pipeline.normalise import LIST_SEPARATOR
+from pipeline.validate.issues import Issue, shown_value
+from pipeline.workbook.layout import ACTION_DELETE
+
+Int = Series[pd.Int64Dtype]
+Num = Series[pd.Float64Dtype]
+Str = Series[pd.StringDtype]
+Bool = Series[pd.BooleanDtype]
+
+# Columns a value row may carry only for some types (the rest of a value row is common to all).
+VALUE_TYPE_COLUMNS: Final = ("is_default", "colors", "pattern_image_url", "linked_product_id", "checked_value")
+# What a row marked delete is still checked for.
+DELETE_COLUMNS: Final = frozenset({"action", "product_id", "modifier_id", "value_id"})
+
+ISO_DATE_PATTERN: Final = r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:[+-]\d{2}:\d{2}|Z))?"
+HEX_COLOR_PATTERN: Final = r"#[0-9a-fA-F]{6}"
+SHORT_HEX_PATTERN: Final = r"#[0-9a-fA-F]{3}"
+EXTENSION_PATTERN: Final = r"\.?[A-Za-z0-9][A-Za-z0-9_-]*"
+
+DATE_FORMS: Final = "YYYY-MM-DD (such as 2026-03-15) or 2026-03-15T00:00:00+00:00"
+
+# --- vectorised helpers, shared with the cross-row checks -----------------------------------------
+
+
+def is_delete(action: pd.Series) -> np.ndarray:
+    """Rows whose action is `delete` (any case, spaces around allowed)."""
+    return action.str.strip().str.lower().eq(ACTION_DELETE).fillna(False).to_numpy(bool)
+
+
+def parse_dates(texts: pd.Series) -> pd.Series:
+    """ISO-8601 dates (date only, or date and time with an offset) as UTC timestamps; NaT if not one."""
+    shaped = texts.str.fullmatch(ISO_DATE_PATTERN).fillna(False).astype(bool)
+    return pd.to_datetime(texts.where(shaped), format="ISO8601", utc=True, errors="coerce")
+
+
+def list_items(texts: pd.Series) -> pd.Series:
+    """Comma-separated cells split into one item per entry, indexed like the cells they came from."""
+    return texts.str.split(LIST_SEPARATOR, regex=False).explode()
+
+
+def _all_items_match(texts: pd.Series, pattern: str) -> pd.Series:
+    ok = list_items(texts).astype("string").str.fullmatch(pattern).fillna(False).astype(bool)
+    return ok.groupby(level=0, sort=False).all().reindex(texts.index, fill_value=True)
+
+
+def _blank(texts: pd.Series) -> pd.Series:
+    return texts.isna() | texts.str.strip().eq("").fillna(False)
+
+
+def _ordered(low: pd.Series, high: pd.Series) -> pd.Series:
+    """True unless both are present and low > high."""
+    return ~(low > high).fillna(False).astype(bool)
+
+
+def _pair_complete(kind: pd.Series, amount: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(kind without amount, amount without kind)."""
+    has_kind = ~_blank(kind)
+    return has_kind & amount.isna(), ~has_kind & amount.notna()
+
+
+# --- messages -------------------------------------------------------------------------------------
+
+Message = str | Callable[[Mapping[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The sentence for one named check. `column` is the cell the issue points at; None means the
+    column pandera reports (a column check). `message` is a `str.format` template over the row's
+    cells (shown as a person would see them) plus `value`, `column` and `type`, or a callable."""
+
+    column: str | None
+    message: Message
+
+    def sentence(self, context: Mapping[str, Any]) -> str:
+        return self.message(context) if callable(self.message) else self.message.format_map(context)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def _register(fn: Callable, rule: Rule) -> None:
+    # The check is known by its method's name: pandera 0.35 drops `name=` once a model has built
+    # its schema, so a check inherited by a second model would lose it.
+    if fn.__name__ in RULES:
+        raise ValueError(f"two checks are named {fn.__name__}")
+    RULES[fn.__name__] = rule
+
+
+def column_rule(column: str, message: Message) -> Callable:
+    """`@pa.check(column)` with the sentence shown when it fails."""
+
+    def decorate(fn: Callable) -> Any:
+        _register(fn, Rule(None, message))
+        return pa.check(column)(fn)
+
+    return decorate
+
+
+def row_rule(column: str, message: Message) -> Callable:
+    """`@pa.dataframe_check` whose failures point at `column` of the failing rows."""
+
+    def decorate(fn: Callable) -> Any:
+        _register(fn, Rule(column, message))
+        return pa.dataframe_check(fn)
+
+    return decorate
+
+
+def _bool_field(column: str) -> Any:
+    return pa.Field(nullable=True, description=f"{column} must be TRUE or FALSE")
+
+
+def _enum_field(column: str, choices: Iterable[str]) -> Any:
+    choices = tuple(choices)
+    return pa.Field(nullable=True, isin=choices, description=f"{column} must be one of: {', '.join(choices)} "
+                    "(or blank)")
+
+
+def _id_field(column: str, what: str, *, required: bool = False) -> Any:
+    blank = "" if required else f", or blank on a new {what}"
+    return pa.Field(gt=0, nullable=not required,
+                    description=f"{column} must be a positive whole number from the store{blank}")
+
+
+def _count_field(column: str) -> Any:
+    return pa.Field(nullable=True, ge=0, le=INT32_MAX, description=f"{column} must be a whole number, 0 or more")
+
+
+def _date_field(column: str, *, required: bool = False) -> Any:
+    return pa.Field(nullable=not required, description=f"{column} must be an ISO-8601 date: {DATE_FORMS}")
+
+
+def _text_field() -> Any:
+    return pa.Field(nullable=True)
+
+
+SORT_ORDER_MESSAGE: Final = f"sort_order must be a whole number from {INT32_MIN} to {INT32_MAX}"
+REQUIRED_MESSAGES: Final = {
+    "product_id": "product_id is required: the id of the product this row belongs to",
+    "display_name": "display_name is required: the name shoppers see for this modifier",
+    "label": "label is required: the text shoppers see for this value",
+    "type": "type is required",
+    "default_value": "default_value is required on a date modifier: the date shown preselected, "
+                     "such as 2026-03-15",
+    "checked_value": "checked_value is required: TRUE for the ticked value, FALSE for the unticked one "
+                     "(the store sets it; copy it back from the export)",
+    "linked_product_id": "linked_product_id is required: the id of the product this value offers",
+}
+
+
+def _show(item: Any) -> str:
+    """A cell as a person reads it: 5 not 5.0, TRUE not True, blank as ''."""
+    if item is None or item is pd.NA or (isinstance(item, float) and item != item):
+        return ""
+    if isinstance(item, (bool, np.bool_)):
+        return "TRUE" if item else "FALSE"
+    if isinstance(item, (float, np.floating)) and float(item).is_integer():
+        return str(int(item))
+    return str(item)
+
+
+# --- the models -----------------------------------------------------------------------------------
+
+
+def _limit_message(limited: str, mode: str, low: str, high: str, modes: tuple[str, ...]) -> Message:
+    """The sentence for a limit switched on without what it needs (see `_limit_complete`)."""
+
+    def sentence(row: Mapping[str, Any]) -> str:
+        if not row[mode]:
+            return f"{limited} is TRUE but {mode} is blank: choose {', '.join(modes[:-1])} or {modes[-1]}"
+        needed = {modes[0]: (low,), modes[-1]: (high,)}.get(row[mode], (low, high))
+        missing = [c for c in needed if not row[c]]
+        return f"{mode} {row[mode]} needs {' and '.join(missing)} (because {limited} is TRUE)"
+
+    return sentence
+
+
+class _RowBase(pa.DataFrameModel):
+    """What modifier and value rows share: the action, the product and the type."""
+
+    _type: str = ""  # the type this model checks; private names are not columns
+    _type_columns: tuple[str, ...] = ()  # columns that only some types carry
+
+    action: Str = pa.Field(nullable=True, description=f"action must be blank (keep or update the row) or "
+                           f"{ACTION_DELETE}")
+    product_id: Int = _id_field("product_id", "", required=True)
+    type: Str = pa.Field()
+
+    class Config:
+        strict = False  # sheets carry reference columns (product_sku, product_name) nobody checks
+        coerce = True
+
+    @classmethod
+    def type_name(cls) -> str:
+        return cls._type
+
+    @classmethod
+    def own_columns(cls) -> tuple[str, ...]:
+        return tuple(cls.to_schema().columns)
+
+    @column_rule("action", "action must be blank (keep or update the row) or delete; "
+                 "nothing else is understood")
+    def action_known(cls, action: Str) -> Series[bool]:
+        return action.str.strip().str.lower().isin(("", ACTION_DELETE))
+
+    @column_rule("type", "this row's type must be {type}")
+    def type_of_model(cls, types: Str) -> Series[bool]:
+        return types.eq(cls._type)
+
+    @row_rule("type", "")  # one sentence per cell, written in `_issues`
+    def not_applicable(cls, frame: pd.DataFrame) -> Series[bool]:
+        foreign = [c for c in cls._type_columns if c in frame.columns and c not in cls.own_columns()]
+        if not foreign:
+            return pd.Series(True, index=frame.index)
+        return frame[foreign].isna().all(axis=1)
+
+
+class ModifierRowBase(_RowBase):
+    """The columns of every modifier sheet."""
+
+    _type_columns = ALL_CONFIG_FIELDS
+
+    modifier_id: Int = _id_field("modifier_id", "modifier")
+    display_name: Str = pa.Field(description=REQUIRED_MESSAGES["display_name"])
+    required: Bool = _bool_field("required")
+    sort_order: Int = pa.Field(nullable=True, in_range={"min_value": INT32_MIN, "max_value": INT32_MAX},
+                               description=SORT_ORDER_MESSAGE)
+
+    @column_rule("display_name", REQUIRED_MESSAGES["display_name"])
+    def display_name_not_blank(cls, names: Str) -> Series[bool]:
+        return names.str.strip().ne("")
+
+    @row_rule("required", "required must be TRUE or FALSE on a new modifier "
+              "(one without modifier_id): TRUE if shoppers must fill it in")
+    def required_on_new_modifier(cls, frame: pd.DataFrame) -> Series[bool]:
+        return frame["modifier_id"].notna() | frame["required"].notna()
+
+    @row_rule("action", "this row has no modifier_id, so there is nothing in the "
+              "store to delete: remove the row instead")
+    def delete_without_modifier_id(cls, frame: pd.DataFrame) -> Series[bool]:
+        return ~pd.Series(is_delete(frame["action"]), index=frame.index) | frame["modifier_id"].notna()
+
+
+class _ChoiceModifierRow(ModifierRowBase):
+    """Types whose modifier has no config; everything is in their values."""
+
+
+class DropdownModifierRow(_ChoiceModifierRow):
+    _type = "dropdown"
+
+
+class RadioButtonsModifierRow(_ChoiceModifierRow):
+    _type = "radio_buttons"
+
+
+class RectanglesModifierRow(_ChoiceModifierRow):
+    _type = "rectangles"
+
+
+class SwatchModifierRow(_ChoiceModifierRow):
+    _type = "swatch"
+
+
+class CheckboxModifierRow(ModifierRowBase):
+    _type = "checkbox"
+
+    checked_by_default: Bool = _bool_field("checked_by_default")
+    checkbox_label: Str = _text_field()
+
+
+class DateModifierRow(ModifierRowBase):
+    _type = "date"
+
+    default_value: Str = _date_field("default_value", required=True)
+    date_limited: Bool = _bool_field("date_limited")
+    date_limit_mode: Str = _enum_field("date_limit_mode", DATE_LIMIT_MODES)
+    date_earliest_value: Str = _date_field("date_earliest_value")
+    date_latest_value: Str = _date_field("date_latest_value")
+
+    @pa.check("default_value", "date_earliest_value", "date_latest_value")
+    def iso_date(cls, texts: Str) -> Series[bool]:
+        return parse_dates(texts).notna()
+
+    @row_rule("date_earliest_value", "date_earliest_value {date_earliest_value} is after "
+              "date_latest_value {date_latest_value}: the earliest date must not be later than the latest")
+    def date_order(cls, frame: pd.DataFrame) -> Series[bool]:
+        return _ordered(parse_dates(frame["date_earliest_value"]), parse_dates(frame["date_latest_value"]))
+
+    @row_rule("date_limit_mode",
+              _limit_message("date_limited", "date_limit_mode", "date_earliest_value", "date_latest_value",
+                             DATE_LIMIT_MODES))
+    def date_limit_complete(cls, frame: pd.DataFrame) -> Series[bool]:
+        return _limit_complete(frame, "date_limited", "date_limit_mode", "date_earliest_value", "date_latest_value",
+                               ("earliest", "range", "latest"))
+
+
+class TextModifierRow(ModifierRowBase):
+    _type = "text"
+
+    default_value: Str = _text_field()
+    text_characters_limited: Bool = _bool_field("text_characters_limited")
+    text_min_length: Int = _count_field("text_min_length")
+    text_max_length: Int = _count_field("text_max_length")
+
+    @row_rule("text_min_length", "min length {text_min_length} is greater than max length "
+              "{text_max_length}: text_min_length must not exceed text_max_length")
+    def length_order(cls, frame: pd.DataFrame) -> Series[bool]:
+        return _ordered(frame["text_min_length"], frame["text_max_length"])
+
+
+class MultiLineTextModifierRow(TextModifierRow):
+    _type = "multi_line_text"
+
+    text_lines_limited: Bool = _bool_field("text_lines_limited")
+    text_max_lines: Int = _count_field("text_max_lines")
+
+
+class NumbersOnlyTextModifierRow(ModifierRowBase):
+    _type = "numbers_only_text"
+
+    default_value: Str = pa.Field(nullable=True, description="default_value of a number modifier must be a "
+                                  "number, such as 5 or 2.5")
+    number_limited: Bool = _bool_field("number_limited")
+    number_limit_mode: Str = _enum_field("number_limit_mode", NUMBER_LIMIT_MODES)
+    number_lowest_value: Num = pa.Field(nullable=True, description="number_lowest_value must be a number")
+    number_highest_value: Num = pa.Field(nullable=True, description="number_highest_value must be a number")
+    number_integers_only: Bool = _bool_field("number_integers_only")
+
+    @pa.check("default_value")
+    def numeric_text(cls, texts: Str) -> Series[bool]:
+        numbers = pd.to_numeric(texts.str.strip(), errors="coerce")
+        return pd.Series(np.isfinite(numbers.to_numpy(float, na_value=np.nan)), index=texts.index)
+
+    @row_rule("number_lowest_value", "lowest value {number_lowest_value} is greater than highest "
+              "value {number_highest_value}: number_lowest_value must not exceed number_highest_value")
+    def number_order(cls, frame: pd.DataFrame) -> Series[bool]:
+        return _ordered(frame["number_lowest_value"], frame["number_highest_value"])
+
+    @row_rule("number_limit_mode",
+              _limit_message("number_limited", "number_limit_mode", "number_lowest_value", "number_highest_value",
+                             NUMBER_LIMIT_MODES))
+    def number_limit_complete(cls, frame: pd.DataFrame) -> Series[bool]:
+        return _limit_complete(frame, "number_limited", "number_limit_mode", "number_lowest_value",
+                               "number_highest_value", ("lowest", "range", "highest"))
+
+
+class FileModifierRow(ModifierRowBase):
+    _type = "file"
+
+    file_types_mode: Str = _enum_field("file_types_mode", FILE_TYPES_MODES)
+    file_types_supported: Str = pa.Field(nullable=True, description="file_types_supported must list some of "
+                                         f"{', '.join(FILE_TYPE_GROUPS)}, separated by commas without spaces, "
+                                         "such as images,documents")
+    file_types_other: Str = pa.Field(nullable=True, description="file_types_other must be file extensions "
+                                     "separated by commas without spaces, such as stl,svg")
+    file_max_size: Int = pa.Field(nullable=True, in_range={"min_value": 0, "max_value": FILE_MAX_SIZE_KB},
+                                  description=f"file_max_size must be a whole number from 0 to {FILE_MAX_SIZE_KB} "
+                                  "(KB)")
+
+    @pa.check("file_types_supported")
+    def file_type_groups(cls, texts: Str) -> Series[bool]:
+        return _all_items_match(texts, "|".join(FILE_TYPE_GROUPS))
+
+    @pa.check("file_types_other")
+    def file_extensions(cls, texts: Str) -> Series[bool]:
+        return _all_items_match(texts, EXTENSION_PATTERN)
+
+
+class ProductListModifierRow(ModifierRowBase):
+    _type = "product_list"
+
+    product_list_adjusts_inventory: Bool = _bool_field("product_list_adjusts_inventory")
+    product_list_adjusts_pricing: Bool = _bool_field("product_list_adjusts_pricing")
+    product_list_shipping_calc: Str = _enum_field("product_list_shipping_calc", SHIPPING_CALC)
+
+
+class ProductListWithImagesModifierRow(ProductListModifierRow):
+    _type = "product_list_with_images"
+
+
+def _limit_complete(frame: pd.DataFrame, limited: str, mode: str, low: str, high: str,
+                    modes: tuple[str, str, str]) -> pd.Series:
+    """When `limited` is TRUE, the mode is set and the bounds it uses are present."""
+    on = frame[limited].fillna(False).astype(bool)
+    kind = frame[mode]
+    needs_low = kind.isin(modes[:2]).fillna(False).astype(bool)
+    needs_high = kind.isin(modes[1:]).fillna(False).astype(bool)
+    broken = kind.isna() | (needs_low & frame[low].isna()) | (needs_high & frame[high].isna())
+    return ~(on & broken)
+
+
+class ValueRowBase(_RowBase):
+    """The columns of every value sheet."""
+
+    _type_columns = VALUE_TYPE_COLUMNS
+
+    modifier_id: Int = _id_field("modifier_id", "modifier (then display_name links the value to it)")
+    display_name: Str = pa.Field(nullable=True)
+    value_id: Int = _id_field("value_id", "value")
+    label: Str = pa.Field(description=REQUIRED_MESSAGES["label"])
+    sort_order: Int = pa.Field(nullable=True, in_range={"min_value": INT32_MIN, "max_value": INT32_MAX},
+                               description=SORT_ORDER_MESSAGE)
+    price_adjuster: Str = _enum_field("price_adjuster", ADJUSTER_KINDS)
+    price_adjuster_value: Num = pa.Field(nullable=True, description="price_adjuster_value must be a number "
+                                         "(it may be negative)")
+    weight_adjuster: Str = _enum_field("weight_adjuster", ADJUSTER_KINDS)
+    weight_adjuster_value: Num = pa.Field(nullable=True, description="weight_adjuster_value must be a number "
+                                          "(it may be negative)")
+    image_url: Str = _text_field()
+    purchasing_disabled: Bool = _bool_field("purchasing_disabled")
+    purchasing_disabled_message: Str = _text_field()
+
+    @column_rule("label", REQUIRED_MESSAGES["label"])
+    def label_not_blank(cls, labels: Str) -> Series[bool]:
+        return labels.str.strip().ne("")
+
+    @row_rule("sort_order", "sort_order is required on a new value (one without "
+              "value_id): a whole number giving its position")
+    def sort_order_on_new_value(cls, frame: pd.DataFrame) -> Series[bool]:
+        return frame["value_id"].notna() | frame["sort_order"].notna()
+
+    @row_rule("action", "this row has no value_id, so there is nothing in the store "
+              "to delete: remove the row instead")
+    def delete_without_value_id(cls, frame: pd.DataFrame) -> Series[bool]:
+        return ~pd.Series(is_delete(frame["action"]), index=frame.index) | frame["value_id"].notna()
+
+    @row_rule("price_adjuster_value", "price_adjuster is {price_adjuster} but "
+              "price_adjuster_value is blank: give the amount, or clear price_adjuster")
+    def price_amount_missing(cls, frame: pd.DataFrame) -> Series[bool]:
+        return ~_pair_complete(frame["price_adjuster"], frame["price_adjuster_value"])[0]
+
+    @row_rule("price_adjuster", "price_adjuster_value is {price_adjuster_value} but "
+              "price_adjuster is blank: choose relative or percentage, or clear the amount")
+    def price_kind_missing(cls, frame: pd.DataFrame) -> Series[bool]:
+        return ~_pair_complete(frame["price_adjuster"], frame["price_adjuster_value"])[1]
+
+    @row_rule("weight_adjuster_value", "weight_adjuster is {weight_adjuster} but "
+              "weight_adjuster_value is blank: give the amount, or clear weight_adjuster")
+    def weight_amount_missing(cls, frame: pd.DataFrame) -> Series[bool]:
+        return ~_pair_complete(frame["weight_adjuster"], frame["weight_adjuster_value"])[0]
+
+    @row_rule("weight_adjuster", "weight_adjuster_value is {weight_adjuster_value} but "
+              "weight_adjuster is blank: choose relative or percentage, or clear the amount")
+    def weight_kind_missing(cls, frame: pd.DataFrame) -> Series[bool]:
+        return ~_pair_complete(frame["weight_adjuster"], frame["weight_adjuster_value"])[1]
+
+
+class _DefaultableValueRow(ValueRowBase):
+    """Values that can be the one selected by default."""
+
+    is_default: Bool = _bool_field("is_default")
+
+
+class DropdownValueRow(_DefaultableValueRow):
+    _type = "dropdown"
+
+
+class RadioButtonsValueRow(_DefaultableValueRow):
+    _type = "radio_buttons"
+
+
+class RectanglesValueRow(_DefaultableValueRow):
+    _type = "rectangles"
+
+
+class CheckboxValueRow(_DefaultableValueRow):
+    _type = "checkbox"
+
+    checked_value: Bool = pa.Field(description="checked_value must be TRUE or FALSE")
+
+
+class ProductListValueRow(_DefaultableValueRow):
+    _type = "product_list"
+
+    linked_product_id: Int = _id_field("linked_product_id", "", required=True)
+
+    @row_rule("linked_product_id", "linked_product_id {linked_product_id} is the product "
+              "itself: a product list offers other products")
+    def linked_to_itself(cls, frame: pd.DataFrame) -> Series[bool]:
+        return frame["linked_product_id"].ne(frame["product_id"]).fillna(True).astype(bool)
+
+
+class ProductListWithImagesValueRow(ProductListValueRow):
+    _type = "product_list_with_images"
+
+
+def _colors_message(row: Mapping[str, Any]) -> str:
+    items = str(row["colors"]).split(LIST_SEPARATOR)
+    bad = next(i for i in items if not re.fullmatch(HEX_COLOR_PATTERN, i))
+    expected = "colors must be hex colours written #rrggbb, such as #ff0000 or #ff0000,#00ff00 (commas, no spaces)"
+    if re.fullmatch(SHORT_HEX_PATTERN, bad):
+        return f"{expected}; write the short form {bad} with six digits: #{''.join(c * 2 for c in bad[1:])}"
+    if bad != bad.strip():
+        return f"{expected}; {bad!r} has spaces around it"
+    return f"{expected}; {bad!r} is not one" if bad else f"{expected}; there is an empty entry"
+
+
+class SwatchValueRow(ValueRowBase):
+    _type = "swatch"
+
+    colors: Str = pa.Field(nullable=True)
+    pattern_image_url: Str = _text_field()
+
+    @column_rule("colors", _colors_message)
+    def hex_colors(cls, texts: Str) -> Series[bool]:
+        return _all_items_match(texts, HEX_COLOR_PATTERN)
+
+    @column_rule("colors", lambda row: f"a swatch has at most {MAX_SWATCH_COLORS} colours; this "
+                 f"one has {len(str(row['colors']).split(LIST_SEPARATOR))}")
+    def color_count(cls, texts: Str) -> Series[bool]:
+        return texts.str.count(LIST_SEPARATOR) < MAX_SWATCH_COLORS
+
+
+RowModel = type[_RowBase]
+
+MODIFIER_MODELS: Final[dict[str, type[ModifierRowBase]]] = {
+    m.type_name(): m
+    for m in (DateModifierRow, CheckboxModifierRow, FileModifierRow, TextModifierRow, MultiLineTextModifierRow,
+              NumbersOnlyTextModifierRow, RadioButtonsModifierRow, RectanglesModifierRow, DropdownModifierRow,
+              SwatchModifierRow, ProductListModifierRow, ProductListWithImagesModifierRow)
+}
+VALUE_MODELS: Final[dict[str, type[ValueRowBase]]] = {
+    m.type_name(): m
+    for m in (CheckboxValueRow, RadioButtonsValueRow, RectanglesValueRow, DropdownValueRow, SwatchValueRow,
+              ProductListValueRow, ProductListWithImagesValueRow)
+}
+
+
+# --- from pandera's failure cases to issues -------------------------------------------------------
+
+
+def check_rows(frame: pd.DataFrame, model: RowModel, *, file: str, sheet: str) -> list[Issue]:
+    """Every problem of `frame` (rows of one type, indexed by Excel row) under `model`, as issues."""
+    try:
+        model.validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        return _issues(errors.failure_cases, frame, model, file=file, sheet=sheet)
+    return []
+
+
+def _issues(cases: pd.DataFrame, frame: pd.DataFrame, model: RowModel, *, file: str, sheet: str) -> list[Issue]:
+    columns = model.to_schema().columns
+    deleted = set(frame.index[is_delete(frame["action"])]) if "action" in frame.columns else set()
+    failing = [r for r in pd.unique(cases["index"].dropna()) if r in frame.index]
+    cells = {row: {k: _show(v) for k, v in values.items()} for row, values in frame.loc[failing].to_dict("index").items()}
+    coerce_failed = set(cases.loc[cases["check"].str.startswith("coerce_dtype"), "column"])
+    found: dict[tuple[int | None, str | None], Issue] = {}
+    rows_done: set[tuple[str, Any]] = set()
+
+    def add(row: Any, column: str | None, value: Any, message: str) -> None:
+        row = None if row is None else int(row)
+        if row in deleted and column not in DELETE_COLUMNS:
+            return
+        found.setdefault((row, column), Issue(file, sheet, row, column, shown_value(value), message))
+
+    def sentence(rule: Rule, row: Any, column: str | None, value: Any) -> str:
+        context = cells.get(row, {}) | {"value": _show(value), "column": column, "type": model.type_name()}
+        return rule.sentence(context)
+
+    for case in cases.itertuples(index=False):
+        check, column, row, value = str(case.check), case.column, case.index, case.failure_case
+        row = None if row is None or pd.isna(row) else row
+        rule = RULES.get(check)
+        if check == "column_in_dataframe":
+            add(None, str(value), None, f"column {value!r} is missing")
+        elif rule is not None and rule.column is None:  # a named column check
+            if row is not None:
+                add(row, column, value, sentence(rule, row, column, value))
+        elif rule is not None:  # a row check: pandera lists every cell of the row; point at one
+            if row is None or (check, row) in rows_done:
+                continue
+            rows_done.add((check, row))
+            if check == "not_applicable":
+                own = set(model.own_columns())
+                for foreign in model._type_columns:
+                    if foreign in frame.columns and foreign not in own and pd.notna(frame.at[row, foreign]):
+                        add(row, foreign, frame.at[row, foreign],
+                            f"{foreign} does not apply to type {model.type_name()}: leave it blank")
+            else:
+                cell = frame.at[row, rule.column]
+                add(row, rule.column, cell, sentence(rule, row, rule.column, cell))
+        elif row is None:  # a check that could not run because a cell failed to convert: reported there
+            if column not in coerce_failed:
+                add(None, column, None, f"column {column!r} could not be checked ({check})")
+        elif check == "not_nullable":
+            add(row, column, None, REQUIRED_MESSAGES.get(column, f"{column} is required"))
+        else:  # a Field check or the dtype: the column's own sentence
+            described = columns[column].description if column in columns else None
+            add(row, column, value, described or f"{column} is not valid ({check})")
+    return list(found.values())
