@@ -1,0 +1,762 @@
+"""Read an edited export for validation: tolerant of what spreadsheets do, strict about what is ambiguous.
+
+`read_for_validation` never raises for bad input. Every problem becomes an `Issue` naming the
+file, sheet, Excel row and column, and whatever could be read is still returned, so the schemas
+and cross-row checks can report their own problems in the same pass.
+
+Tolerated (read as meant): ids as 123.0, text "123", with spaces or a leading apostrophe;
+booleans as TRUE/FALSE/yes/no/1/0/x (x = TRUE); numbers stored as text; reordered columns and
+headers differing only in case; trailing blank rows; CSV with or without a byte-order mark; real
+date cells in date columns.
+Refused (an issue for the precise cell): ids in scientific notation or with decimals; formulas;
+error cells; merged cells; blank rows between data rows; duplicated, missing, renamed or unknown
+columns and sheets; dates as Excel serial numbers or in a locale format; files that are not an
+export, damaged or suspiciously compressed archives; CSV not in UTF-8 or not comma separated;
+a workbook from another store; image paths that leave the workbook's folder, do not exist, are
+too big or are not images.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import math
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any, Final, Literal
+
+import pandas as pd
+from openpyxl.utils import get_column_letter
+
+from pipeline.modifier_types import IMAGE_MAX_BYTES
+from pipeline.validate.issues import Issue, shown_value
+from pipeline.workbook.cells import BOOL_HINT, as_text, number_text
+from pipeline.workbook.csv_files import csv_files, csv_name, parse_csv
+from pipeline.workbook.layout import META_SHEET, README_SHEET, SHEETS, ColumnKind
+from pipeline.workbook.meta import ExportMeta, meta_from_frame
+from pipeline.workbook.reader import read_xlsx
+from pipeline.workbook.tables import EXPORT_TABLES, RawTable, TableRead, TableSpec, header_text, read_table
+
+# Archives bigger than this when unpacked, or packed tighter than this ratio, are refused unread:
+# an export of 100k value rows unpacks to about 40 MB at a ratio near 10.
+MAX_UNPACKED_BYTES: Final = 200 * 1024 * 1024
+MAX_COMPRESSION_RATIO: Final = 100
+RATIO_CHECK_MIN_BYTES: Final = 1024 * 1024  # tiny parts compress well without being bombs
+# What `report.write_annotated_copy` adds; reading its copy back ignores them.
+ERRORS_COLUMN: Final = "errors"
+SUMMARY_SHEET: Final = "Validation summary"
+ERRORS_CSV: Final = "errors.csv"
+
+# Error values as Excel and LibreOffice show them (and write them into CSV files).
+ERROR_VALUES: Final = frozenset({
+    "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!",
+    "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#NAME!", "#NA",
+    *(f"Err:{code}" for code in range(500, 540)),
+})
+_IMAGE_MAGIC: Final = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
+                       (b"GIF89a", "GIF"), (b"BM", "BMP"))
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:(//|[^\\/])")
+_WINDOWS_PATH = re.compile(r"^(?:[a-zA-Z]:[\\/]|\\\\)")
+_LOCALE_DATE = re.compile(r"^\d{1,4}[./\-]\d{1,2}[./\-]\d{1,4}(?:[ T].*)?$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+_EXCEL_EPOCH: Final = dt.date(1899, 12, 30)
+SHOWN_NAMES: Final = 8
+
+Format = Literal["xlsx", "csv"]
+
+
+@dataclass
+class ReadResult:
+    """What could be read, and every problem found while reading.
+
+    `sheets`: every data sheet of the layout (an empty frame when it could not be read), typed and
+    indexed by Excel row as `read_sheets` gives them. `meta`: the export's metadata, None when it is
+    missing or unreadable. `files`: the file name issues about each sheet carry (the workbook, or
+    that sheet's CSV file). `folder`: where image paths are looked up.
+    """
+
+    sheets: dict[str, pd.DataFrame]
+    meta: ExportMeta | None
+    issues: list[Issue]
+    format: Format | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    folder: Path | None = None
+
+    @property
+    def file(self) -> str:
+        """The name of what was read, as issues about the whole file carry it."""
+        return self.files.get("", "")
+
+
+def read_for_validation(path: Path, *, expected_store_hash: str | None) -> ReadResult:
+    """Read a workbook, a folder of CSV files or a zip of them, without raising for bad input.
+
+    `expected_store_hash`: the store the file is meant for; a file exported from another store is
+    an issue. None skips that check.
+    """
+    path = Path(path)
+    reader = _Reader(path)
+    try:
+        reader.read()
+    except _Refused:
+        pass
+    result = reader.result()
+    if result.meta is not None and expected_store_hash is not None and result.meta.store_hash != expected_store_hash:
+        meta_file = result.files.get(META_SHEET, result.file)
+        result.issues.append(Issue(
+            meta_file, META_SHEET, None, "store_hash", result.meta.store_hash,
+            f"this file was exported from store {result.meta.store_hash!r}, but bcmod is connected to store "
+            f"{expected_store_hash!r}: export from {expected_store_hash!r} and make the changes in that file"))
+    if reader.folder is not None:
+        for spec in SHEETS:
+            if spec.kind == "values":
+                result.issues += image_issues(result.sheets[spec.name], spec.name, result.files.get(spec.name, ""),
+                                              reader.folder)
+    return result
+
+
+class _Refused(Exception):
+    """The file cannot be read at all; the issue saying why is already recorded."""
+
+
+class _Reader:
+    """One read: collects raw tables and issues, then types the tables."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.label = path.name or str(path)
+        self.issues: list[Issue] = []
+        self.raw: dict[str, RawTable] = {}
+        self.files: dict[str, str] = {"": self.label}
+        self.format: Format | None = None
+        self.folder: Path | None = None
+        self.merged: dict[str, list[tuple[tuple[int, int], tuple[int, int]]]] = {}
+        self.xml_flags: dict[str, list[_XmlFlag]] = {}
+        self.csv_problems: dict[str, list[Issue]] = {}
+
+    # -- whole-file problems ------------------------------------------------------------------------
+
+    def refuse(self, message: str, *, sheet: str | None = None, value: str | None = None) -> _Refused:
+        self.issues.append(Issue(self.label, sheet, None, None, value, message))
+        return _Refused()
+
+    def read(self) -> None:
+        path = self.path
+        if path.is_dir():
+            self.format, self.folder = "csv", path
+            self.read_csv()
+            return
+        if not path.exists():
+            raise self.refuse("no such file or folder")
+        if not path.is_file():
+            raise self.refuse("this is not a file or a folder bcmod can read")
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(8)
+        except OSError as exc:
+            raise self.refuse(f"the file cannot be opened: {exc.strerror or exc}") from None
+        if not head:
+            raise self.refuse("the file is empty (0 bytes): it is not a workbook")
+        if not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+            raise self.refuse(_not_a_workbook(head, path.suffix.lower()))
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise self.refuse("the file is damaged: it looks like a workbook (a zip archive) but cannot be "
+                              "opened; export again, or open it in Excel and save a new copy") from None
+        with archive:
+            infos = archive.infolist()
+        self.check_archive(infos)
+        names = {info.filename for info in infos}
+        self.folder = path.parent
+        if "xl/workbook.xml" in names:
+            self.format = "xlsx"
+            self.read_xlsx()
+        elif any(name.lower().endswith(".csv") for name in names):
+            self.format = "csv"
+            self.read_csv()
+        else:
+            raise self.refuse("this zip file holds neither an xlsx workbook nor the CSV files of a bcmod export")
+
+    def check_archive(self, infos: Sequence[zipfile.ZipInfo]) -> None:
+        """Refuse a zip bomb before anything is unpacked."""
+        total = sum(info.file_size for info in infos)
+        if total > MAX_UNPACKED_BYTES:
+            raise self.refuse(f"the file would unpack to {total / 2**20:,.0f} MB, more than the "
+                              f"{MAX_UNPACKED_BYTES // 2**20} MB bcmod accepts: it is not a normal export "
+                              "(split the catalog into several exports)")
+        for info in infos:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size >= RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
+                raise self.refuse(f"part {info.filename!r} is compressed {ratio:,.0f} times (more than "
+                                  f"{MAX_COMPRESSION_RATIO}): the file looks like a zip bomb and is not read")
+
+    # -- xlsx ---------------------------------------------------------------------------------------
+
+    def read_xlsx(self) -> None:
+        try:
+            names = _sheet_names(self.path)
+        except (KeyError, ET.ParseError, zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise self.refuse(f"the workbook is damaged and cannot be read ({_reason(exc)}); export again, or "
+                              "open it in Excel and save a new copy") from None
+        actual = self.match_names(names, "sheet")
+        try:
+            content = read_xlsx(self.path, set(actual.values()))
+            flags = _xml_flags(self.path, names, set(actual.values()))
+        except Exception as exc:  # noqa: BLE001 - python-calamine raises its own errors for damaged files
+            raise self.refuse(f"the workbook is damaged and cannot be read ({_reason(exc)}); export again, or "
+                              "open it in Excel and save a new copy") from None
+        for expected, found in actual.items():
+            self.raw[expected] = content.tables[found]
+            self.files[expected] = self.label
+            self.merged[expected] = content.merged.get(found, [])
+            self.xml_flags[expected] = flags.get(found, [])
+
+    def match_names(self, names: Sequence[str], what: Literal["sheet", "file"]) -> dict[str, str]:
+        """Expected table -> the sheet or file name that holds it; issues for missing and unknown ones."""
+        expected = {(spec.name if what == "sheet" else csv_name(spec.name)): spec.name for spec in EXPORT_TABLES}
+        ours = {README_SHEET, SUMMARY_SHEET} if what == "sheet" else {ERRORS_CSV}
+        found: dict[str, str] = {}
+        by_folded = {name.casefold(): name for name in names}
+        for shown, table in expected.items():
+            if shown in names:
+                found[table] = shown
+            elif shown.casefold() in by_folded:
+                found[table] = by_folded[shown.casefold()]
+        unknown = [n for n in names if n not in found.values() and n not in ours
+                   and n.casefold() not in {o.casefold() for o in ours}]
+        for shown, table in expected.items():
+            if table in found:
+                continue
+            guess = _closest(shown, unknown)
+            if table == META_SHEET:
+                message = (f"the hidden {what} {shown!r} is missing: it records which store and rows the file came "
+                           "from, so bcmod cannot check your changes without it; export again and copy your "
+                           "changes into the new file")
+            else:
+                message = f"{what} {shown!r} is missing"
+                message += (f"; {what} {guess!r} looks like it was renamed: rename it back to {shown!r}" if guess
+                            else f": every {what} of the export must be there, even when it has no rows "
+                                 "(restore it from the original export)")
+            if guess:
+                unknown.remove(guess)
+            self.issues.append(Issue(self.label if what == "sheet" else self.csv_label(shown),
+                                     table if what == "sheet" else None, None, None, guess, message))
+        for name in unknown:
+            self.issues.append(Issue(self.label if what == "sheet" else self.csv_label(name),
+                                     name if what == "sheet" else None,
+                                     None, None, None,
+                                     f"{what} {name!r} is not part of a bcmod export: bcmod cannot load it; "
+                                     f"delete it or keep your notes in another file"))
+        return found
+
+    # -- CSV ----------------------------------------------------------------------------------------
+
+    def csv_label(self, name: str) -> str:
+        """How issues name one CSV file: its name in a folder, `export.zip/name` in a zip."""
+        return name if self.path.is_dir() else f"{self.label}/{name}"
+
+    def read_csv(self) -> None:
+        try:
+            files = csv_files(self.path)
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise self.refuse(f"the CSV files cannot be listed ({_reason(exc)})") from None
+        by_name = {file.name: file for file in reversed(files)}
+        if not by_name:
+            raise self.refuse("this folder holds no CSV files: give the .xlsx workbook, or the folder or zip "
+                              "that holds the CSV files of the export")
+        actual = self.match_names(list(dict.fromkeys(file.name for file in files)), "file")
+        for table, name in actual.items():
+            file = by_name[name]
+            label = self.csv_label(name)
+            self.files[table] = label
+            try:
+                data = file.read()
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+                self.issues.append(Issue(label, table, None, None, None,
+                                         f"the file is damaged and cannot be read ({_reason(exc)})"))
+                continue
+            raw, problems = parse_csv(data, label)
+            for problem in problems:
+                self.issues.append(Issue(label, table, problem.row, None, problem.value, problem.message))
+            if raw is not None:
+                self.raw[table] = raw
+
+    # -- typing the tables --------------------------------------------------------------------------
+
+    def result(self) -> ReadResult:
+        sheets: dict[str, pd.DataFrame] = {}
+        meta: ExportMeta | None = None
+        for spec in EXPORT_TABLES:
+            raw = self.raw.get(spec.name)
+            if raw is None:
+                sheets[spec.name] = read_table(RawTable(spec.name, spec.column_names, ()), spec).frame
+                continue
+            file = self.files.get(spec.name, self.label)
+            raw, date_issues = _dates_as_text(raw, spec, file)
+            read = read_table(raw, spec)
+            self.issues += _table_issues(raw, read, spec, file)
+            self.issues += date_issues
+            self.issues += _cell_issues(raw, read, spec, file)
+            self.issues += _merged_issues(self.merged.get(spec.name, ()), raw, read, spec, file)
+            self.issues += _flag_issues(self.xml_flags.get(spec.name, ()), raw, read, spec, file)
+            sheets[spec.name] = read.frame
+            if spec.name == META_SHEET and not read.missing and not read.duplicated:
+                try:
+                    meta = meta_from_frame(read.frame, file)
+                except ValueError as exc:
+                    reason = str(exc).removeprefix(f"{file}: ")
+                    self.issues.append(Issue(file, META_SHEET, None, None, None,
+                                             f"the hidden sheet {META_SHEET!r} is damaged ({reason}): it must "
+                                             "not be edited; export again and copy your changes into the new file"))
+            elif spec.name == META_SHEET:
+                self.issues.append(Issue(file, META_SHEET, None, None, None,
+                                         f"the hidden sheet {META_SHEET!r} is damaged (its columns were changed): "
+                                         "export again and copy your changes into the new file"))
+        sheets.pop(META_SHEET)
+        return ReadResult(sheets, meta, self.issues, self.format, self.files, self.folder)
+
+
+# --- the file as a whole --------------------------------------------------------------------------------
+
+
+def _not_a_workbook(head: bytes, suffix: str) -> str:
+    if head.startswith(b"%PDF"):
+        kind = "a PDF document"
+    elif head.startswith(b"\xd0\xcf\x11\xe0"):
+        return ("this is an old Excel 97-2003 (.xls) file or another Office document, not an .xlsx workbook: "
+                "open it in Excel and save it as 'Excel Workbook (.xlsx)'")
+    elif head.startswith((b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b")):
+        kind = "a compressed archive other than zip"
+    elif head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+        kind = "an image"
+    elif suffix == ".csv":
+        return ("this is a single CSV file: give the folder (or the zip) that holds all the CSV files of the "
+                "export, so every sheet and the export's metadata are read together")
+    elif _looks_like_text(head):
+        kind = "a text file"
+    else:
+        kind = "not a file format bcmod knows"
+    return (f"this is {kind}, not an xlsx workbook: give the .xlsx file bcmod exported (or the folder or zip of "
+            "its CSV files)")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(b >= 0x20 or b in b"\t\r\n" for b in head)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _closest(name: str, candidates: Iterable[str]) -> str | None:
+    candidates = list(candidates)
+    folded = {re.sub(r"[\W_]+", "", c).casefold(): c for c in candidates}
+    key = re.sub(r"[\W_]+", "", name).casefold()
+    if key in folded:
+        return folded[key]
+    matches = difflib.get_close_matches(name.casefold(), [c.casefold() for c in candidates], n=1, cutoff=0.6)
+    if not matches:
+        return None
+    return next(c for c in candidates if c.casefold() == matches[0])
+
+
+# --- workbook parts: sheet names, formulas and error cells ----------------------------------------------
+
+_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+       "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+
+
+def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> its worksheet part, from the workbook and its relationships."""
+    workbook = ET.fromstring(archive.read("xl/workbook.xml"))
+    rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    targets = {rel.get("Id"): rel.get("Target", "") for rel in rels.iter(_REL)}
+    parts: dict[str, str] = {}
+    for sheet in workbook.iter(f"{{{_NS['m']}}}sheet"):
+        target = targets.get(sheet.get(f"{{{_NS['r']}}}id"), "")
+        target = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+        parts[sheet.get("name", "")] = _normalise_part(target)
+    return parts
+
+
+def _normalise_part(part: str) -> str:
+    out: list[str] = []
+    for piece in part.split("/"):
+        if piece == "..":
+            if out:
+                out.pop()
+        elif piece not in ("", "."):
+            out.append(piece)
+    return "/".join(out)
+
+
+def _sheet_names(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return list(_sheet_parts(archive))
+
+
+@dataclass(frozen=True)
+class _XmlFlag:
+    row: int  # 1-based
+    column: int  # 0-based
+    ref: str
+    formula: str | None  # the formula text; "" for a shared formula that only refers to another cell
+    error: str | None
+
+
+_FORMULA = re.compile(rb"<(?:\w+:)?f(?:\s[^>]*)?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
+_ERROR_CELL = re.compile(rb"<(?:\w+:)?c\s[^>]*?\bt=\"e\"[^>]*>")
+_CELL_START = re.compile(rb"<(?:\w+:)?c\s[^>]*>")
+_REF = re.compile(rb"\br=\"([A-Z]+)(\d+)\"")
+_VALUE = re.compile(rb"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", re.S)
+
+
+def _xml_flags(path: Path, names: Sequence[str], wanted: set[str]) -> dict[str, list[_XmlFlag]]:
+    """Cells holding a formula or an error, per wanted sheet, found by scanning the sheet XML.
+
+    python-calamine gives a formula's last result and an error cell as blank, so neither would be
+    noticed otherwise. A clean sheet costs two regular-expression searches.
+    """
+    out: dict[str, list[_XmlFlag]] = {}
+    with zipfile.ZipFile(path) as archive:
+        parts = _sheet_parts(archive)
+        for name in names:
+            if name not in wanted or parts.get(name) not in archive.NameToInfo:
+                continue
+            data = archive.read(parts[name])
+            start = data.find(b"sheetData")
+            flags: dict[tuple[int, int], _XmlFlag] = {}
+            for match in _FORMULA.finditer(data, max(start, 0)):
+                cell = _enclosing_cell(data, match.start())
+                if cell is not None:
+                    formula = match.group(1).decode("utf-8", "replace") if match.group(1) is not None else ""
+                    flags[cell[:2]] = _XmlFlag(*cell, formula=_unescape(formula), error=None)
+            if b't="e"' in data:
+                for match in _ERROR_CELL.finditer(data, max(start, 0)):
+                    ref = _REF.search(match.group(0))
+                    if ref is None:
+                        continue
+                    cell = _cell_at(ref)
+                    value = _VALUE.search(data, match.end(), match.end() + 400)
+                    error = value.group(1).decode("utf-8", "replace") if value else "#N/A"
+                    previous = flags.get(cell[:2])
+                    flags[cell[:2]] = _XmlFlag(*cell, formula=previous.formula if previous else None, error=error)
+            out[name] = sorted(flags.values(), key=lambda f: (f.row, f.column))
+    return out
+
+
+def _enclosing_cell(data: bytes, position: int) -> tuple[int, int, str] | None:
+    start = max(data.rfind(b"<c ", 0, position), data.rfind(b":c ", 0, position) - 1)
+    if start < 0:
+        return None
+    tag = _CELL_START.match(data, start if data[start:start + 1] == b"<" else data.rfind(b"<", 0, start + 1))
+    if tag is None:
+        return None
+    ref = _REF.search(tag.group(0))
+    return _cell_at(ref) if ref else None
+
+
+def _cell_at(ref: re.Match[bytes]) -> tuple[int, int, str]:
+    letters, digits = ref.group(1).decode(), ref.group(2).decode()
+    column = 0
+    for letter in letters:
+        column = column * 26 + ord(letter) - 64
+    return int(digits), column - 1, letters + digits
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'") \
+        .replace("&amp;", "&")
+
+
+# --- one table ---------------------------------------------------------------------------------------
+
+
+def _column_name(raw: RawTable, read: TableRead, position: int) -> str:
+    """The layout name of the column at `position`, or its header text."""
+    for name, found in read.positions.items():
+        if found == position:
+            return name
+    header = header_text(raw.header[position]) if position < len(raw.header) else ""
+    return header or f"column {get_column_letter(position + 1)}"
+
+
+def _table_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str) -> list[Issue]:
+    """Missing, renamed, duplicated and unknown columns, and blank rows between data rows."""
+    issues: list[Issue] = []
+    sheet = spec.name
+    if not any(header_text(h) for h in raw.header):
+        return [Issue(file, sheet, 1, None, None, "the header row is missing: row 1 must hold the column names "
+                      "of the export")]
+    unknown = [(p, text) for p, text in read.unknown if text.casefold() != ERRORS_COLUMN]
+    headerless = [(p, text) for p, text in unknown if not text]
+    named = [(p, text) for p, text in unknown if text]
+    for name in read.missing:
+        guess = _closest(name, [text for _, text in named])
+        if guess is not None:
+            named = [(p, t) for p, t in named if t != guess]
+            issues.append(Issue(file, sheet, 1, name, guess, f"column {name!r} is missing; the column headed "
+                                f"{guess!r} looks like it was renamed: rename it back to {name!r}"))
+        else:
+            issues.append(Issue(file, sheet, 1, name, None, f"column {name!r} is missing: restore it from the "
+                                "original export (columns may be in any order, but each must be there once)"))
+    for name, positions in read.duplicated.items():
+        letters = ", ".join(get_column_letter(p + 1) for p in positions)
+        issues.append(Issue(file, sheet, 1, name, None, f"column {name!r} appears {len(positions)} times "
+                            f"(columns {letters}): keep one and delete the others"))
+    for position, text in named:
+        issues.append(Issue(file, sheet, 1, text, text, f"column {text!r} (column {get_column_letter(position + 1)}) "
+                            "is not part of this sheet: bcmod cannot load it; delete the column"))
+    for position, _ in headerless:
+        cells = raw.columns[position] if position < len(raw.columns) else ()
+        filled = [r for r, cell in enumerate(cells) if cell is not None and cell != ""]
+        if filled:
+            letter = get_column_letter(position + 1)
+            issues.append(Issue(file, sheet, filled[0] + 2, f"column {letter}", shown_value(as_text(cells[filled[0]])),
+                                f"column {letter} has no header but holds data ({len(filled)} cells): delete it, "
+                                "or move the data into the column it belongs to"))
+    if read.blank_rows and len(read.frame):
+        last = int(read.frame.index.max())
+        inside = [r for r in read.blank_rows if r < last]
+        for first, end in _runs(inside):
+            rows = f"row {first} is" if first == end else f"rows {first}-{end} are"
+            issues.append(Issue(file, sheet, first, None, None, f"{rows} blank, with data rows below: delete the "
+                                "blank rows (a blank row in the middle often means rows were cut or moved)"))
+    return issues
+
+
+def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and row == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs
+
+
+_KIND_HINTS: Final[dict[str, str]] = {
+    "id": "is not an id: ids are whole numbers such as 123 (leave it blank on a new row)",
+    "int": "is not a whole number",
+    "number": "is not a number: use a dot for decimals and no thousands separators, such as 1234.5",
+    "bool": f"is not TRUE or FALSE: {BOOL_HINT}",
+}
+
+
+def _cell_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str) -> list[Issue]:
+    """Cells that cannot be read as their kind, ids in scientific notation, error values."""
+    issues: list[Issue] = []
+    kinds = {c.name: c.kind for c in spec.columns}
+    for bad in read.bad_cells:
+        kind = kinds[bad.column]
+        text = _shown(bad.value)
+        if kind in ("id", "int") and _is_fraction(bad.value):
+            message = f"{text} is not a whole number" + (": ids have no decimals" if kind == "id" else "")
+        else:
+            message = f"{text} {_KIND_HINTS.get(kind, 'cannot be read')}"
+        issues.append(Issue(file, spec.name, bad.row, bad.column, shown_value(as_text(bad.value)), message))
+    for name, position in read.positions.items():
+        cells = raw.columns[position] if position < len(raw.columns) else ()
+        if kinds[name] == "id":
+            for row, cell in enumerate(cells):
+                if cell.__class__ is str and ("E" in cell or "e" in cell) and _is_number(cell):
+                    issues.append(Issue(file, spec.name, row + 2, name, cell.strip(),
+                                        f"the id {cell.strip()} is in scientific notation, so its last digits may "
+                                        "have been lost: type the full id (format the column as Text or Number "
+                                        "with no decimals first)"))
+        if ERROR_VALUES.intersection(cells):
+            for row, cell in enumerate(cells):
+                if cell.__class__ is str and cell in ERROR_VALUES:
+                    issues.append(Issue(file, spec.name, row + 2, name, cell, _error_message(cell, None)))
+    return issues
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else as_text(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(number_text(text)))
+    except ValueError:
+        return False
+
+
+def _is_fraction(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        number = float(number_text(value)) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(number) and not number.is_integer()
+
+
+def _error_message(error: str, formula: str | None) -> str:
+    where = f"the formula ={formula} gives" if formula else "the cell shows"
+    return (f"{where} the spreadsheet error {error} instead of a value: type the value itself "
+            "(an error usually means a referenced cell or row was deleted)")
+
+
+def _merged_issues(ranges: Iterable[tuple[tuple[int, int], tuple[int, int]]], raw: RawTable, read: TableRead,
+                   spec: TableSpec, file: str) -> list[Issue]:
+    issues: list[Issue] = []
+    for (top, left), (bottom, right) in ranges:
+        ref = f"{get_column_letter(left + 1)}{top + 1}:{get_column_letter(right + 1)}{bottom + 1}"
+        issues.append(Issue(file, spec.name, top + 1, _column_name(raw, read, left), ref,
+                            f"cells {ref} are merged: unmerge them and fill in every cell (a merged cell keeps only "
+                            "its first value, so the others would read as blank)"))
+    return issues
+
+
+def _flag_issues(flags: Iterable[_XmlFlag], raw: RawTable, read: TableRead, spec: TableSpec,
+                 file: str) -> list[Issue]:
+    issues: list[Issue] = []
+    for flag in flags:
+        column = _column_name(raw, read, flag.column)
+        if flag.error is not None:
+            issues.append(Issue(file, spec.name, flag.row, column, flag.error, _error_message(flag.error, flag.formula)))
+            continue
+        value = raw.columns[flag.column][flag.row - 2] if flag.row >= 2 and flag.column < len(raw.columns) \
+            and flag.row - 2 < len(raw.columns[flag.column]) else None
+        shown = f"={flag.formula}" if flag.formula else "a formula"
+        issues.append(Issue(file, spec.name, flag.row, column, f"={flag.formula}" if flag.formula else None,
+                            f"cell {flag.ref} holds {shown} (showing {_shown(value)}): bcmod does not evaluate "
+                            "formulas; type the value itself (copy the cell, then Paste Special > Values)"))
+    return issues
+
+
+# --- dates -----------------------------------------------------------------------------------------------
+
+DATE_FORMAT_HINT: Final = "write dates as YYYY-MM-DD, such as 2026-03-15 (or 2026-03-15T00:00:00+00:00)"
+
+
+def _dates_as_text(raw: RawTable, spec: TableSpec, file: str) -> tuple[RawTable, list[Issue]]:
+    """Date columns as ISO text: a real date cell is read as its date; a serial number, a locale
+    format (03/15/2026) or a date-time without an offset is ambiguous and reported."""
+    issues: list[Issue] = []
+    positions = {c.name: p for p, c in _header_positions(raw, spec) if c.kind == "date"}
+    if not positions:
+        return raw, issues
+    columns = list(raw.columns)
+    for name, position in positions.items():
+        if position >= len(columns):
+            continue
+        cells = list(columns[position])
+        for row, cell in enumerate(cells):
+            if cell is None or cell == "":
+                continue
+            text, message = _date_cell(cell)
+            cells[row] = text if text is not None else cell
+            if message:
+                issues.append(Issue(file, spec.name, row + 2, name, shown_value(as_text(cell)), message))
+        columns[position] = cells
+    return replace(raw, columns=columns), issues
+
+
+def _header_positions(raw: RawTable, spec: TableSpec) -> list[tuple[int, Any]]:
+    by_name = {c.name.casefold(): c for c in spec.columns}
+    out = []
+    seen: set[str] = set()
+    for position, cell in enumerate(raw.header):
+        column = by_name.get(header_text(cell).casefold())
+        if column is not None and column.name not in seen:
+            seen.add(column.name)
+            out.append((position, column))
+    return out
+
+
+def _date_cell(cell: Any) -> tuple[str | None, str | None]:
+    """(text to read, problem) for one cell of a date column."""
+    if isinstance(cell, dt.datetime):
+        if cell.time() == dt.time(0) and cell.tzinfo is None:
+            return cell.date().isoformat(), None
+        return None, f"the date-time {cell.isoformat()} has no time zone: {DATE_FORMAT_HINT}"
+    if isinstance(cell, dt.date):
+        return cell.isoformat(), None
+    if isinstance(cell, bool):
+        return None, f"{as_text(cell)} is not a date: {DATE_FORMAT_HINT}"
+    if isinstance(cell, (int, float)):
+        return None, _serial_message(float(cell))
+    text = str(cell).strip()
+    if _ISO_DATE.match(text):
+        return None, None
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return None, _serial_message(float(text))
+    if _LOCALE_DATE.match(text):
+        return None, (f"the date {text!r} is ambiguous (day and month order depend on the computer's settings): "
+                      f"{DATE_FORMAT_HINT}")
+    return None, None  # other text is the schema's to judge
+
+
+def _serial_message(serial: float) -> str:
+    meant = ""
+    if 1 <= serial < 2_958_466:
+        meant = f" (if you meant {(_EXCEL_EPOCH + dt.timedelta(days=int(serial))).isoformat()}, type that)"
+    return (f"{as_text(serial)} looks like an Excel date serial number, which does not say which date it is "
+            f"outside Excel{meant}: {DATE_FORMAT_HINT}, in a cell formatted as Text")
+
+
+# --- image paths --------------------------------------------------------------------------------------
+
+
+def image_issues(sheet: pd.DataFrame, sheet_name: str, file: str, folder: Path) -> list[Issue]:
+    """`image_url` must be an http(s) URL or an image file inside `folder`; `pattern_image_url` a URL."""
+    issues: list[Issue] = []
+    root = folder.resolve()
+    for column, files_allowed in (("image_url", True), ("pattern_image_url", False)):
+        if column not in sheet.columns:
+            continue
+        for row, value in sheet[column].dropna().items():
+            message = _image_problem(str(value).strip(), root, files_allowed)
+            if message:
+                issues.append(Issue(file, sheet_name, int(row), column, str(value), message))
+    return issues
+
+
+def _image_problem(text: str, root: Path, files_allowed: bool) -> str | None:
+    lowered = text.lower()
+    if lowered.startswith(("http://", "https://")):
+        return None if re.match(r"^https?://[^/\s]+", text, re.I) and not re.search(r"\s", text) else \
+            "is not a complete web address: write it as https://example.com/image.png"
+    if not files_allowed:
+        return "must be a web address starting with https:// (or http://)"
+    if _WINDOWS_PATH.match(text):
+        return ("is a path on your computer: copy the image into the folder that holds this file "
+                f"({root}) and write its name relative to that folder, such as images/red.png")
+    if _URL.match(text) and not re.match(r"^[a-zA-Z]:", text):
+        return "only web addresses starting with https:// (or http://), or image files next to this file, are allowed"
+    relative = PurePosixPath(text.replace("\\", "/"))
+    candidate = Path(relative) if relative.is_absolute() else root / relative
+    try:
+        resolved = candidate.resolve()
+    except (OSError, RuntimeError):
+        return "cannot be followed to a file"
+    if not resolved.is_relative_to(root):
+        return (f"points outside the folder that holds this file ({root}): images must be inside that folder; "
+                "copy the image there and write its name, such as images/red.png")
+    try:
+        if not resolved.is_file():
+            return f"no such image file: looked for {resolved}"
+        size = resolved.stat().st_size
+        if size > IMAGE_MAX_BYTES:
+            return (f"the image is {size / 2**20:.1f} MB; BigCommerce takes images of at most "
+                    f"{IMAGE_MAX_BYTES // 2**20} MB: make it smaller")
+        with resolved.open("rb") as handle:
+            head = handle.read(12)
+    except OSError as exc:
+        return f"the image cannot be read ({exc.strerror or exc})"
+    if any(head.startswith(magic) for magic, _ in _IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return None
+    return "is not an image: use a PNG, JPEG, GIF, WEBP or BMP file"
