@@ -31,6 +31,7 @@ from pipeline.modifier_types import MAX_VALUES_PER_MODIFIER, MODIFIER_TYPES
 from pipeline.validate.issues import Issue, shown_value
 from pipeline.validate.schemas import is_delete
 from pipeline.workbook.layout import SHEETS, SheetKind
+from pipeline.workbook.split import ACTION_DTYPE, frame_dtypes
 
 MODIFIER_COLUMNS: Final = ("action", "product_id", "modifier_id", "display_name", "type")
 VALUE_COLUMNS: Final = ("action", "product_id", "modifier_id", "display_name", "type", "value_id", "label",
@@ -62,18 +63,19 @@ class Tables:
 
 
 def _stack(sheets: Mapping[str, pd.DataFrame], kind: SheetKind, columns: tuple[str, ...]) -> pd.DataFrame:
+    dtypes = {c: ACTION_DTYPE if c == "action" else frame_dtypes(kind)[c] for c in columns}
     parts = []
     for spec in SHEETS:
         frame = sheets.get(spec.name)
         if spec.kind != kind or frame is None or not len(frame):
             continue
-        part = frame.reindex(columns=list(columns)).reset_index(drop=True)
+        part = frame.reindex(columns=list(columns)).reset_index(drop=True).astype(dtypes)
         part["sheet"] = spec.name
         part["row"] = frame.index.to_numpy()
         part["known_type"] = part["type"].isin(spec.types).fillna(False).to_numpy(bool)
         parts.append(part)
     if not parts:
-        empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in (*columns, "sheet", "row")})
+        empty = pd.DataFrame({c: pd.Series([], dtype=dtypes.get(c, object)) for c in (*columns, "sheet", "row")})
         return empty.assign(deleted=pd.Series([], dtype=bool), known_type=pd.Series([], dtype=bool),
                             name_key=pd.Series([], dtype="string"))
     table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
