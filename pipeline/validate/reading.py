@@ -234,7 +234,7 @@ class _Reader:
                 continue
             guess = _closest(shown, unknown)
             if table == META_SHEET:
-                message = (f"the hidden {what} {shown!r} is missing: it records which store and rows the file came "
+                message = (f"the {'hidden sheet' if what == 'sheet' else 'file'} {shown!r} is missing: it records which store and rows the file came "
                            "from, so bcmod cannot check your changes without it; export again and copy your "
                            "changes into the new file")
             else:
@@ -244,8 +244,8 @@ class _Reader:
                                  "(restore it from the original export)")
             if guess:
                 unknown.remove(guess)
-            self.issues.append(Issue(self.label if what == "sheet" else self.csv_label(shown),
-                                     table if what == "sheet" else None, None, None, guess, message))
+            self.issues.append(Issue(self.label if what == "sheet" else self.csv_label(shown), table, None, None,
+                                     guess, message))
         for name in unknown:
             self.issues.append(Issue(self.label if what == "sheet" else self.csv_label(name),
                                      name if what == "sheet" else None,
@@ -516,8 +516,12 @@ def _table_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str) ->
         issues.append(Issue(file, sheet, 1, name, None, f"column {name!r} appears {len(positions)} times "
                             f"(columns {letters}): keep one and delete the others"))
     for position, text in named:
-        issues.append(Issue(file, sheet, 1, text, text, f"column {text!r} (column {get_column_letter(position + 1)}) "
-                            "is not part of this sheet: bcmod cannot load it; delete the column"))
+        letter = get_column_letter(position + 1)
+        home = _home_of(text, spec)
+        because = (f"it belongs to {home[1]} on sheet {home[0]!r}, not to this sheet's types ({', '.join(home[2])})"
+                   if home else "it is not part of this sheet")
+        issues.append(Issue(file, sheet, 1, text, text, f"column {text!r} (column {letter}): {because}, so bcmod "
+                            "cannot load it; delete the column"))
     for position, _ in headerless:
         cells = raw.columns[position] if position < len(raw.columns) else ()
         filled = [r for r, cell in enumerate(cells) if cell is not None and cell != ""]
@@ -534,6 +538,17 @@ def _table_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str) ->
             issues.append(Issue(file, sheet, first, None, None, f"{rows} blank, with data rows below: delete the "
                                 "blank rows (a blank row in the middle often means rows were cut or moved)"))
     return issues
+
+
+def _home_of(column: str, spec: TableSpec) -> tuple[str, str, tuple[str, ...]] | None:
+    """(sheet, types, this sheet's types) when `column` is a column of another data sheet."""
+    here = next((s for s in SHEETS if s.name == spec.name), None)
+    if here is None:
+        return None
+    for other in SHEETS:
+        if other.kind == here.kind and column in other.column_names and other.name != here.name:
+            return other.name, ", ".join(other.types), here.types
+    return None
 
 
 def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:

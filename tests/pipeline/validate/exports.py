@@ -103,7 +103,7 @@ def write_csv_rows(folder: Path, sheet: str, rows: Iterable[list[str]], *, encod
                    bom: bool = True, delimiter: str = ",") -> None:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n", delimiter=delimiter).writerows(rows)
-    data = buffer.getvalue().encode(encoding)
+    data = buffer.getvalue().encode(encoding, errors="replace")  # as a spreadsheet saves what it cannot encode
     (folder / csv_name(sheet)).write_bytes((b"\xef\xbb\xbf" if bom and encoding == "utf-8" else b"") + data)
 
 
