@@ -24,6 +24,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -276,7 +277,7 @@ class _Reader:
             self.files[table] = label
             try:
                 data = file.read()
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
                 self.issues.append(Issue(label, table, None, None, None,
                                          f"the file is damaged and cannot be read ({_reason(exc)})"))
                 continue
@@ -340,7 +341,7 @@ def _not_a_workbook(head: bytes, suffix: str) -> str:
     elif _looks_like_text(head):
         kind = "a text file"
     else:
-        kind = "not a file format bcmod knows"
+        kind = "a file whose content bcmod does not recognise"
     return (f"this is {kind}, not an xlsx workbook: give the .xlsx file bcmod exported (or the folder or zip of "
             "its CSV files)")
 
@@ -645,10 +646,11 @@ def _flag_issues(flags: Iterable[_XmlFlag], raw: RawTable, read: TableRead, spec
             continue
         value = raw.columns[flag.column][flag.row - 2] if flag.row >= 2 and flag.column < len(raw.columns) \
             and flag.row - 2 < len(raw.columns[flag.column]) else None
-        shown = f"={flag.formula}" if flag.formula else "a formula"
+        shown = f"the formula ={flag.formula}" if flag.formula else "a formula"
+        showing = f" (showing {_shown(value)})" if value not in (None, "") else ""
         issues.append(Issue(file, spec.name, flag.row, column, f"={flag.formula}" if flag.formula else None,
-                            f"cell {flag.ref} holds {shown} (showing {_shown(value)}): bcmod does not evaluate "
-                            "formulas; type the value itself (copy the cell, then Paste Special > Values)"))
+                            f"cell {flag.ref} holds {shown}{showing}: bcmod does not evaluate formulas; type the "
+                            "value itself (copy the cell, then Paste Special > Values)"))
     return issues
 
 
@@ -744,14 +746,15 @@ def _image_problem(text: str, root: Path, files_allowed: bool) -> str | None:
     lowered = text.lower()
     if lowered.startswith(("http://", "https://")):
         return None if re.match(r"^https?://[^/\s]+", text, re.I) and not re.search(r"\s", text) else \
-            "is not a complete web address: write it as https://example.com/image.png"
+            "the image link is not a complete web address: write it as https://example.com/image.png"
     if not files_allowed:
-        return "must be a web address starting with https:// (or http://)"
+        return "the pattern image must be a web address starting with https:// (or http://)"
     if _WINDOWS_PATH.match(text):
-        return ("is a path on your computer: copy the image into the folder that holds this file "
+        return ("the image path is a path on your computer: copy the image into the folder that holds this file "
                 f"({root}) and write its name relative to that folder, such as images/red.png")
     if _URL.match(text) and not re.match(r"^[a-zA-Z]:", text):
-        return "only web addresses starting with https:// (or http://), or image files next to this file, are allowed"
+        return ("the image must be a web address starting with https:// (or http://), or an image file in the "
+                "folder that holds this file")
     relative = PurePosixPath(text.replace("\\", "/"))
     candidate = Path(relative) if relative.is_absolute() else root / relative
     try:
@@ -759,19 +762,19 @@ def _image_problem(text: str, root: Path, files_allowed: bool) -> str | None:
     except (OSError, RuntimeError):
         return "cannot be followed to a file"
     if not resolved.is_relative_to(root):
-        return (f"points outside the folder that holds this file ({root}): images must be inside that folder; "
-                "copy the image there and write its name, such as images/red.png")
+        return (f"the image path points outside the folder that holds this file ({root}): images must be inside "
+                "that folder; copy the image there and write its name, such as images/red.png")
     try:
         if not resolved.is_file():
             return f"no such image file: looked for {resolved}"
         size = resolved.stat().st_size
         if size > IMAGE_MAX_BYTES:
-            return (f"the image is {size / 2**20:.1f} MB; BigCommerce takes images of at most "
-                    f"{IMAGE_MAX_BYTES // 2**20} MB: make it smaller")
+            return (f"the image is {size:,} bytes ({size / 2**20:.1f} MB); BigCommerce takes images of at most "
+                    f"8 MB ({IMAGE_MAX_BYTES:,} bytes): make it smaller")
         with resolved.open("rb") as handle:
             head = handle.read(12)
     except OSError as exc:
         return f"the image cannot be read ({exc.strerror or exc})"
     if any(head.startswith(magic) for magic, _ in _IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return None
-    return "is not an image: use a PNG, JPEG, GIF, WEBP or BMP file"
+    return "the file is not an image: use a PNG, JPEG, GIF, WEBP or BMP file"
