@@ -182,6 +182,7 @@ def _annotate(workbook: Any, issues: Sequence[Issue]) -> None:
 
 def _summary_sheet(workbook: Any, issues: Sequence[Issue], located: dict[int, tuple[str, str]]) -> None:
     from openpyxl.styles import Font
+    from openpyxl.worksheet.hyperlink import Hyperlink
 
     if SUMMARY_SHEET in workbook.sheetnames:
         del workbook[SUMMARY_SHEET]
@@ -202,7 +203,7 @@ def _summary_sheet(workbook: Any, issues: Sequence[Issue], located: dict[int, tu
         if position in located:
             title, ref = located[position]
             link = ws.cell(row, 2)
-            link.hyperlink = f"#'{title}'!{ref}"
+            link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{title}'!{ref}")
             link.font = Font(color="FF0563C1", underline="single")
     for letter, width in zip("ABCDEF", (22, 24, 7, 22, 24, 100), strict=True):
         ws.column_dimensions[letter].width = width
