@@ -54,12 +54,12 @@ class Tables:
         self.link, self.linked_by_id = link_values(self.modifiers, self.values)
 
     def modifier_ref(self, position: int) -> str:
-        row = self.modifiers.iloc[position]
-        return f"sheet {row['sheet']!r} row {row['row']}"
+        modifiers = self.modifiers
+        return f"sheet {modifiers['sheet'].iat[position]!r} row {modifiers['row'].iat[position]}"
 
     def modifier_name(self, position: int) -> str:
-        row = self.modifiers.iloc[position]
-        return f"{row['display_name']!r} of product {_show(row['product_id'])}"
+        modifiers = self.modifiers
+        return f"{_show(modifiers['display_name'].iat[position])!r} of product {_show(modifiers['product_id'].iat[position])}"
 
 
 def _stack(sheets: Mapping[str, pd.DataFrame], kind: SheetKind, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -118,9 +118,9 @@ class _Report:
         self.issues: list[Issue] = []
 
     def add(self, table: pd.DataFrame, position: int, column: str | None, message: str) -> None:
-        row = table.iloc[position]
-        value = row[column] if column in table.columns else None
-        self.issues.append(Issue(self.file, row["sheet"], int(row["row"]), column, shown_value(value), message))
+        value = table[column].iat[position] if column in table.columns else None
+        self.issues.append(Issue(self.file, table["sheet"].iat[position], int(table["row"].iat[position]), column,
+                                 shown_value(value), message))
 
 
 def _show(item: Any) -> str:
@@ -149,26 +149,35 @@ def _positions(mask: Any) -> list[int]:
 
 
 def _rows_text(table: pd.DataFrame, positions: list[int]) -> str:
-    rows = table["row"].to_numpy()[positions]
-    sheets = table["sheet"].to_numpy()[positions]
-    shown = [f"{sheet!r} row {row}" for sheet, row in zip(sheets[:SHOWN_ROWS], rows[:SHOWN_ROWS], strict=True)]
+    shown = [f"{table['sheet'].iat[p]!r} row {table['row'].iat[p]}" for p in positions[:SHOWN_ROWS]]
     more = f" and {len(positions) - SHOWN_ROWS} more" if len(positions) > SHOWN_ROWS else ""
     return ", ".join(shown) + more
+
+
+def _repeats(keys: pd.DataFrame) -> list[tuple[int, int, tuple[Any, ...]]]:
+    """(position, position of the first row with the same key, key) for each row whose key an
+    earlier row already has; `keys` is indexed by table position."""
+    again = keys.duplicated(keep="first").to_numpy(bool)
+    if not again.any():
+        return []
+    first: dict[tuple[Any, ...], int] = {}
+    out = []
+    for position, key, repeated in zip(keys.index.tolist(), keys.itertuples(index=False, name=None), again.tolist(),
+                                       strict=True):
+        if repeated:
+            out.append((position, first[key], key))
+        else:
+            first[key] = position
+    return out
 
 
 def duplicate_ids(tables: Tables, report: _Report) -> None:
     """A modifier id on two modifier rows, or a value id on two value rows."""
     for table, column, what in ((tables.modifiers, "modifier_id", "modifier"), (tables.values, "value_id", "value")):
-        ids = table[column]
-        repeated = (ids.notna() & ids.duplicated(keep="first")).to_numpy(bool)
-        if not repeated.any():
-            continue
-        first = pd.Series(np.arange(len(table)), index=ids.astype("Int64"))
-        first = first[~first.index.duplicated()]
-        for position in _positions(repeated):
-            earlier = int(first[ids.iloc[position]])
-            report.add(table, position, column, f"{column} {_show(ids.iloc[position])} is also on "
-                       f"{_rows_text(table, [earlier])}: each {what} must have exactly one row")
+        ids = table[[column]].astype(object)
+        for position, earlier, (item,) in _repeats(ids[table[column].notna().to_numpy(bool)]):
+            report.add(table, position, column, f"{column} {_show(item)} is also on {_rows_text(table, [earlier])}: "
+                       f"each {what} must have exactly one row")
 
 
 def unlinked_values(tables: Tables, report: _Report) -> None:
@@ -245,49 +254,33 @@ def one_default(tables: Tables, report: _Report) -> None:
     """At most one value per modifier is the default."""
     values = tables.values
     defaults = _kept_linked(tables) & values["is_default"].fillna(False).astype(bool).to_numpy()
-    owners = pd.Series(tables.link[defaults], index=np.flatnonzero(defaults))
-    repeated = owners.duplicated(keep="first")
-    if not repeated.any():
-        return
-    first = pd.Series(owners.index[~repeated], index=owners[~repeated].to_numpy())
-    for position, owner in owners[repeated].items():
-        report.add(values, int(position), "is_default", f"modifier {tables.modifier_name(int(owner))} already "
-                   f"has its default on {_rows_text(values, [int(first[owner])])}: at most one value per modifier "
-                   "can have is_default TRUE")
+    owners = pd.DataFrame({"owner": tables.link[defaults]}, index=np.flatnonzero(defaults))
+    for position, earlier, (owner,) in _repeats(owners):
+        report.add(values, position, "is_default", f"modifier {tables.modifier_name(owner)} already has its default "
+                   f"on {_rows_text(values, [earlier])}: at most one value per modifier can have is_default TRUE")
 
 
 def unique_labels(tables: Tables, report: _Report) -> None:
     """Labels are unique within a modifier (exact text, spaces around ignored)."""
     values = tables.values
-    kept = _kept_linked(tables) & values["label"].notna().to_numpy(bool)
-    keys = pd.DataFrame({"owner": tables.link[kept], "label": values["label"].astype("string").str.strip()[kept]},
+    labels = values["label"].astype("string").str.strip()
+    kept = _kept_linked(tables) & labels.fillna("").ne("").to_numpy(bool)  # a blank label is reported as such
+    keys = pd.DataFrame({"owner": tables.link[kept], "label": labels[kept].to_numpy(object)},
                         index=np.flatnonzero(kept))
-    repeated = keys.duplicated(keep="first")
-    if not repeated.any():
-        return
-    first = keys.reset_index().drop_duplicates(["owner", "label"]).set_index(["owner", "label"])["index"]
-    for position, (owner, label) in keys[repeated].iterrows():
-        earlier = int(first[(owner, label)])
-        report.add(values, int(position), "label", f"label {label!r} is already used by "
-                   f"{_rows_text(values, [earlier])} of modifier {tables.modifier_name(int(owner))}: labels must "
-                   "be unique within a modifier")
+    for position, earlier, (owner, label) in _repeats(keys):
+        report.add(values, position, "label", f"label {label!r} is already used by {_rows_text(values, [earlier])} "
+                   f"of modifier {tables.modifier_name(owner)}: labels must be unique within a modifier")
 
 
 def unique_display_names(tables: Tables, report: _Report) -> None:
     """A product's modifiers have different display names (spaces around ignored)."""
     modifiers = tables.modifiers
-    kept = ~modifiers["deleted"].to_numpy(bool) & modifiers["name_key"].notna().to_numpy(bool)
+    kept = ~modifiers["deleted"].to_numpy(bool) & modifiers["name_key"].fillna("").ne("").to_numpy(bool)
     keys = modifiers.loc[kept, ["product_id", "name_key"]].astype(object)
-    repeated = keys.duplicated(keep="first")
-    if not repeated.any():
-        return
-    first = keys.reset_index().drop_duplicates(["product_id", "name_key"]).set_index(
-        ["product_id", "name_key"])["index"]
-    for position, (product, name) in keys[repeated].iterrows():
-        earlier = int(first[(product, name)])
-        report.add(modifiers, int(position), "display_name", f"product {_show(product)} already has a modifier "
-                   f"named {name!r} ({_rows_text(modifiers, [earlier])}): display names must be unique per "
-                   "product, because they link new values to their modifier")
+    for position, earlier, (product, name) in _repeats(keys):
+        report.add(modifiers, position, "display_name", f"product {_show(product)} already has a modifier named "
+                   f"{name!r} ({_rows_text(modifiers, [earlier])}): display names must be unique per product, "
+                   "because they link new values to their modifier")
 
 
 def value_cap(tables: Tables, report: _Report) -> None:

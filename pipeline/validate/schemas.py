@@ -19,6 +19,7 @@ rest of a row that is going away does not matter.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -107,14 +108,24 @@ def _pair_complete(kind: pd.Series, amount: pd.Series) -> tuple[pd.Series, pd.Se
 Message = str | Callable[[Mapping[str, Any]], str]
 
 
+CONTEXT_KEYS: Final = frozenset({"value", "column", "type"})
+
+
 @dataclass(frozen=True)
 class Rule:
     """The sentence for one named check. `column` is the cell the issue points at; None means the
-    column pandera reports (a column check). `message` is a `str.format` template over the row's
-    cells (shown as a person would see them) plus `value`, `column` and `type`, or a callable."""
+    column pandera reports (a column check). `message` is a `str.format` template, or a callable
+    taking the same mapping: `value` (the cell, shown as a person sees it), `column`, `type`, and
+    the row's cells named in `fields` (a template's own placeholders are added to them)."""
 
     column: str | None
     message: Message
+    fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not callable(self.message):
+            named = (f for _, f, _, _ in string.Formatter().parse(self.message) if f and f not in CONTEXT_KEYS)
+            object.__setattr__(self, "fields", tuple(dict.fromkeys((*self.fields, *named))))
 
     def sentence(self, context: Mapping[str, Any]) -> str:
         return self.message(context) if callable(self.message) else self.message.format_map(context)
@@ -131,21 +142,21 @@ def _register(fn: Callable, rule: Rule) -> None:
     RULES[fn.__name__] = rule
 
 
-def column_rule(column: str, message: Message) -> Callable:
+def column_rule(column: str, message: Message, fields: tuple[str, ...] = ()) -> Callable:
     """`@pa.check(column)` with the sentence shown when it fails."""
 
     def decorate(fn: Callable) -> Any:
-        _register(fn, Rule(None, message))
+        _register(fn, Rule(None, message, fields))
         return pa.check(column)(fn)
 
     return decorate
 
 
-def row_rule(column: str, message: Message) -> Callable:
+def row_rule(column: str, message: Message, fields: tuple[str, ...] = ()) -> Callable:
     """`@pa.dataframe_check` whose failures point at `column` of the failing rows."""
 
     def decorate(fn: Callable) -> Any:
-        _register(fn, Rule(column, message))
+        _register(fn, Rule(column, message, fields))
         return pa.dataframe_check(fn)
 
     return decorate
@@ -207,8 +218,10 @@ def _show(item: Any) -> str:
 # --- the models -----------------------------------------------------------------------------------
 
 
-def _limit_message(limited: str, mode: str, low: str, high: str, modes: tuple[str, ...]) -> Message:
-    """The sentence for a limit switched on without what it needs (see `_limit_complete`)."""
+def _limit_message(limited: str, mode: str, low: str, high: str,
+                   modes: tuple[str, ...]) -> tuple[Message, tuple[str, ...]]:
+    """The sentence for a limit switched on without what it needs (see `_limit_complete`), and the
+    cells it reads."""
 
     def sentence(row: Mapping[str, Any]) -> str:
         if not row[mode]:
@@ -217,7 +230,7 @@ def _limit_message(limited: str, mode: str, low: str, high: str, modes: tuple[st
         missing = [c for c in needed if not row[c]]
         return f"{mode} {row[mode]} needs {' and '.join(missing)} (because {limited} is TRUE)"
 
-    return sentence
+    return sentence, (mode, low, high)
 
 
 class _RowBase(pa.DataFrameModel):
@@ -331,9 +344,8 @@ class DateModifierRow(ModifierRowBase):
     def date_order(cls, frame: pd.DataFrame) -> Series[bool]:
         return _ordered(parse_dates(frame["date_earliest_value"]), parse_dates(frame["date_latest_value"]))
 
-    @row_rule("date_limit_mode",
-              _limit_message("date_limited", "date_limit_mode", "date_earliest_value", "date_latest_value",
-                             DATE_LIMIT_MODES))
+    @row_rule("date_limit_mode", *_limit_message("date_limited", "date_limit_mode", "date_earliest_value",
+                                                 "date_latest_value", DATE_LIMIT_MODES))
     def date_limit_complete(cls, frame: pd.DataFrame) -> Series[bool]:
         return _limit_complete(frame, "date_limited", "date_limit_mode", "date_earliest_value", "date_latest_value",
                                ("earliest", "range", "latest"))
@@ -381,9 +393,8 @@ class NumbersOnlyTextModifierRow(ModifierRowBase):
     def number_order(cls, frame: pd.DataFrame) -> Series[bool]:
         return _ordered(frame["number_lowest_value"], frame["number_highest_value"])
 
-    @row_rule("number_limit_mode",
-              _limit_message("number_limited", "number_limit_mode", "number_lowest_value", "number_highest_value",
-                             NUMBER_LIMIT_MODES))
+    @row_rule("number_limit_mode", *_limit_message("number_limited", "number_limit_mode", "number_lowest_value",
+                                                   "number_highest_value", NUMBER_LIMIT_MODES))
     def number_limit_complete(cls, frame: pd.DataFrame) -> Series[bool]:
         return _limit_complete(frame, "number_limited", "number_limit_mode", "number_lowest_value",
                                "number_highest_value", ("lowest", "range", "highest"))
@@ -530,7 +541,7 @@ class ProductListWithImagesValueRow(ProductListValueRow):
 
 
 def _colors_message(row: Mapping[str, Any]) -> str:
-    items = str(row["colors"]).split(LIST_SEPARATOR)
+    items = str(row["value"]).split(LIST_SEPARATOR)
     bad = next(i for i in items if not re.fullmatch(HEX_COLOR_PATTERN, i))
     expected = "colors must be hex colours written #rrggbb, such as #ff0000 or #ff0000,#00ff00 (commas, no spaces)"
     if re.fullmatch(SHORT_HEX_PATTERN, bad):
@@ -551,7 +562,7 @@ class SwatchValueRow(ValueRowBase):
         return _all_items_match(texts, HEX_COLOR_PATTERN)
 
     @column_rule("colors", lambda row: f"a swatch has at most {MAX_SWATCH_COLORS} colours; this "
-                 f"one has {len(str(row['colors']).split(LIST_SEPARATOR))}")
+                 f"one has {len(str(row['value']).split(LIST_SEPARATOR))}")
     def color_count(cls, texts: Str) -> Series[bool]:
         return texts.str.count(LIST_SEPARATOR) < MAX_SWATCH_COLORS
 
@@ -584,52 +595,69 @@ def check_rows(frame: pd.DataFrame, model: RowModel, *, file: str, sheet: str) -
 
 
 def _issues(cases: pd.DataFrame, frame: pd.DataFrame, model: RowModel, *, file: str, sheet: str) -> list[Issue]:
+    """pandera's failure cases as issues: one per cell at fault, with the sentence of its rule."""
     columns = model.to_schema().columns
-    deleted = set(frame.index[is_delete(frame["action"])]) if "action" in frame.columns else set()
-    failing = [r for r in pd.unique(cases["index"].dropna()) if r in frame.index]
-    cells = {row: {k: _show(v) for k, v in values.items()} for row, values in frame.loc[failing].to_dict("index").items()}
-    coerce_failed = set(cases.loc[cases["check"].str.startswith("coerce_dtype"), "column"])
+    deleted = set(frame.index[is_delete(frame["action"])].tolist()) if "action" in frame.columns else set()
     found: dict[tuple[int | None, str | None], Issue] = {}
-    rows_done: set[tuple[str, Any]] = set()
 
     def add(row: Any, column: str | None, value: Any, message: str) -> None:
-        row = None if row is None else int(row)
         if row in deleted and column not in DELETE_COLUMNS:
             return
         found.setdefault((row, column), Issue(file, sheet, row, column, shown_value(value), message))
 
-    def sentence(rule: Rule, row: Any, column: str | None, value: Any) -> str:
-        context = cells.get(row, {}) | {"value": _show(value), "column": column, "type": model.type_name()}
-        return rule.sentence(context)
-
-    for case in cases.itertuples(index=False):
-        check, column, row, value = str(case.check), case.column, case.index, case.failure_case
-        row = None if row is None or pd.isna(row) else row
-        rule = RULES.get(check)
-        if check == "column_in_dataframe":
-            add(None, str(value), None, f"column {value!r} is missing")
-        elif rule is not None and rule.column is None:  # a named column check
-            if row is not None:
-                add(row, column, value, sentence(rule, row, column, value))
-        elif rule is not None:  # a row check: pandera lists every cell of the row; point at one
-            if row is None or (check, row) in rows_done:
-                continue
-            rows_done.add((check, row))
-            if check == "not_applicable":
-                own = set(model.own_columns())
-                for foreign in model._type_columns:
-                    if foreign in frame.columns and foreign not in own and pd.notna(frame.at[row, foreign]):
-                        add(row, foreign, frame.at[row, foreign],
-                            f"{foreign} does not apply to type {model.type_name()}: leave it blank")
-            else:
-                cell = frame.at[row, rule.column]
-                add(row, rule.column, cell, sentence(rule, row, rule.column, cell))
-        elif row is None:  # a check that could not run because a cell failed to convert: reported there
-            if column not in coerce_failed:
-                add(None, column, None, f"column {column!r} could not be checked ({check})")
-        elif check == "not_nullable":
-            add(row, column, None, REQUIRED_MESSAGES.get(column, f"{column} is required"))
-        else:  # a Field check or the dtype: the column's own sentence
-            described = columns[column].description if column in columns else None
-            add(row, column, value, described or f"{column} is not valid ({check})")
+    rows = [None if r is None or pd.isna(r) else int(r) for r in cases["index"].tolist()]
+    cases = cases.assign(index=pd.Series(rows, index=cases.index, dtype=object))
+    coerce_failed = set(cases.loc[cases["check"].str.startswith("coerce_dtype"), "column"])
+    for check, group in cases.groupby("check", sort=False):
+        rule = RULES.get(str(check))
+        if rule is not None and rule.column is not None:  # a row check: pandera lists every cell of the row
+            failing = [r for r in dict.fromkeys(group["index"].tolist()) if r is not None]
+            for row, column, value, message in _row_rule_issues(str(check), rule, frame, failing, model):
+                add(row, column, value, message)
+            continue
+        contexts = _contexts(frame, [r for r in group["index"].tolist() if r is not None], rule)
+        for column, row, value in zip(group["column"].tolist(), group["index"].tolist(),
+                                      group["failure_case"].tolist(), strict=True):
+            if check == "column_in_dataframe":
+                add(None, str(value), None, f"column {value!r} is missing")
+            elif row is None:  # a check that could not run because a cell failed to convert: reported there
+                if column not in coerce_failed:
+                    add(None, column, None, f"column {column!r} could not be checked ({check})")
+            elif rule is not None:  # a named column check
+                add(row, column, value, rule.sentence(_context(contexts, row, value, column, model)))
+            elif check == "not_nullable":
+                add(row, column, None, REQUIRED_MESSAGES.get(column, f"{column} is required"))
+            else:  # a Field check or the dtype: the column's own sentence
+                described = columns[column].description if column in columns else None
+                add(row, column, value, described or f"{column} is not valid ({check})")
     return list(found.values())
+
+
+def _row_rule_issues(check: str, rule: Rule, frame: pd.DataFrame, rows: list[int],
+                     model: RowModel) -> Iterable[tuple[int, str, Any, str]]:
+    if check == "not_applicable":  # one issue per filled cell that the type does not have
+        own = set(model.own_columns())
+        for column in (c for c in model._type_columns if c in frame.columns and c not in own):
+            cells = frame.loc[rows, column]
+            for row, value in cells[cells.notna()].items():
+                yield row, column, value, f"{column} does not apply to type {model.type_name()}: leave it blank"
+        return
+    contexts = _contexts(frame, rows, rule)
+    for row, value in zip(rows, frame.loc[rows, rule.column].tolist(), strict=True):
+        yield row, rule.column, value, rule.sentence(_context(contexts, row, value, rule.column, model))
+
+
+def _contexts(frame: pd.DataFrame, rows: list[int], rule: Rule | None) -> dict[int, dict[str, str]]:
+    """Row -> the cells `rule`'s sentence reads, shown as a person sees them."""
+    fields = [f for f in (rule.fields if rule else ()) if f in frame.columns]
+    if not fields or not rows:
+        return {}
+    rows = list(dict.fromkeys(rows))
+    cells = frame.loc[rows, fields]
+    shown = {f: [_show(v) for v in cells[f].tolist()] for f in fields}
+    return {row: {f: shown[f][i] for f in fields} for i, row in enumerate(rows)}
+
+
+def _context(contexts: Mapping[int, Mapping[str, str]], row: int, value: Any, column: str | None,
+             model: RowModel) -> dict[str, Any]:
+    return {**contexts.get(row, {}), "value": _show(value), "column": column, "type": model.type_name()}
