@@ -184,12 +184,17 @@ def unlinked_values(tables: Tables, report: _Report) -> None:
     """A value whose modifier is on no modifier sheet, by id or by product and display name."""
     values = tables.values
     for position in _positions(tables.link == NO_LINK):
-        row = values.iloc[position]
-        named = f"product {_show(row['product_id'])} has no modifier row named {_show(row['display_name'])!r}"
-        if pd.notna(row["modifier_id"]):
+        modifier_id, name = (_show(values[c].iat[position]) for c in ("modifier_id", "name_key"))
+        named = (f"product {_show(values['product_id'].iat[position])} has no modifier row named "
+                 f"{_show(values['display_name'].iat[position])!r}")
+        if not modifier_id and not name:
+            report.add(values, position, "display_name", "this value belongs to no modifier: it has neither "
+                       "modifier_id nor display_name. Give its modifier's modifier_id, or the display_name of a "
+                       "new modifier")
+        elif modifier_id:
             report.add(values, position, "modifier_id", f"this value belongs to no modifier: no modifier row has "
-                       f"modifier_id {_show(row['modifier_id'])}, and {named}. Keep the modifier's row on its "
-                       "sheet, or remove this value row")
+                       f"modifier_id {modifier_id}, and {named}. Keep the modifier's row on its sheet, or remove "
+                       "this value row")
         else:
             report.add(values, position, "display_name", f"this value belongs to no modifier: {named}. The "
                        "values of a new modifier are linked to it by product_id and display_name, which must "

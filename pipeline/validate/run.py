@@ -44,6 +44,8 @@ def sheet_issues(frame: pd.DataFrame, spec: SheetSpec, *, file: str) -> list[Iss
     """The row-level problems of one sheet: a `type` issue for rows of no known type, and each
     type's rows checked by its model."""
     models = MODIFIER_MODELS if spec.kind == "modifiers" else VALUE_MODELS
+    if "type" not in frame.columns:  # which rules apply to a row is unknown
+        return [Issue(file, spec.name, None, "type", None, "column 'type' is missing")]
     types = frame["type"].astype("string")
     known = types.isin(spec.types).fillna(False).to_numpy(bool)
     issues = [Issue(file, spec.name, int(row), "type", shown_value(value), _type_message(value, spec))

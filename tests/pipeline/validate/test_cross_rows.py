@@ -89,6 +89,15 @@ def test_a_new_value_whose_display_name_matches_no_modifier():
     assert "has no modifier row named 'Materail'" in issues[0].message
 
 
+def test_a_new_value_with_neither_modifier_id_nor_display_name():
+    sheets = clean_sheets()
+    _, _, values = _dropdown(sheets)
+    sheets[CHOICE_VALUES].loc[values[0], ["modifier_id", "value_id", "display_name"]] = None
+    issues = _issues(sheets)
+    assert places(issues) == [(CHOICE_VALUES, values[0], "display_name")]
+    assert "it has neither modifier_id nor display_name" in issues[0].message
+
+
 def test_a_new_modifier_and_its_new_values_link_by_display_name():
     sheets = clean_sheets()
     product = int(sheets[CHOICE_MODS]["product_id"].iloc[0])

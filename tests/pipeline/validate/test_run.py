@@ -133,3 +133,11 @@ def test_sheets_left_out_count_as_empty_and_other_keys_are_ignored():
 def test_an_empty_sheet_with_its_columns_is_fine():
     sheets = {name: sheet.iloc[0:0] for name, sheet in clean_sheets().items()}
     assert validate_sheets(sheets, file=FILE) == []
+
+
+def test_a_sheet_without_its_type_column_is_reported_once():
+    sheets = clean_sheets()
+    sheets["Date modifiers"] = sheets["Date modifiers"].drop(columns="type")
+    issues = validate_sheets(sheets, file=FILE)
+    assert [(i.sheet, i.row, i.column, i.message) for i in issues] == [
+        ("Date modifiers", None, "type", "column 'type' is missing")]
