@@ -29,7 +29,7 @@ import pandas as pd
 
 from pipeline.modifier_types import MAX_VALUES_PER_MODIFIER, MODIFIER_TYPES
 from pipeline.validate.issues import Issue, shown_value
-from pipeline.validate.schemas import is_delete
+from pipeline.validate.schemas import is_delete, show_cell
 from pipeline.workbook.layout import SHEETS, SheetKind
 from pipeline.workbook.split import ACTION_DTYPE, frame_dtypes
 
@@ -59,7 +59,7 @@ class Tables:
 
     def modifier_name(self, position: int) -> str:
         modifiers = self.modifiers
-        return f"{_show(modifiers['display_name'].iat[position])!r} of product {_show(modifiers['product_id'].iat[position])}"
+        return f"{show_cell(modifiers['display_name'].iat[position])!r} of product {show_cell(modifiers['product_id'].iat[position])}"
 
 
 def _stack(sheets: Mapping[str, pd.DataFrame], kind: SheetKind, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -123,10 +123,6 @@ class _Report:
                                  shown_value(value), message))
 
 
-def _show(item: Any) -> str:
-    return "" if item is None or item is pd.NA or item != item else str(item)
-
-
 def _ints(column: pd.Series) -> np.ndarray:
     """Whole numbers with -1 for blank, so they compare with plain numpy."""
     return column.astype("Int64").to_numpy(np.int64, na_value=-1)
@@ -176,7 +172,7 @@ def duplicate_ids(tables: Tables, report: _Report) -> None:
     for table, column, what in ((tables.modifiers, "modifier_id", "modifier"), (tables.values, "value_id", "value")):
         ids = table[[column]].astype(object)
         for position, earlier, (item,) in _repeats(ids[table[column].notna().to_numpy(bool)]):
-            report.add(table, position, column, f"{column} {_show(item)} is also on {_rows_text(table, [earlier])}: "
+            report.add(table, position, column, f"{column} {show_cell(item)} is also on {_rows_text(table, [earlier])}: "
                        f"each {what} must have exactly one row")
 
 
@@ -184,9 +180,9 @@ def unlinked_values(tables: Tables, report: _Report) -> None:
     """A value whose modifier is on no modifier sheet, by id or by product and display name."""
     values = tables.values
     for position in _positions(tables.link == NO_LINK):
-        modifier_id, name = (_show(values[c].iat[position]) for c in ("modifier_id", "name_key"))
-        named = (f"product {_show(values['product_id'].iat[position])} has no modifier row named "
-                 f"{_show(values['display_name'].iat[position])!r}")
+        modifier_id, name = (show_cell(values[c].iat[position]) for c in ("modifier_id", "name_key"))
+        named = (f"product {show_cell(values['product_id'].iat[position])} has no modifier row named "
+                 f"{show_cell(values['display_name'].iat[position])!r}")
         if not modifier_id and not name:
             report.add(values, position, "display_name", "this value belongs to no modifier: it has neither "
                        "modifier_id nor display_name. Give its modifier's modifier_id, or the display_name of a "
@@ -211,9 +207,9 @@ def contradictory_links(tables: Tables, report: _Report) -> None:
     for position in _positions(by_name_with_id):
         target = int(link[position])
         has = modifiers["modifier_id"].iloc[target]
-        state = f"has modifier_id {_show(has)}" if pd.notna(has) else "is new (no modifier_id yet)"
+        state = f"has modifier_id {show_cell(has)}" if pd.notna(has) else "is new (no modifier_id yet)"
         report.add(values, position, "modifier_id", f"no modifier row has modifier_id "
-                   f"{_show(values['modifier_id'].iloc[position])}, but the modifier named "
+                   f"{show_cell(values['modifier_id'].iloc[position])}, but the modifier named "
                    f"{tables.modifier_name(target)} ({tables.modifier_ref(target)}) {state}: correct the "
                    "modifier_id, or clear it to link by display_name")
     parent_new = _of_parent(tables, modifiers["modifier_id"].isna().to_numpy(bool), False)
@@ -227,9 +223,9 @@ def contradictory_links(tables: Tables, report: _Report) -> None:
     other_product = kept & tables.linked_by_id & (product != parent_product) & (product != -1) & (parent_product != -1)
     for position in _positions(other_product):
         target = int(link[position])
-        report.add(values, position, "product_id", f"product_id {_show(values['product_id'].iloc[position])} "
-                   f"differs from its modifier's: modifier {_show(modifiers['modifier_id'].iloc[target])} "
-                   f"({tables.modifier_ref(target)}) is on product {_show(parent_product[position])}")
+        report.add(values, position, "product_id", f"product_id {show_cell(values['product_id'].iloc[position])} "
+                   f"differs from its modifier's: modifier {show_cell(modifiers['modifier_id'].iloc[target])} "
+                   f"({tables.modifier_ref(target)}) is on product {show_cell(parent_product[position])}")
 
 
 def type_mismatch(tables: Tables, report: _Report) -> None:
@@ -283,7 +279,7 @@ def unique_display_names(tables: Tables, report: _Report) -> None:
     kept = ~modifiers["deleted"].to_numpy(bool) & modifiers["name_key"].fillna("").ne("").to_numpy(bool)
     keys = modifiers.loc[kept, ["product_id", "name_key"]].astype(object)
     for position, earlier, (product, name) in _repeats(keys):
-        report.add(modifiers, position, "display_name", f"product {_show(product)} already has a modifier named "
+        report.add(modifiers, position, "display_name", f"product {show_cell(product)} already has a modifier named "
                    f"{name!r} ({_rows_text(modifiers, [earlier])}): display names must be unique per product, "
                    "because they link new values to their modifier")
 
@@ -354,7 +350,7 @@ def linked_products_exist(tables: Tables, report: _Report, known_product_ids: se
     present = targets.notna().to_numpy(bool) & ~values["deleted"].to_numpy(bool)
     missing = present & ~targets.astype("Int64").isin(known_product_ids).fillna(False).to_numpy(bool)
     for position in _positions(missing):
-        report.add(values, position, "linked_product_id", f"product {_show(targets.iloc[position])} does not "
+        report.add(values, position, "linked_product_id", f"product {show_cell(targets.iloc[position])} does not "
                    "exist in the store: a product list can only offer existing products")
 
 

@@ -69,7 +69,7 @@ DATE_FORMS: Final = "YYYY-MM-DD (such as 2026-03-15) or 2026-03-15T00:00:00+00:0
 
 def is_delete(action: pd.Series) -> np.ndarray:
     """Rows whose action is `delete` (any case, spaces around allowed)."""
-    return action.str.strip().str.lower().eq(ACTION_DELETE).fillna(False).to_numpy(bool)
+    return action.astype("string").str.strip().str.lower().eq(ACTION_DELETE).fillna(False).to_numpy(bool)
 
 
 def parse_dates(texts: pd.Series) -> pd.Series:
@@ -190,7 +190,11 @@ def _text_field() -> Any:
     return pa.Field(nullable=True)
 
 
-SORT_ORDER_MESSAGE: Final = f"sort_order must be a whole number from {INT32_MIN} to {INT32_MAX}"
+def _sort_order_field() -> Any:
+    return pa.Field(nullable=True, in_range={"min_value": INT32_MIN, "max_value": INT32_MAX},
+                    description=f"sort_order must be a whole number from {INT32_MIN} to {INT32_MAX}")
+
+
 REQUIRED_MESSAGES: Final = {
     "product_id": "product_id is required: the id of the product this row belongs to",
     "display_name": "display_name is required: the name shoppers see for this modifier",
@@ -204,8 +208,8 @@ REQUIRED_MESSAGES: Final = {
 }
 
 
-def _show(item: Any) -> str:
-    """A cell as a person reads it: 5 not 5.0, TRUE not True, blank as ''."""
+def show_cell(item: Any) -> str:
+    """A cell as a person reads it in a sentence: 5 not 5.0, TRUE not True, blank as ''."""
     if item is None or item is pd.NA or (isinstance(item, float) and item != item):
         return ""
     if isinstance(item, (bool, np.bool_)):
@@ -231,6 +235,17 @@ def _limit_message(limited: str, mode: str, low: str, high: str,
         return f"{mode} {row[mode]} needs {' and '.join(missing)} (because {limited} is TRUE)"
 
     return sentence, (mode, low, high)
+
+
+def _limit_complete(frame: pd.DataFrame, limited: str, mode: str, low: str, high: str,
+                    modes: tuple[str, str, str]) -> pd.Series:
+    """When `limited` is TRUE, the mode is set and the bounds it uses are present."""
+    on = frame[limited].fillna(False).astype(bool)
+    kind = frame[mode]
+    needs_low = kind.isin(modes[:2]).fillna(False).astype(bool)
+    needs_high = kind.isin(modes[1:]).fillna(False).astype(bool)
+    broken = kind.isna() | (needs_low & frame[low].isna()) | (needs_high & frame[high].isna())
+    return ~(on & broken)
 
 
 class _RowBase(pa.DataFrameModel):
@@ -281,8 +296,7 @@ class ModifierRowBase(_RowBase):
     modifier_id: Int = _id_field("modifier_id", "modifier")
     display_name: Str = pa.Field(description=REQUIRED_MESSAGES["display_name"])
     required: Bool = _bool_field("required")
-    sort_order: Int = pa.Field(nullable=True, in_range={"min_value": INT32_MIN, "max_value": INT32_MAX},
-                               description=SORT_ORDER_MESSAGE)
+    sort_order: Int = _sort_order_field()
 
     @column_rule("display_name", REQUIRED_MESSAGES["display_name"])
     def display_name_not_blank(cls, names: Str) -> Series[bool]:
@@ -434,17 +448,6 @@ class ProductListWithImagesModifierRow(ProductListModifierRow):
     _type = "product_list_with_images"
 
 
-def _limit_complete(frame: pd.DataFrame, limited: str, mode: str, low: str, high: str,
-                    modes: tuple[str, str, str]) -> pd.Series:
-    """When `limited` is TRUE, the mode is set and the bounds it uses are present."""
-    on = frame[limited].fillna(False).astype(bool)
-    kind = frame[mode]
-    needs_low = kind.isin(modes[:2]).fillna(False).astype(bool)
-    needs_high = kind.isin(modes[1:]).fillna(False).astype(bool)
-    broken = kind.isna() | (needs_low & frame[low].isna()) | (needs_high & frame[high].isna())
-    return ~(on & broken)
-
-
 class ValueRowBase(_RowBase):
     """The columns of every value sheet."""
 
@@ -454,8 +457,7 @@ class ValueRowBase(_RowBase):
     display_name: Str = pa.Field(nullable=True)
     value_id: Int = _id_field("value_id", "value")
     label: Str = pa.Field(description=REQUIRED_MESSAGES["label"])
-    sort_order: Int = pa.Field(nullable=True, in_range={"min_value": INT32_MIN, "max_value": INT32_MAX},
-                               description=SORT_ORDER_MESSAGE)
+    sort_order: Int = _sort_order_field()
     price_adjuster: Str = _enum_field("price_adjuster", ADJUSTER_KINDS)
     price_adjuster_value: Num = pa.Field(nullable=True, description="price_adjuster_value must be a number "
                                          "(it may be negative)")
@@ -654,10 +656,10 @@ def _contexts(frame: pd.DataFrame, rows: list[int], rule: Rule | None) -> dict[i
         return {}
     rows = list(dict.fromkeys(rows))
     cells = frame.loc[rows, fields]
-    shown = {f: [_show(v) for v in cells[f].tolist()] for f in fields}
+    shown = {f: [show_cell(v) for v in cells[f].tolist()] for f in fields}
     return {row: {f: shown[f][i] for f in fields} for i, row in enumerate(rows)}
 
 
 def _context(contexts: Mapping[int, Mapping[str, str]], row: int, value: Any, column: str | None,
              model: RowModel) -> dict[str, Any]:
-    return {**contexts.get(row, {}), "value": _show(value), "column": column, "type": model.type_name()}
+    return {**contexts.get(row, {}), "value": show_cell(value), "column": column, "type": model.type_name()}
