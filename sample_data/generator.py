@@ -218,10 +218,12 @@ def png_bytes(rgb: bytes, width: int = 8, height: int = 8) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
-def as_api_products(catalog: list[dict[str, Any]], first_id: int = 1000) -> list[dict[str, Any]]:
-    """The catalog as the API returns it: modifiers and values given ids and generated names.
+def as_api_products(catalog: list[dict[str, Any]], first_id: int = 1000,
+                    image_base: str = "http://127.0.0.1:8000") -> list[dict[str, Any]]:
+    """The catalog as the API returns it: ids, generated names, absolute image URLs.
 
-    For building frames without a store (benchmarks, unit tests); the sandbox assigns its own ids.
+    For building frames without a store (benchmarks, unit tests); the sandbox assigns its own ids
+    and makes image URLs absolute against its own address.
     """
     ids = itertools.count(first_id)
     products = copy.deepcopy(catalog)
@@ -233,4 +235,8 @@ def as_api_products(catalog: list[dict[str, Any]], first_id: int = 1000) -> list
             for value in modifier["option_values"]:
                 value["id"] = next(ids)
                 value["option_id"] = modifier["id"]
+                adjusters, value_data = value["adjusters"], value.get("value_data") or {}
+                for holder in (adjusters, value_data):
+                    if str(holder.get("image_url", "")).startswith("/"):
+                        holder["image_url"] = image_base + holder["image_url"]
     return products
