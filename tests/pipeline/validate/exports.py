@@ -55,6 +55,21 @@ def make_export(folder: Path, products: int = 30) -> Export:
     return Export(store, xlsx, csv_folder)
 
 
+def valid_frames(n_products: int = 14, seed: int = 5):
+    """Frames of a generated catalog as a store would export them: image links are full URLs."""
+    from pipeline.normalise import products_to_frames
+    from sample_data.generator import as_api_products, generate_catalog
+
+    return with_image_links(products_to_frames(as_api_products(generate_catalog(n_products, seed=seed))))
+
+
+def with_image_links(frames):
+    """The generator's image paths (on the sandbox server) as full URLs, as a store exports them."""
+    for column in ("image_url", "pattern_image_url"):
+        frames.values[column] = ("https://cdn.example.com" + frames.values[column]).astype("string")
+    return frames
+
+
 def assert_no_writes(store: SandboxStore) -> None:
     requests = store.stats()["requests"]
     assert all(requests[method] == 0 for method in WRITES), requests

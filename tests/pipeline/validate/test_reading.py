@@ -18,7 +18,15 @@ from pipeline.workbook.reader import read_sheets
 from pipeline.workbook.tables import EXPORT_TABLES, RawTable, read_table
 from pipeline.workbook.writer import write_workbook
 from tests.helpers import sample_frames
-from tests.pipeline.validate.exports import column_of, csv_column, edit_csv, edit_xlsx, find_issue, set_cell
+from tests.pipeline.validate.exports import (
+    column_of,
+    csv_column,
+    edit_csv,
+    edit_xlsx,
+    find_issue,
+    set_cell,
+    with_image_links,
+)
 
 META = ExportMeta("abc123", "https://api.bigcommerce.com/stores/abc123/v3")
 CHOICE_VALUES = next(t for t in EXPORT_TABLES if t.name == "Choice values")
@@ -26,10 +34,7 @@ CHOICE_VALUES = next(t for t in EXPORT_TABLES if t.name == "Choice values")
 
 @pytest.fixture(scope="module")
 def frames():
-    frames = sample_frames(14)
-    for column in ("image_url", "pattern_image_url"):  # the generator's are server paths, not links
-        frames.values[column] = ("https://cdn.example.com" + frames.values[column]).astype("string")
-    return frames
+    return with_image_links(sample_frames(14))  # with every tricky label
 
 
 @pytest.fixture

@@ -25,8 +25,7 @@ from pipeline.validate.report import (
 from pipeline.workbook.csv_files import write_csv
 from pipeline.workbook.meta import ExportMeta
 from pipeline.workbook.writer import write_workbook
-from tests.helpers import sample_frames
-from tests.pipeline.validate.exports import column_of, edit_xlsx, set_cell
+from tests.pipeline.validate.exports import column_of, edit_xlsx, set_cell, valid_frames
 
 META = ExportMeta("abc123", "https://api.bigcommerce.com/stores/abc123/v3")
 ISSUES = [
@@ -41,10 +40,7 @@ ISSUES = [
 
 @pytest.fixture(scope="module")
 def frames():
-    frames = sample_frames(14)
-    for column in ("image_url", "pattern_image_url"):
-        frames.values[column] = ("https://cdn.example.com" + frames.values[column]).astype("string")
-    return frames
+    return valid_frames(14)
 
 
 @pytest.fixture
