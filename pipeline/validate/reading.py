@@ -180,6 +180,9 @@ class _Reader:
         elif any(name.lower().endswith(".csv") for name in names):
             self.format = "csv"
             self.read_csv()
+        elif "content.xml" in names and "mimetype" in names:
+            raise self.refuse("this is an OpenDocument file (.ods), not an xlsx workbook: in LibreOffice choose "
+                              "File > Save As and the 'Excel 2007-365 (.xlsx)' format")
         else:
             raise self.refuse("this zip file holds neither an xlsx workbook nor the CSV files of a bcmod export")
 
@@ -267,6 +270,9 @@ class _Reader:
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise self.refuse(f"the CSV files cannot be listed ({_reason(exc)})") from None
         by_name = {file.name: file for file in reversed(files)}
+        if self.path.is_dir() and sum(file.size for file in files) > MAX_UNPACKED_BYTES:
+            raise self.refuse(f"the CSV files hold more than {MAX_UNPACKED_BYTES // 2**20} MB: that is not a normal "
+                              "export (split the catalog into several exports)")
         if not by_name:
             raise self.refuse("this folder holds no CSV files: give the .xlsx workbook, or the folder or zip "
                               "that holds the CSV files of the export")
@@ -329,8 +335,9 @@ def _not_a_workbook(head: bytes, suffix: str) -> str:
     if head.startswith(b"%PDF"):
         kind = "a PDF document"
     elif head.startswith(b"\xd0\xcf\x11\xe0"):
-        return ("this is an old Excel 97-2003 (.xls) file or another Office document, not an .xlsx workbook: "
-                "open it in Excel and save it as 'Excel Workbook (.xlsx)'")
+        return ("this is an old Excel 97-2003 (.xls) file, a password-protected workbook or another Office "
+                "document, not an .xlsx workbook: open it in Excel, remove any password and save it as "
+                "'Excel Workbook (.xlsx)'")
     elif head.startswith((b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b")):
         kind = "a compressed archive other than zip"
     elif head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
@@ -711,6 +718,8 @@ def _date_cell(cell: Any) -> tuple[str | None, str | None]:
         return None, None
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
         return None, _serial_message(float(text))
+    if re.match(r"^\d{4}-\d{2}-\d{2}", text):
+        return None, None  # ISO-like: the schema says what is wrong with it
     if _LOCALE_DATE.match(text):
         return None, (f"the date {text!r} is ambiguous (day and month order depend on the computer's settings): "
                       f"{DATE_FORMAT_HINT}")

@@ -129,8 +129,8 @@ def _numbers(cells: Sequence[Any], bad: list[tuple[int, str]]) -> np.ndarray:
         numbers = np.array(cells, dtype=np.float64)  # the common case: every cell is a number
     except (TypeError, ValueError):
         pass
-    else:
-        if not np.isinf(numbers).any():  # numpy reads the text "inf" as a number; we do not
+    else:  # numpy reads the text "inf" as a number and TRUE as 1; we do not
+        if not np.isinf(numbers).any() and not any(cell.__class__ is bool for cell in cells):
             return numbers
     out = np.empty(len(cells), dtype=np.float64)
     for position, cell in enumerate(cells):

@@ -163,6 +163,15 @@ def _(export, tmp):
     return path, Expect(None, None, None, ("unpack", "MB"))
 
 
+@case("OpenDocument spreadsheet renamed .xlsx")
+def _(export, tmp):
+    path = tmp / "export.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", "<office:document-content/>")
+    return path, Expect(None, None, None, ("OpenDocument", "Excel 2007-365 (.xlsx)"))
+
+
 @case("zip of something else")
 def _(export, tmp):
     path = tmp / "export.xlsx"
@@ -313,6 +322,12 @@ def _(export, tmp):
 def _(export, tmp):
     return (_xlsx_cell(export, tmp, "Date modifiers", "product_id", "SKU-000101"),
             Expect("Date modifiers", 2, "product_id", ("'SKU-000101' is not an id", "whole numbers")))
+
+
+@case("TRUE typed into an id column")
+def _(export, tmp):
+    return (_xlsx_cell(export, tmp, "Swatch values", "modifier_id", True, row=3),
+            Expect("Swatch values", 3, "modifier_id", ("TRUE is not an id",)))
 
 
 @case("formula")

@@ -188,6 +188,16 @@ def test_date_cells_with_a_time_are_ambiguous_and_midnight_reads_as_the_date(xls
     assert "no time zone" in result.issues[0].message
 
 
+def test_iso_like_dates_are_left_to_the_schemas_and_locale_ones_are_ambiguous(xlsx):
+    def edit(wb):
+        ws = wb["Date modifiers"]
+        set_cell(ws, 2, "default_value", "2026-03-15 10:00:00")
+        set_cell(ws, 3, "default_value", "2026/03/15")
+    edit_xlsx(xlsx, edit)
+    issues = read_for_validation(xlsx, expected_store_hash=None).issues
+    assert [(i.row, "ambiguous" in i.message) for i in issues] == [(3, True)]
+
+
 def test_shared_formulas_array_formulas_and_namespaced_cells_are_found(tmp_path):
     sheet = (
         '<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>'
