@@ -97,10 +97,14 @@ def _ordered(low: pd.Series, high: pd.Series) -> pd.Series:
     return ~(low > high).fillna(False).astype(bool)
 
 
-def _pair_complete(kind: pd.Series, amount: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(kind without amount, amount without kind)."""
-    has_kind = ~_blank(kind)
-    return has_kind & amount.isna(), ~has_kind & amount.notna()
+def _set_unless_known(frame: pd.DataFrame, id_column: str, column: str) -> pd.Series:
+    """True where the row has its id (it exists in the store) or `column` is set."""
+    return frame[id_column].notna() | frame[column].notna()
+
+
+def _deletes_have_ids(frame: pd.DataFrame, id_column: str) -> pd.Series:
+    """True unless the row is marked delete but has no id."""
+    return ~pd.Series(is_delete(frame["action"]), index=frame.index) | frame[id_column].notna()
 
 
 # --- messages -------------------------------------------------------------------------------------
@@ -300,17 +304,17 @@ class ModifierRowBase(_RowBase):
 
     @column_rule("display_name", REQUIRED_MESSAGES["display_name"])
     def display_name_not_blank(cls, names: Str) -> Series[bool]:
-        return names.str.strip().ne("")
+        return ~_blank(names)
 
     @row_rule("required", "required must be TRUE or FALSE on a new modifier "
               "(one without modifier_id): TRUE if shoppers must fill it in")
     def required_on_new_modifier(cls, frame: pd.DataFrame) -> Series[bool]:
-        return frame["modifier_id"].notna() | frame["required"].notna()
+        return _set_unless_known(frame, "modifier_id", "required")
 
     @row_rule("action", "this row has no modifier_id, so there is nothing in the "
               "store to delete: remove the row instead")
     def delete_without_modifier_id(cls, frame: pd.DataFrame) -> Series[bool]:
-        return ~pd.Series(is_delete(frame["action"]), index=frame.index) | frame["modifier_id"].notna()
+        return _deletes_have_ids(frame, "modifier_id")
 
 
 class _ChoiceModifierRow(ModifierRowBase):
@@ -448,6 +452,24 @@ class ProductListWithImagesModifierRow(ProductListModifierRow):
     _type = "product_list_with_images"
 
 
+def _adjuster_rules(what: str) -> tuple[Any, Any]:
+    """Row checks for an adjuster (`price` or `weight`) whose kind and amount are not both set or both blank."""
+    kind, amount = f"{what}_adjuster", f"{what}_adjuster_value"
+
+    def amount_missing(cls: Any, frame: pd.DataFrame) -> pd.Series:
+        return ~(~_blank(frame[kind]) & frame[amount].isna())
+
+    def kind_missing(cls: Any, frame: pd.DataFrame) -> pd.Series:
+        return ~(_blank(frame[kind]) & frame[amount].notna())
+
+    amount_missing.__name__ = f"{what}_amount_missing"
+    kind_missing.__name__ = f"{what}_kind_missing"
+    return (row_rule(amount, f"{kind} is {{{kind}}} but {amount} is blank: give the amount, or clear {kind}")(
+                amount_missing),
+            row_rule(kind, f"{amount} is {{{amount}}} but {kind} is blank: choose relative or percentage, or clear "
+                     "the amount")(kind_missing))
+
+
 class ValueRowBase(_RowBase):
     """The columns of every value sheet."""
 
@@ -470,37 +492,20 @@ class ValueRowBase(_RowBase):
 
     @column_rule("label", REQUIRED_MESSAGES["label"])
     def label_not_blank(cls, labels: Str) -> Series[bool]:
-        return labels.str.strip().ne("")
+        return ~_blank(labels)
 
     @row_rule("sort_order", "sort_order is required on a new value (one without "
               "value_id): a whole number giving its position")
     def sort_order_on_new_value(cls, frame: pd.DataFrame) -> Series[bool]:
-        return frame["value_id"].notna() | frame["sort_order"].notna()
+        return _set_unless_known(frame, "value_id", "sort_order")
 
     @row_rule("action", "this row has no value_id, so there is nothing in the store "
               "to delete: remove the row instead")
     def delete_without_value_id(cls, frame: pd.DataFrame) -> Series[bool]:
-        return ~pd.Series(is_delete(frame["action"]), index=frame.index) | frame["value_id"].notna()
+        return _deletes_have_ids(frame, "value_id")
 
-    @row_rule("price_adjuster_value", "price_adjuster is {price_adjuster} but "
-              "price_adjuster_value is blank: give the amount, or clear price_adjuster")
-    def price_amount_missing(cls, frame: pd.DataFrame) -> Series[bool]:
-        return ~_pair_complete(frame["price_adjuster"], frame["price_adjuster_value"])[0]
-
-    @row_rule("price_adjuster", "price_adjuster_value is {price_adjuster_value} but "
-              "price_adjuster is blank: choose relative or percentage, or clear the amount")
-    def price_kind_missing(cls, frame: pd.DataFrame) -> Series[bool]:
-        return ~_pair_complete(frame["price_adjuster"], frame["price_adjuster_value"])[1]
-
-    @row_rule("weight_adjuster_value", "weight_adjuster is {weight_adjuster} but "
-              "weight_adjuster_value is blank: give the amount, or clear weight_adjuster")
-    def weight_amount_missing(cls, frame: pd.DataFrame) -> Series[bool]:
-        return ~_pair_complete(frame["weight_adjuster"], frame["weight_adjuster_value"])[0]
-
-    @row_rule("weight_adjuster", "weight_adjuster_value is {weight_adjuster_value} but "
-              "weight_adjuster is blank: choose relative or percentage, or clear the amount")
-    def weight_kind_missing(cls, frame: pd.DataFrame) -> Series[bool]:
-        return ~_pair_complete(frame["weight_adjuster"], frame["weight_adjuster_value"])[1]
+    price_amount_missing, price_kind_missing = _adjuster_rules("price")
+    weight_amount_missing, weight_kind_missing = _adjuster_rules("weight")
 
 
 class _DefaultableValueRow(ValueRowBase):
