@@ -238,14 +238,14 @@ class _Reader:
                 continue
             guess = _closest(shown, unknown)
             if table == META_SHEET:
-                message = (f"the {'hidden sheet' if what == 'sheet' else 'file'} {shown!r} is missing: it records which store and rows the file came "
-                           "from, so bcmod cannot check your changes without it; export again and copy your "
-                           "changes into the new file")
+                kind = "hidden sheet" if what == "sheet" else "file"
+                reason = ("it records which store and rows the file came from, so bcmod cannot check your changes "
+                          "without it; export again and copy your changes into the new file")
             else:
-                message = f"{what} {shown!r} is missing"
-                message += (f"; {what} {guess!r} looks like it was renamed: rename it back to {shown!r}" if guess
-                            else f": every {what} of the export must be there, even when it has no rows "
-                                 "(restore it from the original export)")
+                kind, reason = what, (f"every {what} of the export must be there, even when it has no rows "
+                                      "(restore it from the original export)")
+            message = f"the {kind} {shown!r} is missing" + (
+                f"; {what} {guess!r} looks like it was renamed: rename it back to {shown!r}" if guess else f": {reason}")
             if guess:
                 unknown.remove(guess)
             self.issues.append(Issue(self.label if what == "sheet" else self.csv_label(shown), table, None, None,
@@ -649,7 +649,8 @@ def _flag_issues(flags: Iterable[_XmlFlag], raw: RawTable, read: TableRead, spec
     for flag in flags:
         column = _column_name(raw, read, flag.column)
         if flag.error is not None:
-            issues.append(Issue(file, spec.name, flag.row, column, flag.error, _error_message(flag.error, flag.formula)))
+            issues.append(Issue(file, spec.name, flag.row, column, flag.error,
+                                _error_message(flag.error, flag.formula)))
             continue
         value = raw.columns[flag.column][flag.row - 2] if flag.row >= 2 and flag.column < len(raw.columns) \
             and flag.row - 2 < len(raw.columns[flag.column]) else None

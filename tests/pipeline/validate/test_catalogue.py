@@ -62,11 +62,16 @@ def case(name: str) -> Callable[[Case], Case]:
     return register
 
 
+def _edited(export: Export, tmp: Path, edit: Callable) -> Path:
+    """A copy of the exported workbook, edited with openpyxl."""
+    path = export.copy_xlsx(tmp)
+    edit_xlsx(path, edit)
+    return path
+
+
 def _xlsx_cell(export: Export, tmp: Path, sheet: str, column: str, value, *, row: int = 2,
                data_type: str | None = None) -> Path:
-    path = export.copy_xlsx(tmp)
-    edit_xlsx(path, lambda wb: set_cell(wb[sheet], row, column, value, data_type=data_type))
-    return path
+    return _edited(export, tmp, lambda wb: set_cell(wb[sheet], row, column, value, data_type=data_type))
 
 
 def _csv_cell(export: Export, tmp: Path, sheet: str, column: str, value: str, *, row: int = 2) -> Path:
@@ -185,23 +190,20 @@ def _(export, tmp):
 
 @case("missing sheet")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-    edit_xlsx(path, lambda wb: wb.remove(wb["Swatch values"]))
-    return path, Expect("Swatch values", None, None, ("sheet 'Swatch values' is missing",))
+    return (_edited(export, tmp, lambda wb: wb.remove(wb["Swatch values"])),
+            Expect("Swatch values", None, None, ("sheet 'Swatch values' is missing",)))
 
 
 @case("renamed sheet")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-    edit_xlsx(path, lambda wb: setattr(wb["Swatch values"], "title", "Swatches"))
-    return path, Expect("Swatch values", None, None, ("renamed", "'Swatches'", "rename it back"))
+    return (_edited(export, tmp, lambda wb: setattr(wb["Swatch values"], "title", "Swatches")),
+            Expect("Swatch values", None, None, ("renamed", "'Swatches'", "rename it back")))
 
 
 @case("extra sheet")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-    edit_xlsx(path, lambda wb: wb.create_sheet("My notes").append(["call supplier"]))
-    return path, Expect("My notes", None, None, ("not part of a bcmod export",))
+    return (_edited(export, tmp, lambda wb: wb.create_sheet("My notes").append(["call supplier"])),
+            Expect("My notes", None, None, ("not part of a bcmod export",)))
 
 
 @case("missing CSV file")
@@ -213,31 +215,25 @@ def _(export, tmp):
 
 @case("missing metadata sheet")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-    edit_xlsx(path, lambda wb: wb.remove(wb[META_SHEET]))
-    return path, Expect(META_SHEET, None, None, ("hidden sheet", "missing", "which store"))
+    return (_edited(export, tmp, lambda wb: wb.remove(wb[META_SHEET])),
+            Expect(META_SHEET, None, None, ("hidden sheet", "missing", "which store")))
 
 
 @case("garbled metadata sheet")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb[META_SHEET]
         set_cell(ws, first_row(ws, key="format_version"), "value", "version one")
-    edit_xlsx(path, edit)
-    return path, Expect(META_SHEET, None, None, ("damaged", "format_version"))
+    return _edited(export, tmp, edit), Expect(META_SHEET, None, None, ("damaged", "format_version"))
 
 
 @case("workbook exported from a different store")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb[META_SHEET]
         set_cell(ws, first_row(ws, key="store_hash"), "value", "otherstore")
-    edit_xlsx(path, edit)
-    return path, Expect(META_SHEET, None, "store_hash", ("exported from store 'otherstore'", "'sandbox'"))
+    return (_edited(export, tmp, edit),
+            Expect(META_SHEET, None, "store_hash", ("exported from store 'otherstore'", "'sandbox'")))
 
 
 # --- columns ---------------------------------------------------------------------------------------------
@@ -245,9 +241,8 @@ def _(export, tmp):
 
 @case("missing column")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-    edit_xlsx(path, lambda wb: wb["Choice values"].delete_cols(column_of(wb["Choice values"], "label")))
-    return path, Expect("Choice values", 1, "label", ("column 'label' is missing",))
+    return (_edited(export, tmp, lambda wb: wb["Choice values"].delete_cols(column_of(wb["Choice values"], "label"))),
+            Expect("Choice values", 1, "label", ("column 'label' is missing",)))
 
 
 @case("renamed column")
@@ -258,42 +253,35 @@ def _(export, tmp):
 
 @case("duplicated column")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb["Choice values"]
         source, target = column_of(ws, "label"), ws.max_column + 1
         for row in range(1, ws.max_row + 1):
             ws.cell(row, target).value = ws.cell(row, source).value
             ws.cell(row, target).data_type = "s"  # openpyxl would take =SUM(A1) for a formula
-    edit_xlsx(path, edit)
-    return path, Expect("Choice values", 1, "label", ("appears 2 times", "delete the others"))
+    return _edited(export, tmp, edit), Expect("Choice values", 1, "label", ("appears 2 times", "delete the others"))
+
+
+def _with_column(export: Export, tmp: Path, sheet: str, header: str, row: int, value) -> Path:
+    """The export with a column added after the last one, holding one value."""
+    def edit(wb):
+        ws = wb[sheet]
+        column = ws.max_column + 1
+        ws.cell(1, column).value = header
+        ws.cell(row, column).value = value
+    return _edited(export, tmp, edit)
 
 
 @case("extra column")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
-    def edit(wb):
-        ws = wb["Choice values"]
-        column = ws.max_column + 1
-        ws.cell(1, column).value = "Notes"
-        ws.cell(3, column).value = "ask Sam"
-    edit_xlsx(path, edit)
-    return path, Expect("Choice values", 1, "Notes", ("not part of this sheet", "delete the column"))
+    return (_with_column(export, tmp, "Choice values", "Notes", 3, "ask Sam"),
+            Expect("Choice values", 1, "Notes", ("not part of this sheet", "delete the column")))
 
 
 @case("config field that does not belong to the type")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
-    def edit(wb):
-        ws = wb["Text modifiers"]
-        column = ws.max_column + 1
-        ws.cell(1, column).value = "file_max_size"
-        ws.cell(2, column).value = 2048
-    edit_xlsx(path, edit)
-    return path, Expect("Text modifiers", 1, "file_max_size", ("belongs to file", "sheet 'File modifiers'"))
+    return (_with_column(export, tmp, "Text modifiers", "file_max_size", 2, 2048),
+            Expect("Text modifiers", 1, "file_max_size", ("belongs to file", "sheet 'File modifiers'")))
 
 
 # --- ids, formulas, errors, merged cells, blank rows ------------------------------------------------------
@@ -350,25 +338,19 @@ def _(export, tmp):
 
 @case("merged cells")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb["Choice values"]
         column = column_of(ws, "label")
         ws.merge_cells(start_row=3, start_column=column, end_row=4, end_column=column)
-    edit_xlsx(path, edit)
-    return path, Expect("Choice values", 3, "label", ("merged", "unmerge"))
+    return _edited(export, tmp, edit), Expect("Choice values", 3, "label", ("merged", "unmerge"))
 
 
 @case("blank row in the middle")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         for cell in wb["Choice values"][6]:
             cell.value = None
-    edit_xlsx(path, edit)
-    return path, Expect("Choice values", 6, None, ("row 6 is blank", "delete the blank rows"))
+    return _edited(export, tmp, edit), Expect("Choice values", 6, None, ("row 6 is blank", "delete the blank rows"))
 
 
 # --- rows that read but do not make sense (the schemas and cross-row checks) ----------------------------
@@ -376,13 +358,11 @@ def _(export, tmp):
 
 @case("duplicate ids")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb["Choice values"]
         set_cell(ws, 3, "value_id", ws.cell(2, column_of(ws, "value_id")).value)
-    edit_xlsx(path, edit)
-    return path, Expect("Choice values", 3, "value_id", ("is also on", "row 2", "exactly one row"))
+    return (_edited(export, tmp, edit),
+            Expect("Choice values", 3, "value_id", ("is also on", "row 2", "exactly one row")))
 
 
 @case("value row pointing at an unknown modifier")
@@ -433,38 +413,31 @@ def _(export, tmp):
 
 @case("min above max")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb["Number modifiers"]
         set_cell(ws, 2, "number_lowest_value", 20)
         set_cell(ws, 2, "number_highest_value", 7.5)
-    edit_xlsx(path, edit)
-    return path, Expect("Number modifiers", 2, "number_lowest_value", ("greater than highest value 7.5",))
+    return (_edited(export, tmp, edit),
+            Expect("Number modifiers", 2, "number_lowest_value", ("greater than highest value 7.5",)))
 
 
 @case("earliest date after latest")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb["Date modifiers"]
         set_cell(ws, 2, "date_earliest_value", "2030-01-01")
         set_cell(ws, 2, "date_latest_value", "2029-12-31")
-    edit_xlsx(path, edit)
-    return path, Expect("Date modifiers", 2, "date_earliest_value", ("is after date_latest_value",))
+    return (_edited(export, tmp, edit),
+            Expect("Date modifiers", 2, "date_earliest_value", ("is after date_latest_value",)))
 
 
 @case("two defaults on one modifier")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb["Choice values"]
         set_cell(ws, 2, "is_default", True)
         set_cell(ws, 3, "is_default", True)
-    edit_xlsx(path, edit)
-    return path, Expect("Choice values", 3, "is_default", ("default",))
+    return _edited(export, tmp, edit), Expect("Choice values", 3, "is_default", ("default",))
 
 
 @case("product list offers a product that does not exist")
@@ -475,9 +448,8 @@ def _(export, tmp):
 
 @case("row for a product that does not exist")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-    edit_xlsx(path, lambda wb: set_cell(wb["Text modifiers"], 2, "product_id", 99999))
-    return path, Expect("Text modifiers", 2, "product_id", ("product 99999 does not exist",))
+    return (_edited(export, tmp, lambda wb: set_cell(wb["Text modifiers"], 2, "product_id", 99999)),
+            Expect("Text modifiers", 2, "product_id", ("product 99999 does not exist",)))
 
 
 # --- dates -----------------------------------------------------------------------------------------------
@@ -650,15 +622,11 @@ def _(export, tmp):
 
 @tolerated("workbook saved again by openpyxl")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-    edit_xlsx(path, lambda wb: None)
-    return path
+    return _edited(export, tmp, lambda wb: None)
 
 
 @tolerated("ids as 123.0, text, with spaces or an apostrophe")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb["Choice values"]
         for row, shape in zip((2, 3, 4, 5), ("{}.0", "{}", " {} ", "'{}"), strict=True):
@@ -669,8 +637,7 @@ def _(export, tmp):
         ws = wb["Product list values"]
         cell = ws.cell(2, column_of(ws, "linked_product_id"))
         cell.value = float(cell.value)
-    edit_xlsx(path, edit)
-    return path
+    return _edited(export, tmp, edit)
 
 
 @tolerated("ids as 123.0 and with spaces in CSV")
@@ -687,8 +654,6 @@ def _(export, tmp):
 
 @tolerated("booleans as TRUE, yes, 1, x and their opposites")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb["Choice modifiers"]
         column = column_of(ws, "required")
@@ -697,14 +662,11 @@ def _(export, tmp):
             cell = ws.cell(row, column)
             cell.value = next(truthy if cell.value else falsy, "TRUE" if cell.value else "FALSE")
             cell.data_type = "s"
-    edit_xlsx(path, edit)
-    return path
+    return _edited(export, tmp, edit)
 
 
 @tolerated("numbers stored as text")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb["Choice values"]
         for name in ("sort_order", "price_adjuster_value", "weight_adjuster_value"):
@@ -713,14 +675,11 @@ def _(export, tmp):
                 cell = ws.cell(row, column)
                 if cell.value is not None:
                     cell.value, cell.data_type = str(cell.value), "s"
-    edit_xlsx(path, edit)
-    return path
+    return _edited(export, tmp, edit)
 
 
 @tolerated("reordered columns and a header in another case")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb["Choice values"]
         rows = [[c.value for c in row] for row in ws.iter_rows()]
@@ -731,14 +690,11 @@ def _(export, tmp):
                 if isinstance(values[source], str):
                     ws.cell(r, c).data_type = "s"  # openpyxl would take =SUM(A1) for a formula
         ws.cell(1, [row for row in rows[0]][::-1].index("label") + 1).value = "Label"
-    edit_xlsx(path, edit)
-    return path
+    return _edited(export, tmp, edit)
 
 
 @tolerated("trailing blank rows")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb["Choice values"]
         last = ws.max_row
@@ -746,8 +702,7 @@ def _(export, tmp):
             ws.cell(row, 1).value = ""
             ws.cell(row, 3).value = None
             ws.cell(row, 3).number_format = "@"
-    edit_xlsx(path, edit)
-    return path
+    return _edited(export, tmp, edit)
 
 
 @tolerated("trailing blank lines in CSV, no byte-order mark")
@@ -759,15 +714,12 @@ def _(export, tmp):
 
 @tolerated("real date cells in date columns")
 def _(export, tmp):
-    path = export.copy_xlsx(tmp)
-
     def edit(wb):
         ws = wb["Date modifiers"]
         cell = ws.cell(2, column_of(ws, "default_value"))
         cell.value = dt.date.fromisoformat(cell.value[:10])
         cell.number_format = "yyyy-mm-dd"
-    edit_xlsx(path, edit)
-    return path
+    return _edited(export, tmp, edit)
 
 
 @tolerated("an image file inside the workbook folder")

@@ -92,7 +92,8 @@ def test_json_lists_every_issue_with_counts():
 def test_annotated_copy_marks_cells_adds_errors_and_a_summary(edited, tmp_path):
     outcome = validate_file(edited)
     places = {(i.sheet, i.row, i.column) for i in outcome.issues}
-    assert {("Choice values", 4, "sort_order"), ("Choice modifiers", 2, "type"), ("Swatch values", 3, "label")} <= places
+    assert {("Choice values", 4, "sort_order"), ("Choice modifiers", 2, "type"),
+            ("Swatch values", 3, "label")} <= places
     out = write_annotated_copy(edited, outcome.issues, tmp_path / "out" / "annotated.xlsx")
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames[0] == SUMMARY_SHEET
