@@ -380,22 +380,28 @@ def _closest(name: str, candidates: Iterable[str]) -> str | None:
 
 # --- workbook parts: sheet names, formulas and error cells ----------------------------------------------
 
-_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-       "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
-_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
-
-
 def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name -> its worksheet part, from the workbook and its relationships."""
+    """Sheet name -> its worksheet part, from the workbook and its relationships.
+
+    Elements are matched by local name, so Strict Open XML (other namespaces) reads the same.
+    """
     workbook = ET.fromstring(archive.read("xl/workbook.xml"))
     rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    targets = {rel.get("Id"): rel.get("Target", "") for rel in rels.iter(_REL)}
+    targets = {rel.get("Id"): rel.get("Target", "") for rel in rels.iter() if _local(rel.tag) == "Relationship"}
     parts: dict[str, str] = {}
-    for sheet in workbook.iter(f"{{{_NS['m']}}}sheet"):
-        target = targets.get(sheet.get(f"{{{_NS['r']}}}id"), "")
+    for sheet in workbook.iter():
+        if _local(sheet.tag) != "sheet":
+            continue
+        rel_id = next((value for key, value in sheet.attrib.items() if key.startswith("{") and _local(key) == "id"),
+                      None)
+        target = targets.get(rel_id, "")
         target = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
         parts[sheet.get("name", "")] = _normalise_part(target)
     return parts
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
 
 
 def _normalise_part(part: str) -> str:
@@ -423,7 +429,10 @@ class _XmlFlag:
     error: str | None
 
 
-_FORMULA = re.compile(rb"<(?:\w+:)?f(?:\s[^>]*)?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
+# `<f>A1*2</f>`, `<f t="shared" ref="A2:A9" si="0">A1*2</f>`, `<f t="shared" si="0"/>` (prefixed or not);
+# formula text is XML-escaped, so it holds no "<".
+_FORMULA = re.compile(rb"<(?:\w+:)?f(?:\s[^>]*?)?(?:/>|>([^<]*)</(?:\w+:)?f>)")
+_CONSTANT_FORMULA = re.compile(rb"^\s*(?:TRUE|FALSE)(?:\(\))?\s*$", re.I)
 _ERROR_CELL = re.compile(rb"<(?:\w+:)?c\s[^>]*?\bt=\"e\"[^>]*>")
 _CELL_START = re.compile(rb"<(?:\w+:)?c\s[^>]*>")
 _REF = re.compile(rb"\br=\"([A-Z]+)(\d+)\"")
@@ -446,6 +455,8 @@ def _xml_flags(path: Path, names: Sequence[str], wanted: set[str]) -> dict[str, 
             start = data.find(b"sheetData")
             flags: dict[tuple[int, int], _XmlFlag] = {}
             for match in _FORMULA.finditer(data, max(start, 0)):
+                if match.group(1) is not None and _CONSTANT_FORMULA.match(match.group(1)):
+                    continue  # how LibreOffice stores every TRUE and FALSE
                 cell = _enclosing_cell(data, match.start())
                 if cell is not None:
                     formula = match.group(1).decode("utf-8", "replace") if match.group(1) is not None else ""
@@ -465,10 +476,12 @@ def _xml_flags(path: Path, names: Sequence[str], wanted: set[str]) -> dict[str, 
 
 
 def _enclosing_cell(data: bytes, position: int) -> tuple[int, int, str] | None:
-    start = max(data.rfind(b"<c ", 0, position), data.rfind(b":c ", 0, position) - 1)
+    """The cell whose element holds `position`: the last `<c ` (or `<x:c `) tag before it."""
+    plain, prefixed = data.rfind(b"<c ", 0, position), data.rfind(b":c ", 0, position)
+    start = plain if plain >= prefixed else data.rfind(b"<", 0, prefixed)
     if start < 0:
         return None
-    tag = _CELL_START.match(data, start if data[start:start + 1] == b"<" else data.rfind(b"<", 0, start + 1))
+    tag = _CELL_START.match(data, start)
     if tag is None:
         return None
     ref = _REF.search(tag.group(0))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -205,7 +207,8 @@ def test_shared_formulas_array_formulas_and_namespaced_cells_are_found(tmp_path)
         '<x:row r="2"><x:c r="A2"><x:f t="shared" ref="A2:A3" si="0">B2*2</x:f><x:v>4</x:v></x:c>'
         '<x:c r="B2" t="e"><x:f>1/0</x:f><x:v>#DIV/0!</x:v></x:c></x:row>'
         '<x:row r="3"><x:c r="A3"><x:f t="shared" si="0"/><x:v>6</x:v></x:c><x:c r="C3" t="e"><x:v>#N/A</x:v></x:c>'
-        '</x:row></x:sheetData><x:dataValidations><x:dataValidation><x:formula1>"a,b"</x:formula1>'
+        '</x:row><x:row r="4"><x:c r="B4"><x:f>A3&amp;"x"</x:f><x:v>6x</x:v></x:c>'
+        '<x:c r="C4" t="n"><x:f aca="false">FALSE()</x:f><x:v>0</x:v></x:c></x:row></x:sheetData><x:dataValidations><x:dataValidation><x:formula1>"a,b"</x:formula1>'
         '</x:dataValidation></x:dataValidations></x:worksheet>')
     path = tmp_path / "book.xlsx"
     with zipfile.ZipFile(path, "w") as archive:
@@ -218,7 +221,18 @@ def test_shared_formulas_array_formulas_and_namespaced_cells_are_found(tmp_path)
         archive.writestr("xl/worksheets/s.xml", sheet)
     flags = _xml_flags(path, ["S"], {"S"})["S"]
     assert [(f.ref, f.formula, f.error) for f in flags] == [
-        ("A2", "B2*2", None), ("B2", "1/0", "#DIV/0!"), ("A3", "", None), ("C3", None, "#N/A")]
+        ("A2", "B2*2", None), ("B2", "1/0", "#DIV/0!"), ("A3", "", None), ("C3", None, "#N/A"), ("B4", 'A3&"x"', None)]
+
+
+@pytest.mark.skipif(shutil.which("libreoffice") is None, reason="LibreOffice is not installed")
+def test_a_workbook_saved_by_libreoffice_validates_clean(xlsx, tmp_path):
+    # LibreOffice stores every boolean as the formula TRUE() or FALSE(): that is not a formula to refuse
+    subprocess.run(["libreoffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+                    "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(tmp_path / "out"), str(xlsx)],
+                   check=True, capture_output=True, timeout=180)
+    result = read_for_validation(tmp_path / "out" / "export.xlsx", expected_store_hash="abc123")
+    assert result.issues == []
+    assert result.sheets["Choice modifiers"]["required"].notna().all()
 
 
 def test_text_that_looks_like_a_formula_or_an_error_in_a_string_cell_is_not_a_formula(xlsx):
