@@ -1,0 +1,94 @@
+"""Plan one edited workbook: validate it, read the touched products from the store, diff.
+
+Only read requests: the current state of the products the sheets mention costs ceil(touched/10)
+requests (`GET /catalog/products?include=modifiers`, ten products a page). When the caller does
+not already know the store's product ids, the extract doubles as the existence check of those
+products, and the product-list targets that are not among them are looked up by id (200 a
+request); a missing product then refuses the plan like any other validation issue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from pipeline.client import BigCommerceClient
+from pipeline.extract import ExtractFilters, extract_products
+from pipeline.normalise import products_to_frames
+from pipeline.plan.diff import build_plan, touched_product_ids
+from pipeline.plan.operations import Plan
+from pipeline.validate.command import (
+    ID_CHUNK,
+    PRODUCTS_PATH,
+    ValidationOutcome,
+    missing_product_issues,
+    referenced_product_ids,
+    validate_file_async,
+)
+from pipeline.validate.cross_rows import cross_row_issues
+from pipeline.validate.report import sort_issues
+
+
+class PlanRefused(Exception):
+    """The workbook has validation issues: nothing was planned (and nothing written)."""
+
+    def __init__(self, outcome: ValidationOutcome) -> None:
+        self.outcome = outcome
+        super().__init__(f"{len(outcome.issues)} validation issue(s) in {outcome.read.file or 'the workbook'}: "
+                         "fix them, then plan again")
+
+
+def store_hash_of_url(base_url: str) -> str | None:
+    """The `{hash}` of an API URL `.../stores/{hash}/v3`, or None."""
+    parts = base_url.rstrip("/").split("/")
+    return parts[parts.index("stores") + 1] if "stores" in parts[:-1] else None
+
+
+async def plan_workbook(
+    path: Path,
+    client: BigCommerceClient,
+    *,
+    prune: bool = False,
+    force: bool = False,
+    known_product_ids: set[int] | None = None,
+    expected_store_hash: str | None = None,
+) -> tuple[Plan, ValidationOutcome]:
+    """Validate `path`, fetch the current state of its products through `client` (reads only), and
+    plan. Raises `PlanRefused` with the validation outcome when the workbook has issues.
+
+    `known_product_ids`: the store's product ids when already known (then only the extract is
+    sent). `expected_store_hash`: the store the workbook must come from; by default the one in
+    the client's API URL.
+    """
+    path = Path(path)
+    expected = expected_store_hash or store_hash_of_url(client.base_url)
+    outcome = await validate_file_async(path, expected_store_hash=expected, known_product_ids=known_product_ids)
+    if not outcome.ok:
+        raise PlanRefused(outcome)
+    before = client.metrics.requests_sent
+    touched = touched_product_ids(outcome.sheets)
+    products = await extract_products(client, ExtractFilters(product_ids=tuple(touched))) if touched else []
+    if known_product_ids is None:
+        outcome = await _check_products(outcome, client, {int(p["id"]) for p in products})
+    outcome.requests += client.metrics.requests_sent - before
+    if not outcome.ok:
+        raise PlanRefused(outcome)
+    plan = build_plan(outcome.sheets, outcome.meta, products_to_frames(products), workbook=str(path),
+                      prune=prune, force=force)
+    return plan, outcome
+
+
+async def _check_products(outcome: ValidationOutcome, client: BigCommerceClient, found: set[int]) -> ValidationOutcome:
+    """The outcome with an issue for every product id (row or product-list target) the store lacks."""
+    others = sorted(referenced_product_ids(outcome.sheets) - found)
+    for start in range(0, len(others), ID_CHUNK):
+        part = others[start:start + ID_CHUNK]
+        params = {"id:in": ",".join(map(str, part)), "include_fields": "id", "limit": 250}
+        found |= {int(product["id"]) for product in await client.get_all(PRODUCTS_PATH, params)}
+    read = outcome.read
+    issues = missing_product_issues(outcome.sheets, read.files, found)
+    # the other cross-row rules passed already, so this only adds product-list targets that do not exist
+    issues += [i for i in cross_row_issues(outcome.sheets, file=read.file, known_product_ids=found)
+               if i.column == "linked_product_id"]
+    issues = [i if not i.sheet or i.sheet not in read.files else replace(i, file=read.files[i.sheet]) for i in issues]
+    return replace(outcome, issues=sort_issues(issues), checked_product_ids=len(found))
