@@ -83,14 +83,10 @@ class ReadResult:
     sheets: dict[str, pd.DataFrame]
     meta: ExportMeta | None
     issues: list[Issue]
+    file: str  # the name of what was read, as issues about the whole file carry it
     format: Format | None = None
     files: dict[str, str] = field(default_factory=dict)
     folder: Path | None = None
-
-    @property
-    def file(self) -> str:
-        """The name of what was read, as issues about the whole file carry it."""
-        return self.files.get("", "")
 
 
 def read_for_validation(path: Path, *, expected_store_hash: str | None) -> ReadResult:
@@ -120,6 +116,10 @@ def read_for_validation(path: Path, *, expected_store_hash: str | None) -> ReadR
     return result
 
 
+_DAMAGED: Final = ("the workbook is damaged and cannot be read ({reason}); export again, or open it in Excel and "
+                   "save a new copy")
+
+
 class _Refused(Exception):
     """The file cannot be read at all; the issue saying why is already recorded."""
 
@@ -132,17 +132,16 @@ class _Reader:
         self.label = path.name or str(path)
         self.issues: list[Issue] = []
         self.raw: dict[str, RawTable] = {}
-        self.files: dict[str, str] = {"": self.label}
+        self.files: dict[str, str] = {}
         self.format: Format | None = None
         self.folder: Path | None = None
         self.merged: dict[str, list[tuple[tuple[int, int], tuple[int, int]]]] = {}
         self.xml_flags: dict[str, list[_XmlFlag]] = {}
-        self.csv_problems: dict[str, list[Issue]] = {}
 
     # -- whole-file problems ------------------------------------------------------------------------
 
-    def refuse(self, message: str, *, sheet: str | None = None, value: str | None = None) -> _Refused:
-        self.issues.append(Issue(self.label, sheet, None, None, value, message))
+    def refuse(self, message: str) -> _Refused:
+        self.issues.append(Issue(self.label, None, None, None, None, message))
         return _Refused()
 
     def read(self) -> None:
@@ -205,15 +204,13 @@ class _Reader:
         try:
             names = _sheet_names(self.path)
         except (KeyError, ET.ParseError, zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise self.refuse(f"the workbook is damaged and cannot be read ({_reason(exc)}); export again, or "
-                              "open it in Excel and save a new copy") from None
+            raise self.refuse(_DAMAGED.format(reason=_reason(exc))) from None
         actual = self.match_names(names, "sheet")
         try:
             content = read_xlsx(self.path, set(actual.values()))
             flags = _xml_flags(self.path, names, set(actual.values()))
         except Exception as exc:  # noqa: BLE001 - python-calamine raises its own errors for damaged files
-            raise self.refuse(f"the workbook is damaged and cannot be read ({_reason(exc)}); export again, or "
-                              "open it in Excel and save a new copy") from None
+            raise self.refuse(_DAMAGED.format(reason=_reason(exc))) from None
         for expected, found in actual.items():
             self.raw[expected] = content.tables[found]
             self.files[expected] = self.label
@@ -312,20 +309,24 @@ class _Reader:
             self.issues += _merged_issues(self.merged.get(spec.name, ()), raw, read, spec, file)
             self.issues += _flag_issues(self.xml_flags.get(spec.name, ()), raw, read, spec, file)
             sheets[spec.name] = read.frame
-            if spec.name == META_SHEET and not read.missing and not read.duplicated:
-                try:
-                    meta = meta_from_frame(read.frame, file)
-                except ValueError as exc:
-                    reason = str(exc).removeprefix(f"{file}: ")
-                    self.issues.append(Issue(file, META_SHEET, None, None, None,
-                                             f"the hidden sheet {META_SHEET!r} is damaged ({reason}): it must "
-                                             "not be edited; export again and copy your changes into the new file"))
-            elif spec.name == META_SHEET:
-                self.issues.append(Issue(file, META_SHEET, None, None, None,
-                                         f"the hidden sheet {META_SHEET!r} is damaged (its columns were changed): "
-                                         "export again and copy your changes into the new file"))
+            if spec.name == META_SHEET:
+                meta = self.meta(read, file)
         sheets.pop(META_SHEET)
-        return ReadResult(sheets, meta, self.issues, self.format, self.files, self.folder)
+        return ReadResult(sheets, meta, self.issues, self.label, self.format, self.files, self.folder)
+
+
+    def meta(self, read: TableRead, file: str) -> ExportMeta | None:
+        """The export's metadata; an issue when it was edited beyond reading."""
+        where = f"hidden sheet {META_SHEET!r}" if self.format == "xlsx" else f"file {csv_name(META_SHEET)!r}"
+        reason = "its columns were changed"
+        if not read.missing and not read.duplicated:
+            try:
+                return meta_from_frame(read.frame, file)
+            except ValueError as exc:
+                reason = str(exc).removeprefix(f"{file}: ")
+        self.issues.append(Issue(file, META_SHEET, None, None, None, f"the {where} is damaged ({reason}): it must not "
+                                 "be edited; export again and copy your changes into the new file"))
+        return None
 
 
 # --- the file as a whole --------------------------------------------------------------------------------
