@@ -293,9 +293,9 @@ class _Run:
 
     # -- bookkeeping --------------------------------------------------------------------------------
 
-    def _outcome(self, op: Operation, status: str, message: str = "", **ids: Any) -> OpOutcome:
+    def _outcome(self, op: Operation, status: str, message: str = "", **fields: Any) -> OpOutcome:
         return OpOutcome(op.op_id, op.kind, status, op.product_id, op.display_name, op.label, op.source,
-                         dict(op.value_rows), message=message, **ids)
+                         dict(op.value_rows), message=message, **fields)
 
     def _register_modifier(self, product_id: int, display_name: str, modifier: dict[str, Any]) -> dict[str, int]:
         modifier_id = int(modifier["id"])
@@ -317,11 +317,9 @@ class _Run:
                 self.value_ids[(modifier_id, label)] = value_id
             if record.value_id is not None and op.label is not None:
                 self.value_ids[(modifier_id, op.payload.get("label", op.label))] = record.value_id
-        outcome = self._outcome(op, OK, record.note or "done in an earlier run", modifier_id=modifier_id,
-                                value_id=record.value_id if record.value_id is not None else op.value_id,
-                                value_ids=dict(record.values))
-        outcome.from_journal = True
-        return outcome
+        return self._outcome(op, OK, "done in an earlier run", from_journal=True, modifier_id=modifier_id,
+                             value_id=record.value_id if record.value_id is not None else op.value_id,
+                             value_ids=dict(record.values))
 
     def _tick(self) -> None:
         self.done_count += 1
@@ -368,6 +366,8 @@ class _Run:
                 outcome = self._outcome(op, FAILED, str(exc))
             except BigCommerceError as exc:
                 outcome = self._outcome(op, FAILED, describe_error(exc))
+            except (KeyError, TypeError, ValueError) as exc:  # an answer of an unexpected shape
+                outcome = self._outcome(op, FAILED, f"unexpected answer from the store ({type(exc).__name__}: {exc})")
             if self.journal is not None:
                 if outcome.status == OK:
                     await self.journal.mark_done(op.op_id, modifier_id=outcome.modifier_id, value_id=outcome.value_id,
@@ -392,6 +392,13 @@ class _Run:
             return await self.client.put_json(path, kwargs["json"])
         await self.client.delete(path, missing_ok=True)
         return None
+
+    async def _write_existing(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+        """A write to an object the plan says exists; a 404 means it was deleted since planning."""
+        try:
+            return await self._write(method, path, **kwargs)
+        except NotFoundError:
+            raise OperationFailed(f"{what} no longer exists in the store (deleted since the plan was made)") from None
 
     # -- resolving targets --------------------------------------------------------------------------
 
@@ -497,10 +504,8 @@ class _Run:
             raise OperationFailed(f"product {op.product_id} already has a modifier named {name!r} of type "
                                   f"{modifier.get('type')}, not {payload['type']}")
         values = self._register_modifier(op.product_id, name, modifier)
-        outcome = self._outcome(op, OK, "matched by display name" if reconciled else "",
-                                modifier_id=int(modifier["id"]), value_ids=values)
-        outcome.reconciled = reconciled
-        return outcome
+        return self._outcome(op, OK, "matched by display name" if reconciled else "", reconciled=reconciled,
+                             modifier_id=int(modifier["id"]), value_ids=values)
 
     async def _create_value(self, op: Operation) -> OpOutcome:
         modifier_id = await self._modifier_id(op)
@@ -513,19 +518,14 @@ class _Run:
             lambda: self._find_value(op.product_id, modifier_id, label))
         value_id = int(value["id"])
         self.value_ids[(modifier_id, label)] = value_id
-        outcome = self._outcome(op, OK, "matched by label" if reconciled else "", modifier_id=modifier_id,
-                                value_id=value_id, value_ids={label: value_id})
-        outcome.reconciled = reconciled
-        return outcome
+        return self._outcome(op, OK, "matched by label" if reconciled else "", reconciled=reconciled,
+                             modifier_id=modifier_id, value_id=value_id, value_ids={label: value_id})
 
     async def _update_modifier(self, op: Operation) -> OpOutcome:
         modifier_id = await self._modifier_id(op)
         await self._started(op)
-        try:
-            updated = await self._write("PUT", modifier_path(op.product_id, modifier_id), json=op.payload)
-        except NotFoundError:
-            raise OperationFailed(f"modifier {modifier_id} of product {op.product_id} no longer exists in the "
-                                  "store (deleted since the plan was made)") from None
+        updated = await self._write_existing("PUT", modifier_path(op.product_id, modifier_id),
+                                             f"modifier {modifier_id} of product {op.product_id}", json=op.payload)
         values = self._register_modifier(op.product_id, op.payload.get("display_name", op.display_name),
                                          {"option_values": [], **(updated or {}), "id": modifier_id})
         return self._outcome(op, OK, modifier_id=modifier_id, value_ids=values if op.payload.get("option_values")
@@ -535,11 +535,9 @@ class _Run:
         modifier_id = await self._modifier_id(op)
         value_id = await self._value_id(op, modifier_id)
         await self._started(op)
-        try:
-            await self._write("PUT", value_path(op.product_id, modifier_id, value_id), json=op.payload)
-        except NotFoundError:
-            raise OperationFailed(f"value {value_id} of modifier {modifier_id} (product {op.product_id}) no longer "
-                                  "exists in the store (deleted since the plan was made)") from None
+        await self._write_existing("PUT", value_path(op.product_id, modifier_id, value_id),
+                                   f"value {value_id} of modifier {modifier_id} (product {op.product_id})",
+                                   json=op.payload)
         if "label" in op.payload:
             self.value_ids[(modifier_id, op.payload["label"])] = value_id
         return self._outcome(op, OK, modifier_id=modifier_id, value_id=value_id)
@@ -563,12 +561,9 @@ class _Run:
         modifier_id = await self._modifier_id(op)
         value_id = await self._value_id(op, modifier_id)
         await self._started(op)
-        try:
-            await self._write("POST", value_path(op.product_id, modifier_id, value_id) + "/image",
-                              files=image.as_files())
-        except NotFoundError:
-            raise OperationFailed(f"value {value_id} of modifier {modifier_id} (product {op.product_id}) no longer "
-                                  "exists in the store, so its image cannot be uploaded") from None
+        await self._write_existing("POST", value_path(op.product_id, modifier_id, value_id) + "/image",
+                                   f"value {value_id} of modifier {modifier_id} (product {op.product_id})",
+                                   files=image.as_files())
         return self._outcome(op, OK, modifier_id=modifier_id, value_id=value_id)
 
 

@@ -18,7 +18,6 @@ from pipeline.plan.operations import Change, OpKind, RowRef
 from pipeline.sandbox.faults import FaultPlan
 from sample_data.generator import FIRST_PRODUCT_ID
 from tests.pipeline.apply.support import (
-    PNG,
     client_for,
     duplicates,
     first_of_type,
@@ -38,14 +37,6 @@ VALUE_TYPES = [t for t, spec in MODIFIER_TYPES.items() if spec.has_values and no
 @pytest.fixture
 def store(tmp_path: Path):
     return sandbox_store(tmp_path / "store", products=30)
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "workbook"
-    (folder / "images").mkdir(parents=True)
-    (folder / "images" / "swatch.png").write_bytes(PNG)
-    return folder
 
 
 async def run(store, plan, folder: Path, **kwargs):

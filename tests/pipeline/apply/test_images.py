@@ -30,11 +30,8 @@ BMP = b"BM" + b"\x00" * 12 + (40).to_bytes(4, "little") + b"\x00" * 40
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "workbook"
-    (folder / "images").mkdir(parents=True)
+def folder(folder: Path) -> Path:
     (folder / "images" / "red.png").write_bytes(PNG)
-    (tmp_path / "outside.png").write_bytes(PNG)
     return folder
 
 
