@@ -208,14 +208,23 @@ async def test_csv_exports_get_a_results_csv(store, tmp_path: Path) -> None:
 
     folder = tmp_path / "csv"
     exported = await export_store(store.settings, folder, csv=True, transport=store.transport())
-    (exported.path / "images").mkdir()
+    values_file = exported.path / "choice_values.csv"
+    with values_file.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    sort_order = rows[0].index("sort_order")
+    rows[2][sort_order] = "321"  # spreadsheet row 3
+    with values_file.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle, lineterminator="\r\n").writerows(rows)
     async with client_for(store) as client:
         plan, _ = await build.plan_workbook(exported.path, client)
         result = await apply_plan(plan, client, workbook_dir=exported.path, journal=None, backup=False)
     target = write_results(result, exported.path)
     assert target == exported.path / "results.csv"
     with target.open(encoding="utf-8-sig") as handle:
-        assert next(csv.reader(handle)) == ["sheet", "row", "result", "modifier_id", "value_id"]
+        assert list(csv.reader(handle)) == [["sheet", "row", "result", "modifier_id", "value_id"],
+                                            ["Choice values", "3", "ok", rows[2][rows[0].index("modifier_id")],
+                                             rows[2][rows[0].index("value_id")]]]
+    assert result.requests == 1
 
 
 @pytest.mark.xfail(reason="the workbook reader does not yet ignore the results copy's `result` column and "
