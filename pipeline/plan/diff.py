@@ -261,7 +261,7 @@ class _Planner:
         if store is None:
             if self.gone(row, "modifier", modifier_id, exported):
                 return self.create_modifier(row)
-            target.reason = f"its modifier {modifier_id} is not in the store any more"
+            target.reason = ALREADY_DELETED if row.delete else f"its modifier {modifier_id} is not in the store any more"
             return target
         if store["product_id"] != product_id:
             return self.refuse(row, target, f"modifier {modifier_id} belongs to product {store['product_id']} "
