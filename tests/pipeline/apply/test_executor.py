@@ -119,8 +119,10 @@ async def test_every_operation_kind_on_every_modifier_type(store, folder: Path) 
 
 async def test_checkbox_is_created_then_its_values_updated(store, folder: Path) -> None:
     ops = new_modifier_ops(FIRST_PRODUCT_ID + 3, "checkbox", "Insurance", 5)
-    result = await run(store, plan_of(ops), folder)
+    ticks: list[tuple[int, int]] = []
+    result = await run(store, plan_of(ops), folder, progress=lambda done, total: ticks.append((done, total)))
     assert result.ok and result.requests == 3
+    assert ticks == [(1, 3), (2, 3), (3, 3)]
     created = modifier_named(products_of(store), FIRST_PRODUCT_ID + 3, "Insurance")
     prices = {v["label"]: v["adjusters"]["price"] for v in created["option_values"]}
     assert prices == {"Yes": {"adjuster": "relative", "adjuster_value": 4.0},
