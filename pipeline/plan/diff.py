@@ -51,6 +51,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+import numpy as np
 import pandas as pd
 
 from pipeline.modifier_types import MODIFIER_TYPES
@@ -88,6 +89,7 @@ _EMPTY_ADJUSTER: Final[dict[str, Any]] = {"price": {}, "weight": {}, "image_url"
 _PHASE: Final = {OpKind.DELETE_VALUE: 0, OpKind.DELETE_MODIFIER: 1, OpKind.UPDATE_MODIFIER: 2,
                  OpKind.UPDATE_VALUE: 3, OpKind.CREATE_MODIFIER: 4, OpKind.CREATE_VALUE: 5, OpKind.UPLOAD_IMAGE: 7}
 _DEPENDENT_UPDATE_PHASE: Final = 6
+_NOT_COMPARED: Final = frozenset({"action", "product_sku", "product_name"})  # reference columns, never sent
 
 Kind = Literal["modifier", "value"]
 Record = dict[str, Any]
@@ -134,14 +136,6 @@ def same(before: Any, after: Any) -> bool:
     return before == after
 
 
-def records(frame: pd.DataFrame) -> list[Record]:
-    """Rows as dicts of plain Python values, None for blank."""
-    names = list(frame.columns)
-    columns = [[None if item is pd.NA or item is None or item != item else item
-                for item in frame[name].to_numpy(dtype=object)] for name in names]
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)] if names else []
-
-
 @dataclass
 class _Row:
     ref: RowRef
@@ -150,6 +144,23 @@ class _Row:
 
     def __getitem__(self, key: str) -> Any:
         return self.data.get(key)
+
+
+@dataclass
+class _Sheet:
+    """One sheet's rows as column lists; `same[n]`: row n equals its store row (see `unchanged_rows`)."""
+
+    name: str
+    rows: list[int]  # Excel row numbers
+    table: _Columns
+    delete: list[bool]
+    same: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def row(self, n: int) -> _Row:
+        return _Row(RowRef(self.name, self.rows[n]), self.table.record(n), self.delete[n])
 
 
 @dataclass
@@ -165,32 +176,60 @@ class _Target:
     reason: str = ""  # why its value rows are skipped (blocked)
 
 
-@dataclass
+class _Columns:
+    """A frame as plain Python column lists (None for blank); a row's dict is built when asked for."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.names = list(frame.columns)
+        self.lists = [frame[n].astype(object).where(frame[n].notna(), None).tolist() for n in self.names]
+
+    def column(self, name: str) -> list[Any]:
+        return self.lists[self.names.index(name)]
+
+    def record(self, position: int) -> Record:
+        return {name: items[position] for name, items in zip(self.names, self.lists, strict=True)}
+
+
 class _Store:
     """The current state of the touched products, indexed every way the planner looks it up."""
 
-    modifiers: dict[int, Record] = field(default_factory=dict)
-    values: dict[int, Record] = field(default_factory=dict)
-    modifiers_of: dict[int, list[Record]] = field(default_factory=lambda: defaultdict(list))
-    values_of: dict[int, list[Record]] = field(default_factory=lambda: defaultdict(list))
+    def __init__(self, current: ModifierFrames) -> None:
+        self.modifier_table = _Columns(current.modifiers)
+        self.value_table = _Columns(current.values)
+        self._modifiers = {m: n for n, m in enumerate(self.modifier_table.column("modifier_id"))}
+        self._values = {v: n for n, v in enumerate(self.value_table.column("value_id"))}
+        self._modifiers_of: dict[int, list[int]] = defaultdict(list)
+        for n, product_id in enumerate(self.modifier_table.column("product_id")):
+            self._modifiers_of[product_id].append(n)
+        self._values_of: dict[int, list[int]] = defaultdict(list)
+        for n, modifier_id in enumerate(self.value_table.column("modifier_id")):
+            self._values_of[modifier_id].append(n)
 
-    @classmethod
-    def of(cls, current: ModifierFrames) -> _Store:
-        store = cls()
-        for record in records(current.modifiers):
-            store.modifiers[record["modifier_id"]] = record
-            store.modifiers_of[record["product_id"]].append(record)
-        for record in records(current.values):
-            store.values[record["value_id"]] = record
-            store.values_of[record["modifier_id"]].append(record)
-        return store
+    def modifier(self, modifier_id: int) -> Record | None:
+        n = self._modifiers.get(modifier_id)
+        return None if n is None else self.modifier_table.record(n)
+
+    def value(self, value_id: int) -> Record | None:
+        n = self._values.get(value_id)
+        return None if n is None else self.value_table.record(n)
+
+    def modifiers_of(self, product_id: int) -> list[Record]:
+        return [self.modifier_table.record(n) for n in self._modifiers_of.get(product_id, ())]
+
+    def value_ids_of(self, modifier_id: int | None) -> list[int]:
+        ids = self.value_table.column("value_id")
+        return [ids[n] for n in self._values_of.get(modifier_id, ())]  # type: ignore[arg-type]
+
+    def values_of(self, modifier_id: int | None) -> list[Record]:
+        return [self.value_table.record(n) for n in self._values_of.get(modifier_id, ())]  # type: ignore[arg-type]
 
 
 def _generated_checkbox_values() -> dict[bool, Record]:
     """The two values the store creates with a checkbox, by checked_value, as frame rows."""
     product = {"id": 0, "modifiers": [{"id": 0, "display_name": "", "type": "checkbox",
                                        "option_values": checkbox_values()}]}
-    return {row["checked_value"]: row for row in records(products_to_frames([product]).values)}
+    table = _Columns(products_to_frames([product]).values)
+    return {row["checked_value"]: row for row in map(table.record, range(len(checkbox_values())))}
 
 
 def _payload_of(kind: Kind) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
@@ -206,10 +245,11 @@ class _Planner:
                  prune: bool, force: bool) -> None:
         self.force = force
         self.prune = prune
-        self.store = _Store.of(current)
+        self.store = _Store(current)
         self.exported = _export_fingerprints(meta)
-        self.modifier_rows = _rows(sheets, "modifiers")
-        self.value_rows = _rows(sheets, "values")
+        self.modifier_sheets = _sheets(sheets, "modifiers", current.modifiers)
+        self.value_sheets = _sheets(sheets, "values", current.values)
+        self.touched = touched_product_ids(sheets)
         self.phases: dict[int, list[Operation]] = defaultdict(list)
         self.op_ids: set[str] = set()
         self.conflicts: list[Conflict] = []
@@ -217,32 +257,49 @@ class _Planner:
         self.blanked: list[tuple[RowRef, str]] = []
         self.unchanged = 0
         # store entities some row names by id, so natural keys never match them
-        self.claimed_modifiers = {r["modifier_id"] for r in self.modifier_rows if r["modifier_id"] is not None}
-        self.claimed_values = {r["value_id"] for r in self.value_rows if r["value_id"] is not None}
+        self.claimed_modifiers = {i for sheet in self.modifier_sheets for i in sheet.table.column("modifier_id")
+                                  if i is not None}
+        self.claimed_values = {i for sheet in self.value_sheets for i in sheet.table.column("value_id")
+                               if i is not None}
 
     # --- the walk ------------------------------------------------------------------------------------
 
     def run(self) -> None:
-        targets = [self.plan_modifier(row) for row in self.modifier_rows]
-        for row, target in zip(self.value_rows, self._link(targets), strict=True):
-            if target is None:
-                self.skip(row, "this value belongs to no modifier row (by modifier_id, or by product_id and "
-                          "display_name)")
-            else:
-                self.plan_value(row, target)
-        if self.prune:
-            self.plan_prune(targets)
+        """Modifier rows first (their targets decide for their values), then value rows, then pruning.
 
-    def _link(self, targets: list[_Target]) -> list[_Target | None]:
-        """Each value row's modifier: by modifier_id when a modifier row has it, else by product and name."""
+        A value finds its modifier row by modifier_id when a modifier row has it, else by product
+        and display name. Rows equal to the store are counted without a closer look."""
+        targets: list[_Target] = []
         by_id: dict[int, _Target] = {}
         by_name: dict[tuple[int, str], _Target] = {}
-        for row, target in zip(self.modifier_rows, targets, strict=True):
-            if row["modifier_id"] is not None:
-                by_id.setdefault(row["modifier_id"], target)
-            by_name.setdefault((row["product_id"], _key(row["display_name"])), target)
-        return [by_id.get(row["modifier_id"]) or by_name.get((row["product_id"], _key(row["display_name"])))
-                for row in self.value_rows]
+        for sheet in self.modifier_sheets:
+            ids, products, names, types = (sheet.table.column(c) for c in ("modifier_id", "product_id",
+                                                                           "display_name", "type"))
+            for n in range(len(sheet)):
+                if sheet.same[n]:
+                    self.unchanged += 1
+                    target = _Target("existing", products[n], names[n], types[n], ids[n])
+                else:
+                    target = self.plan_modifier(sheet.row(n))
+                targets.append(target)
+                if ids[n] is not None:
+                    by_id.setdefault(ids[n], target)
+                by_name.setdefault((products[n], _key(names[n])), target)
+        for sheet in self.value_sheets:
+            ids, products, names = (sheet.table.column(c) for c in ("modifier_id", "product_id", "display_name"))
+            for n in range(len(sheet)):
+                found = by_id.get(ids[n]) if ids[n] is not None else None
+                target = found or by_name.get((products[n], _key(names[n])))
+                if sheet.same[n] and target is not None and target.state == "existing" and \
+                        target.modifier_id == ids[n]:
+                    self.unchanged += 1
+                elif target is None:
+                    self.skip(sheet.row(n), "this value belongs to no modifier row (by modifier_id, or by "
+                              "product_id and display_name)")
+                else:
+                    self.plan_value(sheet.row(n), target)
+        if self.prune:
+            self.plan_prune(targets)
 
     # --- modifiers -----------------------------------------------------------------------------------
 
@@ -257,7 +314,7 @@ class _Planner:
                 return self.create_modifier(row)
             return self.existing_modifier(row, store, target, exported=None)
         exported = self.exported.get(("modifier", modifier_id))
-        store = self.store.modifiers.get(modifier_id)
+        store = self.store.modifier(modifier_id)
         if store is None:
             if self.gone(row, "modifier", modifier_id, exported):
                 return self.create_modifier(row)
@@ -287,7 +344,7 @@ class _Planner:
 
     def _match_modifier(self, product_id: int, display_name: Any) -> Record | None:
         wanted = _key(display_name)
-        return next((m for m in self.store.modifiers_of.get(product_id, ())
+        return next((m for m in self.store.modifiers_of(product_id)
                      if m["modifier_id"] not in self.claimed_modifiers and _key(m["display_name"]) == wanted), None)
 
     def create_modifier(self, row: _Row) -> _Target:
@@ -363,7 +420,7 @@ class _Planner:
                 self.existing_value(row, target, store, exported=None)
             return
         exported = self.exported.get(("value", value_id))
-        store = self.store.values.get(value_id)
+        store = self.store.value(value_id)
         if store is None:
             if self.gone(row, "value", value_id, exported):
                 self.create_value(row, target)
@@ -382,7 +439,7 @@ class _Planner:
         self.existing_value(row, target, store, exported)
 
     def _match_value(self, modifier_id: int | None, row: _Row, generated: bool) -> Record | None:
-        for value in self.store.values_of.get(modifier_id, ()):  # type: ignore[arg-type]
+        for value in self.store.values_of(modifier_id):  # type: ignore[arg-type]
             if value["value_id"] in self.claimed_values:
                 continue
             if (value["checked_value"] == row["checked_value"]) if generated else \
@@ -540,18 +597,18 @@ class _Planner:
     # --- pruning -------------------------------------------------------------------------------------
 
     def plan_prune(self, targets: list[_Target]) -> None:
-        touched = {r["product_id"] for r in (*self.modifier_rows, *self.value_rows)}
-        for product_id in sorted(touched):
-            for store in self.store.modifiers_of.get(product_id, ()):
+        for product_id in self.touched:
+            for store in self.store.modifiers_of(product_id):
                 if store["modifier_id"] not in self.claimed_modifiers:
                     self.add(self.operation(OpKind.DELETE_MODIFIER, store, None))
         kept = {t.modifier_id: t for t in targets if t.state == "existing"}
         for modifier_id, target in kept.items():
             if MODIFIER_TYPES[target.type_name].generated_values:
                 continue
-            for store in self.store.values_of.get(modifier_id, ()):  # type: ignore[arg-type]
-                if store["value_id"] not in self.claimed_values:
-                    self.add(self.operation(OpKind.DELETE_VALUE, store, None, target))
+            for value_id in self.store.value_ids_of(modifier_id):
+                if value_id not in self.claimed_values:
+                    self.add(self.operation(OpKind.DELETE_VALUE, self.store.value(value_id), None,  # type: ignore[arg-type]
+                                            target))
 
     # --- result --------------------------------------------------------------------------------------
 
@@ -575,8 +632,8 @@ def _web_image(item: Any) -> Any:
 
 
 def _changes(data: Record, store: Record, fields: Iterable[str]) -> list[Change]:
-    return [Change(name, store.get(name), data.get(name)) for name in fields
-            if not same(store.get(name), data.get(name))]
+    return [Change(name, before, after) for name in fields
+            if (before := store.get(name)) != (after := data.get(name)) and not same(before, after)]
 
 
 def _modifier_update(data: Record, changes: list[Change]) -> dict[str, Any]:
@@ -608,23 +665,60 @@ def _export_fingerprints(meta: ExportMeta | None) -> dict[tuple[str, int], str]:
     if meta is None or not len(meta.fingerprints):
         return {}
     table = meta.fingerprints.dropna(subset=["kind", "id", "fingerprint"])
-    return {(str(k), int(i)): str(f) for k, i, f in zip(table["kind"], table["id"], table["fingerprint"],
-                                                         strict=True)}
+    return {(str(k), int(i)): str(f) for k, i, f in zip(table["kind"].tolist(), table["id"].tolist(),
+                                                         table["fingerprint"].tolist(), strict=True)}
 
 
-def _rows(sheets: Mapping[str, pd.DataFrame], kind: str) -> list[_Row]:
-    """Every row of the sheets of `kind`, in workbook order."""
-    out: list[_Row] = []
+def _sheets(sheets: Mapping[str, pd.DataFrame], kind: str, store: pd.DataFrame) -> list[_Sheet]:
+    """The non-empty sheets of `kind`, in workbook order."""
+    out: list[_Sheet] = []
     for spec in SHEETS:
         sheet = sheets.get(spec.name)
         if spec.kind != kind or sheet is None or not len(sheet):
             continue
         action = sheet["action"] if "action" in sheet.columns else pd.Series(pd.NA, index=sheet.index)
-        actions = action.astype("string").str.strip().str.lower().eq(ACTION_DELETE).fillna(False)
-        for row, data, delete in zip(sheet.index.tolist(), records(sheet.drop(columns="action", errors="ignore")),
-                                     actions.tolist(), strict=True):
-            out.append(_Row(RowRef(spec.name, int(row)), data, bool(delete)))
+        delete = action.astype("string").str.strip().str.lower().eq(ACTION_DELETE).fillna(False).to_numpy(bool)
+        id_column = "modifier_id" if kind == "modifiers" else "value_id"
+        out.append(_Sheet(spec.name, [int(r) for r in sheet.index.tolist()],
+                          _Columns(sheet.drop(columns="action", errors="ignore")), delete.tolist(),
+                          unchanged_rows(sheet, store, id_column) & ~delete))
     return out
+
+
+def unchanged_rows(sheet: pd.DataFrame, store: pd.DataFrame, id_column: str) -> np.ndarray:
+    """Rows equal to the store's row with the same id in every column the sheet shows (blank ==
+    blank, numbers to REL_TOLERANCE) and without a local image: vectorised, so the common case of
+    a large workbook with few edits needs no per-row work. Any doubt leaves a row False, for the
+    row-by-row comparison to decide."""
+    size = len(sheet)
+    if not size or not len(store) or id_column not in sheet.columns:
+        return np.zeros(size, dtype=bool)
+    ids = pd.Index(store[id_column].astype("Int64"))
+    if not ids.is_unique:
+        return np.zeros(size, dtype=bool)
+    positions = ids.get_indexer(sheet[id_column].astype("Int64"))
+    same_rows = positions >= 0
+    take = np.where(same_rows, positions, 0)
+    for name in sheet.columns:
+        if name in _NOT_COMPARED or name not in store.columns:
+            continue
+        mine = sheet[name].reset_index(drop=True)
+        theirs = store[name].iloc[take].reset_index(drop=True)
+        both_blank = mine.isna().to_numpy(bool) & theirs.isna().to_numpy(bool)
+        try:
+            if mine.dtype == "Float64" or theirs.dtype == "Float64":
+                equal = np.isclose(mine.to_numpy(float, na_value=np.nan), theirs.to_numpy(float, na_value=np.nan),
+                                   rtol=REL_TOLERANCE, atol=0.0)
+            else:
+                equal = (mine == theirs).fillna(False).to_numpy(bool)
+        except (TypeError, ValueError):
+            return np.zeros(size, dtype=bool)
+        same_rows &= equal | both_blank
+    if "image_url" in sheet.columns:
+        images = sheet["image_url"].astype("string").str.strip()
+        web = images.str.lower().str.startswith(("http://", "https://"))
+        same_rows &= (images.isna() | web).fillna(False).to_numpy(bool)
+    return same_rows
 
 
 def touched_product_ids(sheets: Mapping[str, pd.DataFrame]) -> list[int]:
