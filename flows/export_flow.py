@@ -13,27 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from pydantic import SecretStr
-
 from pipeline.client import BigCommerceClient
 from pipeline.export import export_meta, summarise_export, write_export
 from pipeline.extract import ExtractFilters, extract_products, parse_since, summarise
 from pipeline.normalise import products_to_frames
 from pipeline.settings import Settings
 
-
-def resolve_settings(api_url: str | None, store_hash: str | None, token_secret_block: str | None) -> Settings:
-    """Settings from the environment, with the flow's parameters taking precedence."""
-    overrides: dict[str, Any] = {k: v for k, v in {"api_url": api_url, "store_hash": store_hash}.items() if v}
-    settings = Settings(**overrides)
-    if token_secret_block:
-        from prefect.blocks.system import Secret
-
-        settings = settings.model_copy(update={"access_token": SecretStr(Secret.load(token_secret_block).get())})
-    if not settings.is_configured:
-        raise ValueError("no store configured: set BIGCOMMERCE_API_URL or BIGCOMMERCE_STORE_HASH, and "
-                         "BIGCOMMERCE_ACCESS_TOKEN or a Secret block name")
-    return settings
+from flows.store import resolve_settings
 
 
 @task(retries=3, retry_delay_seconds=[5, 30, 120], log_prints=False)

@@ -1,0 +1,130 @@
+"""`bcmod plan` and `bcmod apply`: preview, then carry out, what an edited workbook changes.
+
+Both validate first and send nothing when the file has problems. `plan` only reads (the current
+state of the products the file touches). `apply` shows the same plan, asks for confirmation
+unless `--yes`, backs the touched products up, applies with a journal (a re-run after an
+interruption resumes), and writes a results workbook. Exit codes: 0 done, 1 problems in the file
+or failed rows, 2 usage, 4 cancelled at the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from pipeline.apply import Journal, apply_plan, render_summary, write_results
+from pipeline.cli.validate_cmd import show_outcome
+from pipeline.client import BigCommerceClient, BigCommerceError
+from pipeline.connection import DEFAULT_SANDBOX_DIR, StoreConnection, open_store
+from pipeline.plan.build import PlanRefused, plan_workbook
+from pipeline.plan.operations import Plan
+from pipeline.plan.render import plan_summary, render_plan
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_CANCELLED = 0, 1, 4
+console = Console()
+err_console = Console(stderr=True)
+
+PRUNE = typer.Option(False, "--prune", help="Also delete modifiers and values of the file's products that are "
+                     "no longer in the file.")
+FORCE = typer.Option(False, "--force", help="Apply your rows even where the store changed them since the export.")
+SANDBOX = typer.Option(DEFAULT_SANDBOX_DIR, help="Embedded sandbox folder when no store is set.")
+
+
+async def _plan(file: Path, store: StoreConnection, *, prune: bool, force: bool) -> Plan:
+    async with BigCommerceClient(store.settings) as client:
+        plan, _ = await plan_workbook(file, client, prune=prune, force=force, expected_store_hash=store.store_hash)
+        return plan
+
+
+def make_plan(file: Path, store: StoreConnection, *, prune: bool, force: bool, as_json: bool) -> Plan:
+    """Validate and plan, or print the file's problems and exit 1."""
+    try:
+        return asyncio.run(_plan(file, store, prune=prune, force=force))
+    except PlanRefused as refused:
+        show_outcome(file, refused.outcome, as_json=as_json, annotated=None)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+
+
+def plan(
+    file: Path = typer.Argument(..., help="The edited .xlsx workbook, or the folder or zip of CSV files."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan summary as JSON."),
+    out: Path | None = typer.Option(None, "--out", help="Save the plan as JSON, to apply later."),
+    prune: bool = PRUNE,
+    force: bool = FORCE,
+    sandbox_dir: Path = SANDBOX,
+) -> None:
+    """Show what applying the edited file would change in the store; sends no writes."""
+    try:
+        with open_store(sandbox_dir=sandbox_dir) as store:
+            result = make_plan(file, store, prune=prune, force=force, as_json=as_json)
+    except BigCommerceError as exc:
+        err_console.print(f"[red]plan failed:[/red] {exc}")
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    if out is not None:
+        result.save(out)
+    if as_json:
+        typer.echo(json.dumps({**plan_summary(result), "saved_to": str(out) if out else None}, indent=2, default=str))
+    else:
+        render_plan(result, console)
+        if out is not None:
+            console.print(f"Plan saved to [bold]{out}[/bold]; apply it with `bcmod apply {out}`.", highlight=False)
+    raise typer.Exit(EXIT_OK)
+
+
+async def _apply(result_plan: Plan, store: StoreConnection, *, workbook_dir: Path, journal: Journal,
+                 concurrency: int):
+    async with BigCommerceClient(store.settings) as client:
+        return await apply_plan(result_plan, client, workbook_dir=workbook_dir, journal=journal,
+                                concurrency=concurrency)
+
+
+def apply(
+    file: Path = typer.Argument(..., help="The edited workbook (or CSV files), or a plan saved with `plan --out`."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    concurrency: int = typer.Option(8, min=1, max=64, help="Requests in flight at once (within the rate limit)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    prune: bool = PRUNE,
+    force: bool = FORCE,
+    sandbox_dir: Path = SANDBOX,
+) -> None:
+    """Apply the edited file to the store: validate, plan, confirm, back up, write, report."""
+    try:
+        with open_store(sandbox_dir=sandbox_dir) as store:
+            if file.suffix.lower() == ".json":
+                the_plan = Plan.load(file)
+                if the_plan.store_hash != store.store_hash:
+                    err_console.print(f"[red]this plan is for store {the_plan.store_hash!r}, not "
+                                      f"{store.store_hash!r}[/red]")
+                    raise typer.Exit(EXIT_PROBLEMS)
+            else:
+                the_plan = make_plan(file, store, prune=prune, force=force, as_json=as_json)
+            if not as_json:
+                render_plan(the_plan, console)
+            if not the_plan.operations:
+                if as_json:
+                    typer.echo(json.dumps({**plan_summary(the_plan), "applied": False}, indent=2, default=str))
+                else:
+                    console.print("[green]Nothing to apply: the store already matches the file.[/green]")
+                raise typer.Exit(EXIT_OK)
+            if not yes and not typer.confirm(f"Apply {len(the_plan.operations)} operations to the {store.label}?"):
+                console.print("Cancelled; nothing was sent.")
+                raise typer.Exit(EXIT_CANCELLED)
+            workbook = Path(the_plan.workbook)
+            result = asyncio.run(_apply(the_plan, store, workbook_dir=workbook.parent,
+                                        journal=Journal.for_workbook(workbook), concurrency=concurrency))
+    except BigCommerceError as exc:
+        err_console.print(f"[red]apply failed:[/red] {exc}")
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    results = write_results(result, workbook) if workbook.exists() else None
+    if as_json:
+        typer.echo(json.dumps({**result.as_dict(), "results": str(results) if results else None}, indent=2,
+                              default=str))
+    else:
+        render_summary(result, console)
+        if results is not None:
+            console.print(f"Results workbook: [bold]{results}[/bold]", highlight=False)
+    raise typer.Exit(result.exit_code)

@@ -1,0 +1,70 @@
+"""The Prefect import flow: validate -> plan -> apply against a sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipeline.cli.demo_edit import scripted_edit
+from pipeline.sandbox.config import SandboxConfig
+from pipeline.sandbox.server import serve_in_thread
+from tests.stores import TEST_TOKEN
+
+
+@pytest.fixture
+def sandbox_url(tmp_path):
+    config = SandboxConfig(data_dir=tmp_path / "store", products=25, token=TEST_TOKEN, quota=None)
+    with serve_in_thread(config) as base_url:
+        yield f"{base_url}/stores/sandbox/v3"
+
+
+def run(flow, **kwargs):
+    return asyncio.run(flow(return_state=True, **kwargs))
+
+
+def result_of(state):
+    result = state.result()
+    return asyncio.run(result) if asyncio.iscoroutine(result) else result
+
+
+def test_import_flow_applies_edits_then_replans_to_nothing(prefect_harness, sandbox_url, tmp_path, monkeypatch):
+    from flows.export_flow import export_modifiers
+    from flows.import_flow import import_modifiers
+
+    monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", TEST_TOKEN)
+    exported = result_of(run(export_modifiers, out=str(tmp_path / "x"), api_url=sandbox_url))
+    workbook = Path(exported["path"])
+    edits = scripted_edit(workbook)
+    state = run(import_modifiers, workbook=str(workbook), api_url=sandbox_url)
+    assert state.is_completed(), state.message
+    summary = result_of(state)
+    assert summary["failed"] == 0 and summary["writes"] >= len(edits) - 1
+    assert Path(summary["results"]).exists() and Path(summary["backup"]).exists()
+    assert TEST_TOKEN not in json.dumps(summary)
+    # a fresh export of the result, imported again, plans nothing and sends nothing
+    again = Path(result_of(run(export_modifiers, out=str(tmp_path / "y"), api_url=sandbox_url))["path"])
+    second = result_of(run(import_modifiers, workbook=str(again), api_url=sandbox_url))
+    assert second["writes"] == 0 and second["counts"]["ok"] == 0 and second["failed"] == 0
+
+
+def test_import_flow_refuses_a_bad_workbook_without_writing(prefect_harness, sandbox_url, tmp_path, monkeypatch):
+    from flows.export_flow import export_modifiers
+    from openpyxl import load_workbook
+
+    from flows.import_flow import WorkbookRejected, import_modifiers
+
+    monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", TEST_TOKEN)
+    workbook = Path(result_of(run(export_modifiers, out=str(tmp_path), api_url=sandbox_url))["path"])
+    book = load_workbook(workbook)
+    book["File modifiers"]["A2"].value = "explode"  # not a valid action
+    book.save(workbook)
+    state = run(import_modifiers, workbook=str(workbook), api_url=sandbox_url)
+    assert state.is_failed()
+    with pytest.raises(WorkbookRejected, match=r"problems in .*nothing sent.*row 2, column 'action'"):
+        result_of(state)
+    stats = httpx.get(sandbox_url.split("/stores/")[0] + "/_sandbox/stats").json()
+    assert stats["requests"]["POST"] == stats["requests"]["PUT"] == stats["requests"]["DELETE"] == 0
