@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import openpyxl
 
 from pipeline.client import BigCommerceClient
 from pipeline.export import export_store
@@ -16,9 +13,9 @@ from pipeline.plan.build import plan_workbook
 from pipeline.plan.operations import Operation, OpKind, Plan
 from pipeline.validate.command import ValidationOutcome
 from sample_data.generator import png_bytes
+from tests.pipeline.validate.exports import WRITES, column_of, edit_xlsx  # noqa: F401  (edit_xlsx re-exported)
 from tests.stores import SandboxStore, sandbox_store
 
-WRITES = ("POST", "PUT", "DELETE")
 PRODUCTS = 14  # enough for every modifier type
 
 
@@ -114,19 +111,8 @@ async def _apply(store: SandboxStore, plan: Plan, folder: Path) -> None:
 # --- xlsx edits -------------------------------------------------------------------------------------------
 
 
-def edit_xlsx(path: Path, edit: Callable[[openpyxl.Workbook], Any]) -> Any:
-    workbook = openpyxl.load_workbook(path)
-    result = edit(workbook)
-    workbook.save(path)
-    return result
-
-
-def column(ws: Any, name: str) -> int:
-    return [c.value for c in ws[1]].index(name) + 1
-
-
 def rows_where(ws: Any, **equal: Any) -> list[int]:
-    columns = {name: column(ws, name) for name in equal}
+    columns = {name: column_of(ws, name) for name in equal}
     return [row for row in range(2, ws.max_row + 1)
             if all(ws.cell(row, col).value == equal[name] for name, col in columns.items())]
 
@@ -138,12 +124,12 @@ def row_where(ws: Any, **equal: Any) -> int:
 
 
 def get(ws: Any, row: int, name: str) -> Any:
-    return ws.cell(row, column(ws, name)).value
+    return ws.cell(row, column_of(ws, name)).value
 
 
 def put(ws: Any, row: int, **cells: Any) -> None:
     for name, item in cells.items():
-        ws.cell(row, column(ws, name)).value = item
+        ws.cell(row, column_of(ws, name)).value = item
 
 
 def append(ws: Any, **cells: Any) -> int:
