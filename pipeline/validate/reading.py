@@ -433,6 +433,7 @@ class _XmlFlag:
 # `<f>A1*2</f>`, `<f t="shared" ref="A2:A9" si="0">A1*2</f>`, `<f t="shared" si="0"/>` (prefixed or not);
 # formula text is XML-escaped, so it holds no "<".
 _FORMULA = re.compile(rb"<(?:\w+:)?f(?:\s[^>]*?)?(?:/>|>([^<]*)</(?:\w+:)?f>)")
+_ROOT = re.compile(rb"<(\w+:)?worksheet[\s>]")
 _CONSTANT_FORMULA = re.compile(rb"^\s*(?:TRUE|FALSE)(?:\(\))?\s*$", re.I)
 _ERROR_CELL = re.compile(rb"<(?:\w+:)?c\s[^>]*?\bt=\"e\"[^>]*>")
 _CELL_START = re.compile(rb"<(?:\w+:)?c\s[^>]*>")
@@ -453,17 +454,22 @@ def _xml_flags(path: Path, names: Sequence[str], wanted: set[str]) -> dict[str, 
             if name not in wanted or parts.get(name) not in archive.NameToInfo:
                 continue
             data = archive.read(parts[name])
-            start = data.find(b"sheetData")
+            start = max(data.find(b"sheetData"), 0)
+            end = data.find(b"sheetData>", start + 9)
+            end = len(data) if end < 0 else end
+            root = _ROOT.search(data, 0, 4096)
+            prefix = root.group(1) if root and root.group(1) else b""
             flags: dict[tuple[int, int], _XmlFlag] = {}
-            for match in _FORMULA.finditer(data, max(start, 0)):
+            has_formulas = data.find(b"<" + prefix + b"f", start, end) >= 0  # one cheap pass first
+            for match in _FORMULA.finditer(data, start, end) if has_formulas else ():
                 if match.group(1) is not None and _CONSTANT_FORMULA.match(match.group(1)):
                     continue  # how LibreOffice stores every TRUE and FALSE
                 cell = _enclosing_cell(data, match.start())
                 if cell is not None:
                     formula = match.group(1).decode("utf-8", "replace") if match.group(1) is not None else ""
                     flags[cell[:2]] = _XmlFlag(*cell, formula=_unescape(formula), error=None)
-            if b't="e"' in data:
-                for match in _ERROR_CELL.finditer(data, max(start, 0)):
+            if data.find(b't="e"', start, end) >= 0:
+                for match in _ERROR_CELL.finditer(data, start, end):
                     ref = _REF.search(match.group(0))
                     if ref is None:
                         continue
@@ -612,7 +618,8 @@ def _cell_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str) -> 
                                         f"the id {cell.strip()} is in scientific notation, so its last digits may "
                                         "have been lost: type the full id (format the column as Text or Number "
                                         "with no decimals first)"))
-        if ERROR_VALUES.intersection(cells):
+        # a workbook marks error cells itself (found in its XML); a CSV file only has their text
+        if raw.from_csv and ERROR_VALUES.intersection(cells):
             for row, cell in enumerate(cells):
                 if cell.__class__ is str and cell in ERROR_VALUES:
                     issues.append(Issue(file, spec.name, row + 2, name, cell, _error_message(cell, None)))

@@ -130,7 +130,8 @@ def _numbers(cells: Sequence[Any], bad: list[tuple[int, str]]) -> np.ndarray:
     except (TypeError, ValueError):
         pass
     else:  # numpy reads the text "inf" as a number and TRUE as 1; we do not
-        if not np.isinf(numbers).any() and not any(cell.__class__ is bool for cell in cells):
+        maybe_bool = ((numbers == 0) | (numbers == 1)).any()
+        if not np.isinf(numbers).any() and not (maybe_bool and any(cell.__class__ is bool for cell in cells)):
             return numbers
     out = np.empty(len(cells), dtype=np.float64)
     for position, cell in enumerate(cells):
