@@ -95,6 +95,8 @@ Kind = Literal["modifier", "value"]
 Record = dict[str, Any]
 
 KEPT_REASON: Final = "changed in the store since the export; your row was not edited, so the store's version is kept"
+KEPT_IMAGE_REASON: Final = ("changed in the store since the export; only your image was edited, so the store's "
+                            "version is kept and your image uploaded")
 GONE_KEPT_REASON: Final = ("deleted in the store since the export; your row was not edited, so it is not "
                            "created again")
 GONE_CONFLICT: Final = "deleted in the store since the export, and you edited it (--force creates it again)"
@@ -318,7 +320,8 @@ class _Planner:
         if store is None:
             if self.gone(row, "modifier", modifier_id, exported):
                 return self.create_modifier(row)
-            target.reason = ALREADY_DELETED if row.delete else f"its modifier {modifier_id} is not in the store any more"
+            target.reason = ALREADY_DELETED if row.delete else \
+                f"its modifier {modifier_id} is not in the store any more"
             return target
         if store["product_id"] != product_id:
             return self.refuse(row, target, f"modifier {modifier_id} belongs to product {store['product_id']} "
@@ -343,9 +346,14 @@ class _Planner:
         return _Target("existing", row["product_id"], row["display_name"], store["type"], store["modifier_id"])
 
     def _match_modifier(self, product_id: int, display_name: Any) -> Record | None:
+        """The store's modifier of that product and display name that no row names by id (claimed:
+        even when the row is then refused, pruning leaves it alone)."""
         wanted = _key(display_name)
-        return next((m for m in self.store.modifiers_of(product_id)
-                     if m["modifier_id"] not in self.claimed_modifiers and _key(m["display_name"]) == wanted), None)
+        found = next((m for m in self.store.modifiers_of(product_id)
+                      if m["modifier_id"] not in self.claimed_modifiers and _key(m["display_name"]) == wanted), None)
+        if found is not None:
+            self.claimed_modifiers.add(found["modifier_id"])
+        return found
 
     def create_modifier(self, row: _Row) -> _Target:
         spec = MODIFIER_TYPES[row["type"]]
@@ -452,11 +460,16 @@ class _Planner:
         self.claimed_values.add(store["value_id"])
         outcome = self.compare(row, "value", store, exported, value_fields(target.type_name), target)
         image = row["image_url"]
-        if outcome in ("updated", "unchanged") and is_local_image(image):
-            replaceable = store["image_url"] is None or (exported is not None and
-                                                         not self.store_changed("value", store, exported))
+        if outcome != "conflict" and is_local_image(image):
+            # the store's image is the one the person saw (and replaces) when the store has none, when
+            # the store's row is as exported, or when the rest of the row is ("kept": its fingerprint,
+            # taken with the store's image, is the export's)
+            replaceable = store["image_url"] is None or outcome == "kept" or (
+                exported is not None and not self.store_changed("value", store, exported))
             if replaceable or self.force:
                 self.upload(row, target, row["label"], store)
+                if outcome == "kept":
+                    self.skipped[-1] = Skipped(row.ref, KEPT_IMAGE_REASON)
                 return
             self.skip(row, f"the image {image.strip()} was not uploaded: the store's image was set or changed "
                       "since the export (perhaps by an earlier apply of this workbook); use --force to upload it "

@@ -16,6 +16,7 @@ from pipeline.plan.diff import (
     DELETE_CONFLICT,
     GONE_CONFLICT,
     GONE_KEPT_REASON,
+    KEPT_IMAGE_REASON,
     KEPT_REASON,
     build_plan,
     is_local_image,
@@ -441,6 +442,16 @@ def test_local_image_over_a_store_image_set_since_the_export_needs_force() -> No
     assert plan.operations == [] and plan.skipped[0].source == RowRef(SWATCH_VALUES, row)
     assert "not uploaded" in plan.skipped[0].reason
     assert only(scenario.plan(force=True)).kind is OpKind.UPLOAD_IMAGE
+
+
+def test_local_image_on_a_row_the_store_changed_elsewhere_is_uploaded() -> None:
+    scenario = Scenario()
+    scenario.store_value(130)["label"] = "Scarlet"
+    row = scenario.edit(SWATCH_VALUES, {"value_id": 130}, image_url="images/red.png")
+    plan = scenario.plan()
+    op = only(plan)
+    assert (op.kind, op.value_id, op.label) == (OpKind.UPLOAD_IMAGE, 130, "Red")
+    assert [(s.source, s.reason) for s in plan.skipped] == [(RowRef(SWATCH_VALUES, row), KEPT_IMAGE_REASON)]
 
 
 def test_local_image_replacing_an_image_the_store_kept_since_the_export_is_uploaded() -> None:
