@@ -27,8 +27,9 @@ Rules
   ones become `update_value` operations depending on the create, matched by label on apply.
 - `image_url` holding a local path (not http/https) becomes an `upload_image` operation (the
   path as written, relative to the workbook's folder); the value's own payload never carries the
-  path. A local image is not uploaded again over an image the store got since the export
-  (perhaps from an earlier apply of the same workbook) unless `force`.
+  path. It is uploaded when the store's image is still the one the person saw (the store has
+  none, or the store's row, or the rest of the person's row, is as exported); over an image the
+  store got since the export (perhaps from an earlier apply of the same workbook) only with `force`.
 - Refusals (skipped with a reason, not overridable): a changed `type`, a row whose id belongs to
   another product or modifier in the store, a checkbox value to create or delete, a value row
   that belongs to no modifier row.
