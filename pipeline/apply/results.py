@@ -24,11 +24,8 @@ from pipeline.apply.executor import FAILED, OK, SKIPPED, ApplyResult, OpOutcome
 from pipeline.plan.operations import RowRef
 from pipeline.validate.report import _header_columns, _letter, _set_text
 from pipeline.workbook.cells import neutralise
-from pipeline.workbook.layout import SHEETS
+from pipeline.workbook.layout import RESULT_COLUMN, RESULTS_CSV, RESULTS_SUMMARY_SHEET, SHEETS
 
-RESULT_COLUMN: Final = "result"
-RESULTS_SUMMARY_SHEET: Final = "Apply summary"
-RESULTS_CSV: Final = "results.csv"
 CONFLICT, UNCHANGED = "conflict", "unchanged"
 CSV_FIELDS: Final = ("sheet", "row", "result", "modifier_id", "value_id")
 # worst first: the status a row shows when several operations came from it

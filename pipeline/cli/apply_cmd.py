@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from pipeline.apply import Journal, apply_plan, render_summary, write_results
+from pipeline.apply import BackupError, Journal, apply_plan, render_summary, write_results
 from pipeline.cli.validate_cmd import show_outcome
 from pipeline.client import BigCommerceClient, BigCommerceError
 from pipeline.connection import DEFAULT_SANDBOX_DIR, StoreConnection, open_store
@@ -40,12 +40,15 @@ async def _plan(file: Path, store: StoreConnection, *, prune: bool, force: bool)
         return plan
 
 
-def make_plan(file: Path, store: StoreConnection, *, prune: bool, force: bool, as_json: bool) -> Plan:
+def make_plan(file: Path, store: StoreConnection, *, prune: bool, force: bool, as_json: bool,
+              verb: str = "Not planned") -> Plan:
     """Validate and plan, or print the file's problems and exit 1."""
     try:
         return asyncio.run(_plan(file, store, prune=prune, force=force))
     except PlanRefused as refused:
         show_outcome(file, refused.outcome, as_json=as_json, annotated=None)
+        if not as_json:
+            console.print(f"[red]{verb}:[/red] fix the problems above first. Nothing was sent to the store.")
         raise typer.Exit(EXIT_PROBLEMS) from None
 
 
@@ -101,7 +104,7 @@ def apply(
                                       f"{store.store_hash!r}[/red]")
                     raise typer.Exit(EXIT_PROBLEMS)
             else:
-                the_plan = make_plan(file, store, prune=prune, force=force, as_json=as_json)
+                the_plan = make_plan(file, store, prune=prune, force=force, as_json=as_json, verb="Not applied")
             if not as_json:
                 render_plan(the_plan, console)
             if not the_plan.operations:
@@ -116,7 +119,7 @@ def apply(
             workbook = Path(the_plan.workbook)
             result = asyncio.run(_apply(the_plan, store, workbook_dir=workbook.parent,
                                         journal=Journal.for_workbook(workbook), concurrency=concurrency))
-    except BigCommerceError as exc:
+    except (BigCommerceError, BackupError) as exc:
         err_console.print(f"[red]apply failed:[/red] {exc}")
         raise typer.Exit(EXIT_PROBLEMS) from None
     results = write_results(result, workbook) if workbook.exists() else None

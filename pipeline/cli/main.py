@@ -1,4 +1,4 @@
-"""The `bcmod` command line: export, validate, apply (a stub), sandbox, demo.
+"""The `bcmod` command line: export, validate, plan, apply, sandbox, demo.
 
 Commands talk to the configured store (BIGCOMMERCE_STORE_HASH / BIGCOMMERCE_API_URL and
 BIGCOMMERCE_ACCESS_TOKEN, from the environment or .env) or, when none is configured, to the
@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from pipeline.cli import sandbox_cmd, validate_cmd
+from pipeline.cli import apply_cmd, sandbox_cmd, validate_cmd
 from pipeline.cli.render import counts_table, export_progress
 from pipeline.client import BigCommerceError
 from pipeline.connection import DEFAULT_SANDBOX_DIR, open_store
@@ -25,6 +25,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Round-trip BigCommerce product modifiers through Excel and CSV.")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 validate_cmd.register(app)
+app.command()(apply_cmd.plan)
+app.command()(apply_cmd.apply)
 console = Console()
 err_console = Console(stderr=True)
 

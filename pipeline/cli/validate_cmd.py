@@ -1,8 +1,7 @@
-"""`bcmod validate FILE` and the `bcmod apply FILE` stand-in: check an edited export, send nothing.
+"""`bcmod validate FILE`: check an edited export and list every problem; send nothing.
 
-Exit codes: 0 the file is clean, 1 it has problems (all of them are listed), 2 bad usage, and for
-`apply` 3 when the file is clean but applying is not implemented yet. Neither command ever sends a
-write request; `validate` only reads which of the file's product ids exist in the store (skip that
+Exit codes: 0 the file is clean, 1 it has problems (all of them are listed), 2 bad usage. It never
+sends a write request; it only reads which of the file's product ids exist in the store (skip that
 with --offline).
 """
 
@@ -21,7 +20,6 @@ from pipeline.validate.report import issues_json, issues_table, summary_line, wr
 
 EXIT_CLEAN = 0
 EXIT_PROBLEMS = 1
-EXIT_NOT_IMPLEMENTED = 3
 TABLE_LIMIT = 200  # rows of the terminal table; --json and --annotated always hold every issue
 
 console = Console()
@@ -79,25 +77,5 @@ def validate(
     raise typer.Exit(EXIT_PROBLEMS if outcome.issues else EXIT_CLEAN)
 
 
-def apply(
-    file: Path = FILE_ARGUMENT,
-    as_json: bool = typer.Option(False, "--json", help="Print the validation issues as JSON."),
-    offline: bool = OFFLINE_OPTION,
-    sandbox_dir: Path = SANDBOX_OPTION,
-) -> None:
-    """Validate the file, then apply it (applying is not implemented yet: nothing is sent)."""
-    outcome = run_validation(file, offline=offline, sandbox_dir=sandbox_dir, quiet=as_json)
-    show_outcome(file, outcome, as_json=as_json, annotated=None)
-    if outcome.issues:
-        if not as_json:
-            console.print("[red]Not applied:[/red] fix the problems above first. Nothing was sent to the store.")
-        raise typer.Exit(EXIT_PROBLEMS)
-    if not as_json:
-        console.print("The file is valid, but [bold]apply is not implemented yet[/bold]: nothing was sent to "
-                      "the store.")
-    raise typer.Exit(EXIT_NOT_IMPLEMENTED)
-
-
 def register(app: typer.Typer) -> None:
     app.command()(validate)
-    app.command()(apply)

@@ -37,7 +37,15 @@ from pipeline.modifier_types import IMAGE_MAX_BYTES
 from pipeline.validate.issues import Issue, shown_value
 from pipeline.workbook.cells import BOOL_HINT, as_text, number_text
 from pipeline.workbook.csv_files import csv_files, csv_name, parse_csv
-from pipeline.workbook.layout import META_SHEET, README_SHEET, SHEETS, ColumnKind
+from pipeline.workbook.layout import (
+    ANNOTATION_COLUMNS,
+    ANNOTATION_FILES,
+    ANNOTATION_SHEETS,
+    META_SHEET,
+    README_SHEET,
+    SHEETS,
+    ColumnKind,
+)
 from pipeline.workbook.meta import ExportMeta, meta_from_frame
 from pipeline.workbook.reader import read_xlsx
 from pipeline.workbook.tables import EXPORT_TABLES, RawTable, TableRead, TableSpec, header_text, read_table
@@ -47,10 +55,6 @@ from pipeline.workbook.tables import EXPORT_TABLES, RawTable, TableRead, TableSp
 MAX_UNPACKED_BYTES: Final = 200 * 1024 * 1024
 MAX_COMPRESSION_RATIO: Final = 100
 RATIO_CHECK_MIN_BYTES: Final = 1024 * 1024  # tiny parts compress well without being bombs
-# What `report.write_annotated_copy` adds; reading its copy back ignores them.
-ERRORS_COLUMN: Final = "errors"
-SUMMARY_SHEET: Final = "Validation summary"
-ERRORS_CSV: Final = "errors.csv"
 
 # Error values as Excel and LibreOffice show them (and write them into CSV files).
 ERROR_VALUES: Final = frozenset({
@@ -220,7 +224,7 @@ class _Reader:
     def match_names(self, names: Sequence[str], what: Literal["sheet", "file"]) -> dict[str, str]:
         """Expected table -> the sheet or file name that holds it; issues for missing and unknown ones."""
         expected = {(spec.name if what == "sheet" else csv_name(spec.name)): spec.name for spec in EXPORT_TABLES}
-        ours = {README_SHEET, SUMMARY_SHEET} if what == "sheet" else {ERRORS_CSV}
+        ours = {README_SHEET, *ANNOTATION_SHEETS} if what == "sheet" else set(ANNOTATION_FILES)
         found: dict[str, str] = {}
         by_folded = {name.casefold(): name for name in names}
         for shown, table in expected.items():
@@ -527,7 +531,7 @@ def _table_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str) ->
     if not any(header_text(h) for h in raw.header):
         return [Issue(file, sheet, 1, None, None, "the header row is missing: row 1 must hold the column names "
                       "of the export")]
-    unknown = [(p, text) for p, text in read.unknown if text.casefold() != ERRORS_COLUMN]
+    unknown = [(p, text) for p, text in read.unknown if text.casefold() not in ANNOTATION_COLUMNS]
     headerless = [(p, text) for p, text in unknown if not text]
     named = [(p, text) for p, text in unknown if text]
     for name in read.missing:

@@ -18,9 +18,8 @@ from typing import Any, Final
 from rich.table import Table
 
 from pipeline.validate.issues import Issue
-from pipeline.validate.reading import ERRORS_COLUMN, ERRORS_CSV, SUMMARY_SHEET
 from pipeline.workbook.cells import neutralise
-from pipeline.workbook.layout import META_SHEET, SHEETS
+from pipeline.workbook.layout import ERRORS_COLUMN, ERRORS_CSV, META_SHEET, SHEETS, SUMMARY_SHEET
 
 FIELDS: Final = ("file", "sheet", "row", "column", "value", "message")
 _SHEET_ORDER: Final = {name: position for position, name in enumerate([s.name for s in SHEETS] + [META_SHEET])}

@@ -21,6 +21,17 @@ ACTIONS: Final = (ACTION_DELETE,)
 META_SHEET: Final = "_bcmod"
 README_SHEET: Final = "README"
 FORMAT_VERSION: Final = 1
+# What bcmod adds to copies of a workbook (validation report, apply results); reading such a copy
+# back ignores them, so an annotated or results copy can be validated and planned again.
+ERRORS_COLUMN: Final = "errors"
+RESULT_COLUMN: Final = "result"
+SUMMARY_SHEET: Final = "Validation summary"
+RESULTS_SUMMARY_SHEET: Final = "Apply summary"
+ERRORS_CSV: Final = "errors.csv"
+RESULTS_CSV: Final = "results.csv"
+ANNOTATION_COLUMNS: Final = frozenset({ERRORS_COLUMN, RESULT_COLUMN})
+ANNOTATION_SHEETS: Final = frozenset({SUMMARY_SHEET, RESULTS_SUMMARY_SHEET})
+ANNOTATION_FILES: Final = frozenset({ERRORS_CSV, RESULTS_CSV})
 
 
 @dataclass(frozen=True)

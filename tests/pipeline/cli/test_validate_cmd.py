@@ -1,4 +1,4 @@
-"""`bcmod validate` and the `bcmod apply` stand-in against a sandbox served over HTTP on 127.0.0.1:
+"""`bcmod validate` against a sandbox served over HTTP on 127.0.0.1:
 exit codes, the report, JSON, the annotated copy, and never a write request or a traceback."""
 
 from __future__ import annotations
@@ -146,18 +146,6 @@ def test_a_file_from_another_store_fails_unless_offline(served, tmp_path):
     before = served.requests()["total"]
     assert invoke(served, "validate", str(path), "--offline").exit_code == 0
     assert served.requests()["total"] == before  # offline: not a single request
-
-
-def test_apply_refuses_a_file_with_problems(served, broken):
-    result = invoke(served, "apply", str(broken))
-    assert result.exit_code == 1
-    assert "Not applied" in result.output and "formula" in result.output
-
-
-def test_apply_on_a_clean_file_says_it_is_not_implemented_and_sends_nothing(served):
-    result = invoke(served, "apply", str(served.xlsx))
-    assert result.exit_code == 3
-    assert "apply is not implemented yet" in result.output and "nothing was sent" in result.output
 
 
 def test_without_a_configured_store_the_embedded_sandbox_is_used(served, tmp_path):

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from openpyxl.utils import get_column_letter
 
-from pipeline.validate.reading import ERRORS_COLUMN, ERRORS_CSV, SUMMARY_SHEET, _xml_flags, read_for_validation
+from pipeline.validate.reading import _xml_flags, read_for_validation
+from pipeline.workbook.layout import ERRORS_COLUMN, ERRORS_CSV, SUMMARY_SHEET
 from pipeline.workbook.csv_files import parse_csv, write_csv
 from pipeline.workbook.layout import SHEET_BY_NAME
 from pipeline.workbook.meta import ExportMeta

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from pipeline.validate.command import validate_file
 from pipeline.validate.issues import Issue
-from pipeline.validate.reading import ERRORS_COLUMN, SUMMARY_SHEET
+from pipeline.workbook.layout import ERRORS_COLUMN, SUMMARY_SHEET
 from pipeline.validate.report import (
     issues_json,
     issues_table,
