@@ -18,15 +18,10 @@ is window-edge rounding); no request is lost to a 429.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 
-import httpx
-
+from bench.sandbox_process import sandbox
 from pipeline.client import BigCommerceClient
 from pipeline.extract import count_requests_bound, extract_products
 from pipeline.settings import Settings
@@ -34,30 +29,6 @@ from pipeline.settings import Settings
 N_PRODUCTS = 300
 QUOTA, WINDOW_MS = 30, 1000
 FAULTS = {"--fault-5xx-rate": "0.1", "--fault-429-rate": "0.05", "--fault-drop-rate": "0.02"}
-TOKEN = "bench-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_sandbox(data_dir: str, port: int, faults: bool) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "pipeline.cli.main", "sandbox", "serve", "--port", str(port), "--data", data_dir,
-            "--products", str(N_PRODUCTS), "--seed", "7", "--quota", str(QUOTA), "--window-ms", str(WINDOW_MS),
-            *[item for pair in FAULTS.items() for item in pair if faults]]
-    env = {**os.environ, "SANDBOX_TOKEN": TOKEN}
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/_sandbox/stats", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("sandbox did not start")
 
 
 async def drain(settings: Settings) -> dict[str, object]:
@@ -91,16 +62,9 @@ async def drain(settings: Settings) -> dict[str, object]:
 
 
 def run(faults: bool) -> tuple[dict[str, object], dict[str, object]]:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as data_dir:
-        process = start_sandbox(data_dir, port, faults)
-        try:
-            settings = Settings.for_sandbox(f"http://127.0.0.1:{port}/stores/sandbox/v3", TOKEN)
-            result = asyncio.run(drain(settings))
-            stats = httpx.get(f"http://127.0.0.1:{port}/_sandbox/stats").json()
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    with sandbox(products=N_PRODUCTS, quota=QUOTA, window_ms=WINDOW_MS, options=FAULTS if faults else None) as store:
+        result = asyncio.run(drain(store.settings))
+        stats = store.stats()
     return result, stats
 
 
