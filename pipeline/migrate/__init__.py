@@ -1,0 +1,31 @@
+"""Store-to-store migration of modifiers: match products by SKU, re-map product lists, carry images."""
+
+from pipeline.migrate.catalog import ProductRef, SkuMap, Unmatched, match_by_sku
+from pipeline.migrate.run import (
+    MigrationError,
+    MigrationPlan,
+    MigrationResult,
+    apply_migration,
+    migrate,
+    plan_migration,
+    workbook_path,
+)
+from pipeline.migrate.translate import Desired, ImageCarry, LeftOut, desired_state
+
+__all__ = [
+    "Desired",
+    "ImageCarry",
+    "LeftOut",
+    "MigrationError",
+    "MigrationPlan",
+    "MigrationResult",
+    "ProductRef",
+    "SkuMap",
+    "Unmatched",
+    "apply_migration",
+    "desired_state",
+    "match_by_sku",
+    "migrate",
+    "plan_migration",
+    "workbook_path",
+]
