@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from pipeline.cli import apply_cmd, sandbox_cmd, validate_cmd
+from pipeline.cli import apply_cmd, migrate_cmd, sandbox_cmd, validate_cmd
 from pipeline.cli.render import counts_table, export_progress
 from pipeline.client import BigCommerceError
 from pipeline.connection import DEFAULT_SANDBOX_DIR, open_store
@@ -27,6 +27,7 @@ app.add_typer(sandbox_cmd.app, name="sandbox")
 validate_cmd.register(app)
 app.command()(apply_cmd.plan)
 app.command()(apply_cmd.apply)
+app.command()(migrate_cmd.migrate)
 console = Console()
 err_console = Console(stderr=True)
 

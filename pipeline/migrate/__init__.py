@@ -10,9 +10,21 @@ from pipeline.migrate.run import (
     plan_migration,
     workbook_path,
 )
+from pipeline.migrate.stores import (
+    SOURCE_TOKEN_ENV,
+    TARGET_TOKEN_ENV,
+    StoreConfigError,
+    source_settings,
+    target_settings,
+)
 from pipeline.migrate.translate import Desired, ImageCarry, LeftOut, desired_state
 
 __all__ = [
+    "SOURCE_TOKEN_ENV",
+    "TARGET_TOKEN_ENV",
+    "StoreConfigError",
+    "source_settings",
+    "target_settings",
     "Desired",
     "ImageCarry",
     "LeftOut",

@@ -41,9 +41,10 @@ class ProductRef:
 
 @dataclass(frozen=True)
 class Unmatched:
-    """A source product that has no single target product with the same SKU."""
+    """A source product that has no single target product with the same SKU (`product_id` None: a
+    SKU asked for that the source does not have)."""
 
-    product_id: int
+    product_id: int | None
     sku: str | None
     name: str | None
     reason: str

@@ -11,6 +11,7 @@ changed entity. A migration run again after success plans zero operations.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,6 @@ from pipeline.plan.diff import build_plan
 from pipeline.plan.operations import Plan
 from pipeline.plan.render import plan_summary
 from pipeline.workbook.meta import ExportMeta, utc_now_iso
-from pipeline.workbook.split import sheets_to_frames
 from pipeline.workbook.writer import write_workbook
 
 ProgressCallback = Callable[[int, int], None]
@@ -67,6 +67,16 @@ class MigrationPlan:
     seconds: float = 0.0
 
     @property
+    def report_path(self) -> Path:
+        """The JSON report beside the workbook: everything `as_dict` says, for the agency's records."""
+        return self.workbook.with_suffix(".report.json")
+
+    def save_report(self) -> Path:
+        self.report_path.write_text(json.dumps(self.as_dict(), indent=1, default=str, ensure_ascii=False),
+                                    encoding="utf-8")
+        return self.report_path
+
+    @property
     def operations(self) -> int:
         return len(self.plan.operations)
 
@@ -74,7 +84,7 @@ class MigrationPlan:
         """JSON-able, safe to persist (no token, no payloads)."""
         return {
             "source_store": self.source_store, "target_store": self.target_store,
-            "workbook": str(self.workbook), "plan_path": str(self.plan_path),
+            "workbook": str(self.workbook), "plan_path": str(self.plan_path), "report": str(self.report_path),
             "matched": len(self.matched), "matched_products": {str(k): v for k, v in sorted(self.matched.items())},
             "unmatched": [u.as_dict() for u in self.unmatched], "left_out": [r.as_dict() for r in self.left_out],
             "remapped_product_links": self.remapped, "images_to_upload": self.images,
@@ -143,14 +153,14 @@ async def plan_migration(
     refs = {p.id: p for p in map(ProductRef.of, products)}
     with_modifiers = [int(p["id"]) for p in products if p.get("modifiers")]
     frames = products_to_frames(products)
-    linked = {int(i) for i in frames.values["linked_product_id"].dropna().tolist()} - set(refs)
-    refs.update({p.id: p for p in await products_by_id(source_client, linked, concurrency=concurrency)})
+    linked = {int(i) for i in frames.values["linked_product_id"].dropna().tolist()}
+    refs.update({p.id: p for p in await products_by_id(source_client, linked - set(refs), concurrency=concurrency)})
 
     needed = {refs[i].sku for i in with_modifiers} | {refs[i].sku for i in linked if i in refs}
     target_products = await products_by_sku(target_client, [s for s in needed if s], concurrency=concurrency)
     skus: SkuMap = match_by_sku(refs.values(), map(ProductRef.of, target_products))
     missing = sorted(set(product_skus or ()) - {p.sku for p in refs.values()})
-    unmatched = [Unmatched(0, sku, None, "no product with this SKU in the source store") for sku in missing]
+    unmatched = [Unmatched(None, sku, None, "no product with this SKU in the source store") for sku in missing]
     unmatched += skus.unmatched(with_modifiers)
     matched = {i: skus.matched[i] for i in with_modifiers if i in skus.matched}
 
@@ -160,21 +170,25 @@ async def plan_migration(
     carries, kept = carry_images(desired.sheets, current, replace=replace_images)
 
     workbook = workbook_path(workdir, source_store, target_store)
-    meta = ExportMeta(store_hash=target_store, api_url=target_client.base_url, exported_at=utc_now_iso(),
-                      filters={"migrated_from": source_store, "skus": list(product_skus or [])})
-    write_workbook(sheets_to_frames(desired.sheets), workbook, meta)  # as planned: images as the target has them
+    # the rows as planned, each image as the source URL it comes from. Provenance: the source, so
+    # `bcmod plan/apply` refuses the file against the target (only a migration uploads those images)
+    meta = ExportMeta(store_hash=source_store, api_url=source_client.base_url, exported_at=utc_now_iso(),
+                      filters={"migration_to": target_store, "skus": list(product_skus or [])})
+    write_workbook(desired.frames, workbook, meta)  # frames_to_sheets(frames) == desired.sheets
     plan = build_plan(desired.sheets, None, current, workbook=str(workbook), prune=prune)
     uploads = upload_operations(plan, carries)
     plan.operations += uploads
     plan.store_hash, plan.api_url = target_store, target_client.base_url
     plan_path = plan.save(workbook.with_suffix(".plan.json"))
-    return MigrationPlan(
+    migration = MigrationPlan(
         plan=plan, source_store=source_store, target_store=target_store, workbook=workbook, plan_path=plan_path,
         matched=matched, unmatched=unmatched, left_out=desired.left_out, remapped=desired.remapped,
         images=len(uploads), images_kept=kept, pattern_links=desired.pattern_links,
         requests={"source": _requests(source_client) - source_before,
                   "target": _requests(target_client) - target_before},
         seconds=round(time.perf_counter() - started, 3))
+    migration.save_report()
+    return migration
 
 
 async def apply_migration(

@@ -1,0 +1,107 @@
+"""`migrate_store`: copy modifiers from one store to another as a Prefect flow; a dry run by default.
+
+A thin layer over `pipeline.migrate`. Tasks get the stores' URLs or hashes and the *names* of where
+their tokens are (an environment variable, or a Prefect Secret block), never a token. The plan is
+saved in `workdir` before anything is written, so a retried apply task applies the very same plan
+and its journal skips what already landed. Results are counts and paths; the lists of unmatched
+products and rows left out are in the report file the result points to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from pydantic import SecretStr
+
+from flows.store import resolve_settings
+from pipeline.client import BigCommerceClient
+from pipeline.migrate import SOURCE_TOKEN_ENV, apply_migration, plan_migration, source_settings, target_settings
+from pipeline.plan.operations import Plan
+from pipeline.plan.render import summary_line
+from pipeline.settings import Settings
+
+
+def source_store(api_url: str | None, store_hash: str | None, token_env: str,
+                 token_secret_block: str | None) -> Settings:
+    """The source store; its token from the Secret block when one is named, else from `token_env`."""
+    if token_secret_block:
+        from prefect.blocks.system import Secret
+
+        token = SecretStr(Secret.load(token_secret_block).get())
+        return Settings(_env_file=None, api_url=api_url, store_hash=store_hash, access_token=token)
+    return source_settings(api_url, store_hash, token_env)
+
+
+def target_store(api_url: str | None, store_hash: str | None, token_secret_block: str | None) -> Settings:
+    """The target store, as the other flows find theirs (or BCMOD_TARGET_TOKEN when set)."""
+    if token_secret_block:
+        return resolve_settings(api_url, store_hash, token_secret_block)
+    return target_settings(api_url, store_hash)
+
+
+@task(retries=2, retry_delay_seconds=[5, 30])
+async def plan_migration_task(source: dict[str, Any], target: dict[str, Any], workdir: str, skus: list[str] | None,
+                              prune: bool, replace_images: bool, concurrency: int) -> dict[str, Any]:
+    """Read both stores and plan (reads only); the saved plan's path and the migration's counts."""
+    async with BigCommerceClient(source_store(**source)) as source_client, \
+            BigCommerceClient(target_store(**target)) as target_client:
+        migration = await plan_migration(source_client, target_client, workdir=Path(workdir), product_skus=skus,
+                                         prune=prune, replace_images=replace_images, concurrency=concurrency)
+    logger = get_run_logger()
+    logger.info("%s matched, %s not migrated; %s", len(migration.matched), len(migration.unmatched),
+                summary_line(migration.plan))
+    if migration.unmatched:
+        logger.warning("%s products not migrated (no single target product with the same SKU); see %s",
+                       len(migration.unmatched), migration.report_path)
+    return {
+        "plan": str(migration.plan_path), "workbook": str(migration.workbook), "report": str(migration.report_path),
+        "operations": len(migration.plan.operations), "counts": migration.plan.counts(),
+        "matched": len(migration.matched), "unmatched": len(migration.unmatched),
+        "left_out": len(migration.left_out), "remapped_product_links": migration.remapped,
+        "images_to_upload": migration.images, "images_kept": migration.images_kept,
+        "pattern_image_links": migration.pattern_links, "planning_requests": dict(migration.requests),
+    }
+
+
+@task(retries=3, retry_delay_seconds=[10, 60, 300])
+async def apply_migration_task(plan_path: str, target: dict[str, Any], concurrency: int) -> dict[str, Any]:
+    """Apply the saved plan to the target with its journal; a retry resumes where the last attempt stopped."""
+    plan = Plan.load(Path(plan_path))
+    async with BigCommerceClient(target_store(**target)) as client:
+        result, results = await apply_migration(plan, client, concurrency=concurrency)
+    if result.failed:
+        get_run_logger().warning("%s operations failed; see %s", len(result.failed), results)
+    return {"counts": result.counts(), "requests": result.requests, "writes": result.writes,
+            "backup_requests": result.backup_requests, "failed": len(result.failed), "seconds": result.seconds,
+            "backup": str(result.backup_path) if result.backup_path else None,
+            "results": str(results) if results else None, "journal": str(result.journal_path)}
+
+
+@flow(name="migrate_store")
+async def migrate_store(
+    source_api_url: str | None = None,
+    source_store_hash: str | None = None,
+    source_token_env: str = SOURCE_TOKEN_ENV,
+    source_token_secret_block: str | None = None,
+    target_api_url: str | None = None,
+    target_store_hash: str | None = None,
+    target_token_secret_block: str | None = None,
+    workdir: str = "out/migration",
+    skus: list[str] | None = None,
+    apply: bool = False,
+    prune: bool = False,
+    replace_images: bool = False,
+    concurrency: int = 8,
+) -> dict[str, Any]:
+    """Plan the migration of modifiers from the source to the target; with `apply`, carry it out."""
+    source = {"api_url": source_api_url, "store_hash": source_store_hash, "token_env": source_token_env,
+              "token_secret_block": source_token_secret_block}
+    target = {"api_url": target_api_url, "store_hash": target_store_hash,
+              "token_secret_block": target_token_secret_block}
+    source_store(**source), target_store(**target)  # fail fast, before any retried task
+    planned = await plan_migration_task(source, target, workdir, skus, prune, replace_images, concurrency)
+    if not apply or not planned["operations"]:
+        return {**planned, "applied": None}
+    return {**planned, "applied": await apply_migration_task(planned["plan"], target, concurrency)}
