@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
-from openpyxl.worksheet.worksheet import Worksheet
 
 from bench.sandbox_process import SandboxProcess, sandbox
 from pipeline.apply import ApplyResult, Journal, apply_plan, backup_products
@@ -44,6 +43,7 @@ from pipeline.client import BigCommerceClient
 from pipeline.export import export_store
 from pipeline.plan.build import plan_workbook
 from pipeline.plan.operations import Plan, RowRef
+from pipeline.workbook.editing import SheetEditor as Sheet
 
 N_PRODUCTS = 400
 CONCURRENCY = 8
@@ -60,38 +60,6 @@ MIXED = {"update_value": 60, "update_modifier": 40, "create_value": 30, "delete_
 
 
 # -- editing the workbook -----------------------------------------------------------------------------
-
-
-@dataclass
-class Sheet:
-    ws: Worksheet
-    columns: dict[str, int]
-
-    @classmethod
-    def of(cls, ws: Worksheet) -> Sheet:
-        return cls(ws, {str(c.value): c.column for c in ws[1] if c.value is not None})
-
-    @property
-    def name(self) -> str:
-        return self.ws.title
-
-    def get(self, row: int, name: str) -> Any:
-        return self.ws.cell(row=row, column=self.columns[name]).value
-
-    def set(self, row: int, name: str, value: Any) -> None:
-        cell = self.ws.cell(row=row, column=self.columns[name])
-        cell.value = value
-        if isinstance(value, str):
-            cell.data_type = "s"
-
-    def rows(self) -> list[int]:
-        return [r for r in range(2, self.ws.max_row + 1) if self.get(r, "product_id") not in (None, "")]
-
-    def append(self, **cells: Any) -> int:
-        row = max(self.rows(), default=1) + 1
-        for name, value in cells.items():
-            self.set(row, name, value)
-        return row
 
 
 def bump_price(sheet: Sheet, row: int) -> None:

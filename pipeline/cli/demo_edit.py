@@ -8,50 +8,19 @@ plan that follows has something of every kind to show.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from openpyxl import load_workbook
-from openpyxl.worksheet.worksheet import Worksheet
 
+from pipeline.workbook.editing import SheetEditor
 from sample_data.generator import png_bytes
-
-
-@dataclass
-class _Sheet:
-    ws: Worksheet
-    columns: dict[str, int]
-
-    @classmethod
-    def of(cls, ws: Worksheet) -> _Sheet:
-        return cls(ws, {str(c.value): c.column for c in ws[1] if c.value is not None})
-
-    def get(self, row: int, name: str) -> Any:
-        return self.ws.cell(row=row, column=self.columns[name]).value
-
-    def set(self, row: int, name: str, value: Any) -> None:
-        cell = self.ws.cell(row=row, column=self.columns[name])
-        cell.value = value
-        if isinstance(value, str):
-            cell.data_type = "s"  # never a formula, whatever the text starts with
-
-    def last_row(self) -> int:
-        row = self.ws.max_row
-        while row > 1 and self.get(row, "product_id") in (None, ""):
-            row -= 1
-        return row
-
-    def rows_where(self, **wanted: Any) -> list[int]:
-        return [r for r in range(2, self.last_row() + 1)
-                if all(self.get(r, k) == v for k, v in wanted.items())]
 
 
 def scripted_edit(path: Path) -> list[str]:
     """Edit the exported workbook at `path` in place; returns what was changed, for the demo."""
     book = load_workbook(path)
-    choice_values = _Sheet.of(book["Choice values"])
-    choice_modifiers = _Sheet.of(book["Choice modifiers"])
+    choice_values = SheetEditor.of(book["Choice values"])
+    choice_modifiers = SheetEditor.of(book["Choice modifiers"])
     edits: list[str] = []
 
     first = 2
@@ -104,7 +73,7 @@ def scripted_edit(path: Path) -> list[str]:
     edits.append(f"deleted value {choice_values.get(other, 'label')!r} of product {choice_values.get(other, 'product_id')}")
 
     # delete a whole text modifier
-    text = _Sheet.of(book["Text modifiers"])
+    text = SheetEditor.of(book["Text modifiers"])
     victim = 2
     text.set(victim, "action", "delete")
     edits.append(f"deleted text modifier {text.get(victim, 'display_name')!r} of product {text.get(victim, 'product_id')}")
