@@ -28,18 +28,15 @@ from pipeline.migrate import (
 from pipeline.normalise import ModifierFrames
 from pipeline.plan.build import PlanRefused, plan_workbook
 from pipeline.plan.operations import OpKind
-from pipeline.sandbox.store import Store
 from pipeline.settings import Settings
 from pipeline.workbook.reader import read_sheets
 from sample_data.generator import generate_catalog
 from tests.pipeline.apply.support import FAST_RETRY, fast_governor
+from tests.pipeline.migrate_support import ABSENT, N, SHIFT, seeded, target_catalog
 from tests.stores import TEST_TOKEN, SandboxStore, sandbox_store
 
 pytestmark = pytest.mark.anyio
 
-N = 30
-SHIFT = 1000  # the target's product id = the source's + SHIFT
-ABSENT = ("SKU-000103", "SKU-000116")  # source products the target does not have
 SOURCE_URL = "http://source.test/stores/src/v3"
 TARGET_URL = "http://target.test/stores/tgt/v3"
 ID_COLUMNS = ["product_id", "modifier_id", "value_id"]
@@ -48,11 +45,6 @@ ID_COLUMNS = ["product_id", "modifier_id", "value_id"]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def target_catalog(n: int = N, absent: Iterable[str] = ABSENT) -> list[dict[str, Any]]:
-    """The source's products (names, SKUs) under ids shifted by SHIFT, without modifiers."""
-    return [{**p, "id": p["id"] + SHIFT, "modifiers": []} for p in generate_catalog(n) if p["sku"] not in absent]
 
 
 @dataclass
@@ -86,13 +78,6 @@ def store_at(path: Path, url: str, store_hash: str, products: int = 0, **config:
     store = sandbox_store(path, products=products, store_hash=store_hash, **config)
     store.settings = Settings.for_sandbox(url, TEST_TOKEN, store_hash)  # distinct hosts: image URLs tell them apart
     return store
-
-
-def seeded(path: Path, catalog: list[dict[str, Any]]) -> Path:
-    store = Store(path)
-    store.seed_catalog(catalog)
-    store.close()
-    return path
 
 
 def make_pair(tmp_path: Path, catalog: list[dict[str, Any]] | None = None, *,
@@ -222,8 +207,9 @@ async def test_the_migration_workbook_rows_are_the_planned_rows_and_apply_refuse
             assert written["label"] == op.label and written["image_url"] == op.image
     _, target = pair.clients()
     async with target:
-        with pytest.raises(PlanRefused):
+        with pytest.raises(PlanRefused) as refused:
             await plan_workbook(migration.workbook, target)
+    assert [i.message for i in refused.value.outcome.issues if "src" in i.message and "tgt" in i.message]
     assert pair.writes() == (0, 0)
 
 
