@@ -28,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pandas as pd
 
+from pipeline.migrate.catalog import SkuMap
 from pipeline.modifier_types import MODIFIER_TYPES
 from pipeline.normalise import ModifierFrames
 from pipeline.plan.operations import Change, Operation, OpKind, Plan, RowRef, op_id
@@ -35,7 +36,6 @@ from pipeline.sandbox.store import checkbox_values
 from pipeline.workbook.layout import SHEETS
 from pipeline.workbook.split import as_in_workbook, frames_to_sheets
 
-from pipeline.migrate.catalog import SkuMap
 
 FIRST_ROW = 2  # sheets are indexed like the reader's: Excel row numbers, header = row 1
 _GENERATED_LABELS = {bool(v["value_data"]["checked_value"]): v["label"] for v in checkbox_values()}
@@ -138,9 +138,8 @@ def desired_state(source: ModifierFrames, product_ids: Mapping[int, int], skus: 
         target_id = skus.matched.get(int(item))
         if target_id is None:
             problem = skus.problems.get(int(item))
-            why = problem.reason if problem else "is not in the source store"
-            leave(vals.loc[index].to_dict(), f"links to source product {int(item)}, which {why}" if problem is None
-                  else f"links to source product {int(item)}, which cannot be matched: {why}", vals.at[index, "label"])
+            why = f"cannot be matched: {problem.reason}" if problem else "is not in the source store"
+            leave(vals.loc[index].to_dict(), f"links to source product {int(item)}, which {why}", vals.at[index, "label"])
             keep[index] = False
         remapped.append(target_id)
     vals = vals.assign(linked_product_id=pd.array(remapped, dtype="Int64")).loc[keep]
