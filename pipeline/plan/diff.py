@@ -55,6 +55,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from pipeline.gc_pause import gc_paused
 from pipeline.modifier_types import MODIFIER_TYPES
 from pipeline.normalise import (
     ModifierFrames,
@@ -745,6 +746,7 @@ def touched_product_ids(sheets: Mapping[str, pd.DataFrame]) -> list[int]:
     return sorted(ids)
 
 
+@gc_paused()
 def build_plan(sheets: Mapping[str, pd.DataFrame], meta: ExportMeta | None, current: ModifierFrames, *,
                workbook: str, prune: bool = False, force: bool = False) -> Plan:
     """The operations that take the store (`current`: a fresh extract of every product the sheets

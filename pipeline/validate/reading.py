@@ -33,6 +33,7 @@ from typing import Any, Final, Literal
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
+from pipeline.gc_pause import gc_paused
 from pipeline.modifier_types import IMAGE_MAX_BYTES
 from pipeline.validate.issues import Issue, shown_value
 from pipeline.workbook.cells import BOOL_HINT, as_text, number_text
@@ -93,6 +94,7 @@ class ReadResult:
     folder: Path | None = None
 
 
+@gc_paused()
 def read_for_validation(path: Path, *, expected_store_hash: str | None) -> ReadResult:
     """Read a workbook, a folder of CSV files or a zip of them, without raising for bad input.
 

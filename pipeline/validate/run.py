@@ -14,6 +14,7 @@ from typing import Final
 
 import pandas as pd
 
+from pipeline.gc_pause import gc_paused
 from pipeline.modifier_types import TYPE_NAMES
 from pipeline.validate.cross_rows import cross_row_issues
 from pipeline.validate.issues import Issue, shown_value
@@ -24,6 +25,7 @@ _SHEET_ORDER: Final = {spec.name: position for position, spec in enumerate(SHEET
 _COLUMN_ORDER: Final = {spec.name: {c: i for i, c in enumerate(spec.column_names)} for spec in SHEETS}
 
 
+@gc_paused()
 def validate_sheets(sheets: Mapping[str, pd.DataFrame], *, file: str,
                     known_product_ids: set[int] | None = None) -> list[Issue]:
     """Every problem of the sheets (as `read_sheets` returns them), sorted by sheet, row and column.

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 from python_calamine import CalamineWorkbook
 
+from pipeline.gc_pause import gc_paused
 from pipeline.normalise import ModifierFrames
 from pipeline.workbook.csv_files import csv_name, read_csv_tables
 from pipeline.workbook.layout import META_SHEET
@@ -30,6 +31,7 @@ def read_export(path: Path) -> tuple[ModifierFrames, ExportMeta]:
     return sheets_to_frames(sheets), meta
 
 
+@gc_paused()
 def read_sheets(path: Path) -> tuple[dict[str, pd.DataFrame], ExportMeta]:
     """Sheet name -> typed rows (indexed by spreadsheet row number, `action` included), and the metadata."""
     path = Path(path)
