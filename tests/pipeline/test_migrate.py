@@ -400,3 +400,30 @@ async def test_an_apply_cut_off_midway_resumes_from_its_journal_without_duplicat
     frames, _ = await export_of(pair.target)
     assert not frames.modifiers.duplicated(["product_id", "display_name"]).any()
     assert (await pair.plan()).plan.operations == []
+
+
+async def test_a_sku_with_a_comma_is_matched_and_a_modifier_of_another_type_is_reported_not_replaced(
+        tmp_path: Path) -> None:
+    source_catalog = generate_catalog(N)
+    source_catalog[4] = {**source_catalog[4], "sku": "KIT,RED"}  # cannot go in sku:in
+    catalog = target_catalog()
+    comma = next(p for p in catalog if p["id"] == source_catalog[4]["id"] + SHIFT)
+    comma["sku"] = "KIT,RED"
+    first = next(p for p in catalog if p["id"] == source_catalog[0]["id"] + SHIFT)
+    clash = source_catalog[0]["modifiers"][0]
+    other_type = "text" if clash["type"] != "text" else "date"
+    first["modifiers"] = [{"display_name": clash["display_name"], "type": other_type, "required": False,
+                           "sort_order": 0, "config": {}, "option_values": []}]
+    pair = make_pair(tmp_path, catalog, source_catalog=source_catalog)
+    migration = await pair.plan()
+    assert migration.matched[source_catalog[4]["id"]] == comma["id"]
+    refused = [s.reason for s in migration.plan.skipped if "type of a modifier cannot change" in s.reason]
+    assert len(refused) == 1 and f"is {other_type} in the store" in refused[0]
+    assert not any(op.product_id == first["id"] and op.display_name == clash["display_name"]
+                   for op in migration.plan.operations)
+    result = await pair.migrate(apply=True)
+    assert result.applied is not None and result.applied.ok
+    frames, _ = await export_of(pair.target)
+    kept = frames.modifiers[(frames.modifiers["product_id"] == first["id"])
+                            & (frames.modifiers["display_name"] == clash["display_name"])]
+    assert kept["type"].tolist() == [other_type]
