@@ -3,6 +3,8 @@
 The plan is saved next to the workbook before anything is written, so a retried apply task
 applies the very same plan and its journal skips what already landed; creates are matched on
 natural keys, so a retry never duplicates. Results are counts and paths: no token, no payloads.
+The body holds the store's slot (`store:<hash>`, see `flows.store.store_slot`): no export or other
+import of the same store runs meanwhile, on any worker.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from flows.store import resolve_settings
+from flows.store import resolve_settings, store_key, store_slot
 from pipeline.apply import Journal, apply_plan, write_results
 from pipeline.client import BigCommerceClient
 from pipeline.connection import store_hash_of
@@ -27,12 +29,12 @@ class WorkbookRejected(Exception):
 
 @task(retries=2, retry_delay_seconds=[5, 30])
 async def plan_task(workbook: str, api_url: str | None, store_hash: str | None, token_secret_block: str | None,
-                    prune: bool, force: bool) -> dict[str, str]:
+                    prune: bool, force: bool, token_env: str | None = None) -> dict[str, str]:
     """Validate and plan (reads only): the saved plan's path, or why the workbook was rejected.
 
     A rejection is returned, not raised, so the task's retries never re-read a bad workbook.
     """
-    settings = resolve_settings(api_url, store_hash, token_secret_block)
+    settings = resolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
     async with BigCommerceClient(settings) as client:
         try:
             plan, _ = await plan_workbook(Path(workbook), client, prune=prune, force=force,
@@ -49,9 +51,9 @@ async def plan_task(workbook: str, api_url: str | None, store_hash: str | None, 
 
 @task(retries=3, retry_delay_seconds=[10, 60, 300])
 async def apply_task(plan_path: str, api_url: str | None, store_hash: str | None, token_secret_block: str | None,
-                     concurrency: int) -> dict[str, Any]:
+                     concurrency: int, token_env: str | None = None) -> dict[str, Any]:
     """Apply the saved plan with its journal; a retry resumes where the last attempt stopped."""
-    settings = resolve_settings(api_url, store_hash, token_secret_block)
+    settings = resolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
     plan = Plan.load(Path(plan_path))
     workbook = Path(plan.workbook)
     async with BigCommerceClient(settings) as client:
@@ -76,10 +78,16 @@ async def import_modifiers(
     store_hash: str | None = None,
     token_secret_block: str | None = None,
     concurrency: int = 8,
+    token_env: str | None = None,
 ) -> dict[str, Any]:
-    """Validate, plan and apply `workbook`; fails without writing anything if the file has problems."""
-    resolve_settings(api_url, store_hash, token_secret_block)  # fail fast, before any retried task
-    planned = await plan_task(workbook, api_url, store_hash, token_secret_block, prune, force)
-    if "rejected" in planned:
-        raise WorkbookRejected(planned["rejected"])
-    return await apply_task(planned["plan"], api_url, store_hash, token_secret_block, concurrency)
+    """Validate, plan and apply `workbook`; fails without writing anything if the file has problems.
+
+    `token_env` names the environment variable holding this store's token on the worker.
+    """
+    # fail fast, before any retried task
+    settings = resolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
+    async with store_slot(store_key(settings)):
+        planned = await plan_task(workbook, api_url, store_hash, token_secret_block, prune, force, token_env)
+        if "rejected" in planned:
+            raise WorkbookRejected(planned["rejected"])
+        return await apply_task(planned["plan"], api_url, store_hash, token_secret_block, concurrency, token_env)
