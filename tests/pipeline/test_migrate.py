@@ -427,3 +427,17 @@ async def test_a_sku_with_a_comma_is_matched_and_a_modifier_of_another_type_is_r
     kept = frames.modifiers[(frames.modifiers["product_id"] == first["id"])
                             & (frames.modifiers["display_name"] == clash["display_name"])]
     assert kept["type"].tolist() == [other_type]
+
+
+async def test_a_product_without_sku_is_listed_and_an_empty_source_plans_nothing(tmp_path: Path) -> None:
+    source_catalog = generate_catalog(3)
+    source_catalog[1] = {**source_catalog[1], "sku": ""}
+    pair = make_pair(tmp_path / "one", target_catalog(3, ()), source_catalog=source_catalog)
+    migration = await pair.plan()
+    assert [(u.product_id, u.reason) for u in migration.unmatched] == [(102, "has no SKU, so it cannot be matched")]
+    assert set(migration.matched) == {101, 103}
+    empty = make_pair(tmp_path / "empty", target_catalog(3, ()), source_catalog=[{"id": 1, "name": "Bare",
+                                                                                 "sku": "SKU-000101"}])
+    result = await empty.migrate(apply=True)
+    assert result.migration.plan.operations == [] and result.applied is None and result.migration.matched == {}
+    assert empty.writes() == (0, 0) and empty.target.stats()["requests"]["total"] == 0
