@@ -140,7 +140,7 @@ async def plan_migration(
 
     `product_skus`: only the source products with these SKUs (default: every product).
     `prune`: also delete the target's modifiers and values, on matched products, that the source
-    does not have. `replace_images`: upload a source image even where the target value has one.
+    does not have (a source product without modifiers is not migrated, so its target is left alone). `replace_images`: upload a source image even where the target value has one.
     """
     if source_client.base_url.rstrip("/") == target_client.base_url.rstrip("/"):
         raise MigrationError("the source and the target are the same store")
