@@ -223,3 +223,75 @@ async def _checks(client, parent_id) -> dict:
             "pools": {c.work_pool_name for c in children}, "labels": [dict(c.labels) for c in children],
             "limits": limits, "slot_wait": slot_wait,
             "dump": dump}
+
+
+def test_a_store_names_where_its_token_lives_and_never_holds_it():
+    from pydantic import ValidationError
+
+    from flows.agency import StoreRef
+
+    ref = StoreRef(name="acme", store_hash="abc123", token_secret_block="bcmod-token-acme")
+    assert ref.export_parameters() == {"store_hash": "abc123", "token_secret_block": "bcmod-token-acme"}
+    with pytest.raises(ValidationError) as refused:
+        StoreRef.model_validate({"name": "acme", "store_hash": "abc123", "token": TOKENS["alpha"]})
+    assert "token" in str(refused.value) and TOKENS["alpha"] not in str(refused.value)
+    for bad in ({"name": "acme", "token_env": "X"}, {"name": "acme", "store_hash": "h"},
+                {"name": "acme", "store_hash": "h", "token_env": "X", "token_secret_block": "b"},
+                {"name": "../etc", "store_hash": "h", "token_env": "X"}):
+        with pytest.raises(ValidationError):
+            StoreRef.model_validate(bad)
+
+
+def test_a_missing_token_variable_is_named_not_guessed(monkeypatch):
+    from flows.store import resolve_settings, store_key, store_limit_name
+
+    monkeypatch.delenv("BCMOD_TOKEN_NOPE", raising=False)
+    with pytest.raises(ValueError, match="BCMOD_TOKEN_NOPE"):
+        resolve_settings(None, "abc123", None, token_env="BCMOD_TOKEN_NOPE")
+    monkeypatch.setenv("BCMOD_TOKEN_YES", TOKENS["beta"])
+    settings = resolve_settings("http://127.0.0.1:9/stores/beta/v3", None, None, token_env="BCMOD_TOKEN_YES")
+    assert settings.access_token.get_secret_value() == TOKENS["beta"]
+    assert store_key(settings) in {"beta", os.environ.get("BIGCOMMERCE_STORE_HASH")}
+    assert store_limit_name("proxy.example/bc") == "store:proxy.example_bc"
+
+
+def test_store_slot_modes_under_the_harness(prefect_harness, monkeypatch):
+    """auto creates a missing limit with one slot; existing runs unguarded (a warning) when there is none;
+    off takes nothing."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    from flows.store import store_slot
+
+    async def scenario() -> dict:
+        seen = {}
+        for mode, key in (("off", "slot-off"), ("existing", "slot-existing"), ("auto", "slot-auto")):
+            monkeypatch.setenv("BCMOD_STORE_SLOTS", mode)
+            async with store_slot(key, timeout_seconds=10) as name:
+                seen[mode] = name
+        async with get_client() as client:
+            for mode, key in (("existing", "slot-existing"), ("auto", "slot-auto")):
+                try:
+                    limit = await client.read_global_concurrency_limit_by_name(f"store:{key}")
+                    seen[f"{mode}-limit"] = (limit.limit, limit.active_slots)
+                except ObjectNotFound:
+                    seen[f"{mode}-limit"] = None
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen == {"off": None, "existing": "store:slot-existing", "auto": "store:slot-auto",
+                    "existing-limit": None, "auto-limit": (1, 0)}
+
+
+def test_prefect_yaml_and_flows_deploy_describe_the_same_deployments():
+    import yaml
+
+    from flows.deploy import ENTRYPOINTS, HOME_TEMPLATE, WORK_POOL
+
+    config = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    assert config["pull"] == [{"prefect.deployments.steps.set_working_directory": {"directory": HOME_TEMPLATE}}]
+    by_name = {d["name"]: d for d in config["deployments"]}
+    for name, entrypoint in ENTRYPOINTS.items():
+        assert by_name[name]["entrypoint"] == entrypoint and by_name[name]["work_pool"]["name"] == WORK_POOL
+    assert by_name["nightly-export"]["work_pool"]["name"] == WORK_POOL
+    assert by_name["agency-nightly"]["schedules"][0]["cron"] == by_name["nightly-export"]["schedules"][0]["cron"]
