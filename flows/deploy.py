@@ -125,6 +125,8 @@ def load_stores(path: Path) -> list[StoreRef]:
 async def register(pool: str = WORK_POOL, home: str = HOME_TEMPLATE, stores: list[StoreRef] | None = None,
                    out: str = "exports", cron: str = NIGHTLY_CRON) -> dict[str, UUID]:
     """Create the pool if needed and register (create or update) the deployments; returns their ids by name."""
+    from prefect.schedules import Cron
+
     await ensure_work_pool(pool)
     storage = WorkingDirectory(home)
     common: dict[str, Any] = {"work_pool_name": pool, "tags": ["bcmod"]}
@@ -138,7 +140,7 @@ async def register(pool: str = WORK_POOL, home: str = HOME_TEMPLATE, stores: lis
     if stores:
         await ensure_store_limits(stores)
         deployments.append(await export_all_stores.ato_deployment(
-            name=AGENCY_DEPLOYMENT, cron=cron, description="Nightly: one export run per store, last 24 hours.",
+            name=AGENCY_DEPLOYMENT, schedule=Cron(cron, timezone="UTC"), description="Nightly: one export run per store, last 24 hours.",
             parameters={"stores": [s.model_dump(exclude_none=True) for s in stores], "out": out, "since_hours": 24},
             **common))
     ids: dict[str, UUID] = {}
