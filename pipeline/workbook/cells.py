@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -64,32 +64,70 @@ def coerce_column(cells: Sequence[Any], kind: ColumnKind, dtype: str, *,
 
     Raises CellError naming the first cell that cannot be read as the column's kind.
     """
-    array, bad = coerce_cells(cells, kind, dtype, from_csv=from_csv)
+    array, _, bad = coerce_cells(cells, kind, dtype, from_csv=from_csv)
     if bad:
         position, message = bad[0]
         raise CellError(f"row {position + 2}: {message}")
     return array
 
 
-def coerce_cells(cells: Sequence[Any], kind: ColumnKind, dtype: str, *,
-                 from_csv: bool = False) -> tuple[pd.api.extensions.ExtensionArray, list[tuple[int, str]]]:
+class Coerced(NamedTuple):
+    array: pd.api.extensions.ExtensionArray
+    missing: np.ndarray  # bool, per cell: blank, or not readable as the column's kind
+    bad: list[tuple[int, str]]  # (position, message) of each cell not readable as the column's kind
+
+
+def coerce_cells(cells: Sequence[Any], kind: ColumnKind, dtype: str, *, from_csv: bool = False) -> Coerced:
     """Like `coerce_column`, but never raises: a cell that cannot be read becomes missing and is
-    listed as (position, message), so a reader can report every bad cell at once."""
+    listed as (position, message), so a reader can report every bad cell at once.
+
+    A column holding only what its kind expects (text, or booleans, or numbers, and blanks) is
+    converted with numpy in a few passes; any other column cell by cell.
+    """
     bad: list[tuple[int, str]] = []
+    kinds = set(map(type, cells))
     if dtype == "string":
-        return pd.array(_texts(cells, from_csv and kind in TEXT_KINDS), dtype="string"), bad
+        array, missing = _text_array(cells, kinds, from_csv and kind in TEXT_KINDS)
+        return Coerced(array, missing, bad)
     if dtype == "boolean":
-        return pd.array(_booleans(cells, bad), dtype="boolean"), bad
-    numbers = _numbers(cells, bad)
+        array = _boolean_array(cells, kinds, bad)
+        return Coerced(array, array.isna(), bad)
+    numbers = _numbers(cells, kinds, bad)
+    missing = np.isnan(numbers)
     if dtype == "Int64":
-        fractional = ~np.isnan(numbers) & (numbers != np.round(numbers))
+        fractional = ~missing & (numbers != np.round(numbers))
         if fractional.any():
             for position in np.flatnonzero(fractional).tolist():
                 bad.append((position, f"{cells[position]!r} is not a whole number"))
-            numbers = np.where(fractional, math.nan, numbers)
+            missing |= fractional
             bad.sort()
-        return pd.array(numbers, dtype="Float64").astype("Int64"), bad
-    return pd.array(numbers, dtype="Float64"), bad
+        return Coerced(pd.arrays.IntegerArray(np.where(missing, 0.0, numbers).astype(np.int64), missing), missing,
+                       bad)
+    return Coerced(pd.arrays.FloatingArray(np.where(missing, 0.0, numbers), missing), missing, bad)
+
+
+def _objects(cells: Sequence[Any]) -> np.ndarray:
+    return np.fromiter(cells, dtype=object, count=len(cells))
+
+
+def _blanks(values: np.ndarray, kinds: set[type]) -> np.ndarray:
+    """Where an object array holds "" or None (`kinds`: the types it holds)."""
+    blank = values == ""
+    return blank | np.equal(values, None) if type(None) in kinds else blank
+
+
+_TEXT_ONLY: Final = frozenset({str, type(None)})
+
+
+def _text_array(cells: Sequence[Any], kinds: set[type],
+                unguard: bool) -> tuple[pd.api.extensions.ExtensionArray, np.ndarray]:
+    if kinds <= _TEXT_ONLY and not unguard:
+        values = _objects(cells)
+        blank = _blanks(values, kinds)
+        values[blank] = None
+        return pd.array(values, dtype="string", copy=False), blank
+    array = pd.array(_texts(cells, unguard), dtype="string")
+    return array, array.isna()
 
 
 def _texts(cells: Sequence[Any], unguard: bool) -> list[str | None]:
@@ -97,6 +135,19 @@ def _texts(cells: Sequence[Any], unguard: bool) -> list[str | None]:
     if unguard:
         out = [unneutralise(c) if c is not None and c[:1] == "'" else c for c in out]
     return out
+
+
+_BOOL_OR_BLANK: Final = frozenset({bool, str, type(None)})
+
+
+def _boolean_array(cells: Sequence[Any], kinds: set[type], bad: list[tuple[int, str]]) -> pd.api.extensions.ExtensionArray:
+    if kinds <= _BOOL_OR_BLANK:
+        values = _objects(cells)
+        true = values == True  # noqa: E712 - elementwise; only a bool equals True among bool, str and None
+        missing = ~true & ~(values == False)  # noqa: E712
+        if not missing.any() or _blanks(values[missing], kinds).all():
+            return pd.arrays.BooleanArray(true, missing)
+    return pd.array(_booleans(cells, bad), dtype="boolean")
 
 
 def _booleans(cells: Sequence[Any], bad: list[tuple[int, str]]) -> list[bool | None]:
@@ -124,15 +175,24 @@ def number_text(cell: str) -> str:
     return cell.strip().lstrip("'").strip()
 
 
-def _numbers(cells: Sequence[Any], bad: list[tuple[int, str]]) -> np.ndarray:
-    try:
-        numbers = np.array(cells, dtype=np.float64)  # the common case: every cell is a number
-    except (TypeError, ValueError):
-        pass
-    else:  # numpy reads the text "inf" as a number and TRUE as 1; we do not
-        maybe_bool = ((numbers == 0) | (numbers == 1)).any()
-        if not np.isinf(numbers).any() and not (maybe_bool and any(cell.__class__ is bool for cell in cells)):
-            return numbers
+_NUMBER_OR_BLANK: Final = frozenset({float, int, str, type(None)})
+
+
+def _numbers(cells: Sequence[Any], kinds: set[type], bad: list[tuple[int, str]]) -> np.ndarray:
+    """Cells as floats, NaN for blank and for what cannot be read (listed in `bad`)."""
+    if kinds <= _NUMBER_OR_BLANK:  # the common case: numbers and blanks
+        values = _objects(cells)
+        blank = _blanks(values, kinds) if str in kinds or type(None) in kinds else None
+        if blank is not None:
+            values[blank] = math.nan
+        try:
+            numbers = values.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+        else:  # numpy reads the texts "inf" and "nan" as numbers; we do not
+            if not (str in kinds and (np.isinf(numbers).any() or
+                                      np.isnan(numbers).sum() > (blank.sum() if blank is not None else 0))):
+                return numbers
     out = np.empty(len(cells), dtype=np.float64)
     for position, cell in enumerate(cells):
         if cell is None or cell == "":

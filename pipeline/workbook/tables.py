@@ -104,6 +104,7 @@ def read_table(raw: RawTable, spec: TableSpec) -> TableRead:
     data: dict[str, Any] = {}
     bad_cells: list[BadCell] = []
     missing: list[str] = []
+    blank = np.ones(n_rows, dtype=bool)  # every layout cell of the row is missing
     for column in spec.columns:
         dtype = spec.dtypes[column.name]
         if column.name not in positions:
@@ -113,10 +114,11 @@ def read_table(raw: RawTable, spec: TableSpec) -> TableRead:
         cells = raw.columns[position] if (position := positions[column.name]) < len(raw.columns) else ()
         if len(cells) < n_rows:
             cells = [*cells, *([None] * (n_rows - len(cells)))]
-        data[column.name], bad = coerce_cells(cells, column.kind, dtype, from_csv=raw.from_csv)
-        bad_cells += [BadCell(p + 2, column.name, cells[p], message) for p, message in bad]
+        coerced = coerce_cells(cells, column.kind, dtype, from_csv=raw.from_csv)
+        data[column.name] = coerced.array
+        blank &= coerced.missing
+        bad_cells += [BadCell(p + 2, column.name, cells[p], message) for p, message in coerced.bad]
     frame = pd.DataFrame(data, index=index)
-    blank = frame.isna().all(axis=1).to_numpy().copy()
     if bad_cells:  # a cell that could not be read is not blank
         blank[[c.row - 2 for c in bad_cells]] = False
     if unknown and blank.any():  # nor is a cell under a column the layout does not have
