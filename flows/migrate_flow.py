@@ -9,13 +9,14 @@ products and rows left out are in the report file the result points to.
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from pydantic import SecretStr
 
-from flows.store import resolve_settings
+from flows.store import resolve_settings, store_key, store_slot
 from pipeline.client import BigCommerceClient
 from pipeline.migrate import SOURCE_TOKEN_ENV, apply_migration, plan_migration, source_settings, target_settings
 from pipeline.plan.operations import Plan
@@ -100,8 +101,12 @@ async def migrate_store(
               "token_secret_block": source_token_secret_block}
     target = {"api_url": target_api_url, "store_hash": target_store_hash,
               "token_secret_block": target_token_secret_block}
-    source_store(**source), target_store(**target)  # fail fast, before any retried task
-    planned = await plan_migration_task(source, target, workdir, skus, prune, replace_images, concurrency)
-    if not apply or not planned["operations"]:
-        return {**planned, "applied": None}
-    return {**planned, "applied": await apply_migration_task(planned["plan"], target, concurrency)}
+    source_settings_, target_settings_ = source_store(**source), target_store(**target)  # fail fast
+    async with AsyncExitStack() as slots:
+        # both stores' slots, always in the same order, so two migrations cannot deadlock
+        for key in sorted({store_key(source_settings_), store_key(target_settings_)}):
+            await slots.enter_async_context(store_slot(key))
+        planned = await plan_migration_task(source, target, workdir, skus, prune, replace_images, concurrency)
+        if not apply or not planned["operations"]:
+            return {**planned, "applied": None}
+        return {**planned, "applied": await apply_migration_task(planned["plan"], target, concurrency)}
