@@ -25,7 +25,9 @@ import re
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Final, Literal
@@ -48,7 +50,7 @@ from pipeline.workbook.layout import (
     ColumnKind,
 )
 from pipeline.workbook.meta import ExportMeta, meta_from_frame
-from pipeline.workbook.reader import read_xlsx
+from pipeline.workbook.reader import Merged, XlsxSheets
 from pipeline.workbook.tables import EXPORT_TABLES, RawTable, TableRead, TableSpec, header_text, read_table
 
 # Archives bigger than this when unpacked, or packed tighter than this ratio, are refused unread:
@@ -130,8 +132,18 @@ class _Refused(Exception):
     """The file cannot be read at all; the issue saying why is already recorded."""
 
 
+@dataclass
+class _Typed:
+    raw: RawTable  # dates as text
+    read: TableRead
+    issues: list[Issue]
+
+
+_TABLE_SPECS: Final = {spec.name: spec for spec in EXPORT_TABLES}
+
+
 class _Reader:
-    """One read: collects raw tables and issues, then types the tables."""
+    """One read: collects raw tables and issues, and types the tables (an xlsx one as it is read)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -141,8 +153,9 @@ class _Reader:
         self.files: dict[str, str] = {}
         self.format: Format | None = None
         self.folder: Path | None = None
-        self.merged: dict[str, list[tuple[tuple[int, int], tuple[int, int]]]] = {}
+        self.merged: dict[str, Merged] = {}
         self.xml_flags: dict[str, list[_XmlFlag]] = {}
+        self.typed: dict[str, _Typed] = {}
 
     # -- whole-file problems ------------------------------------------------------------------------
 
@@ -208,20 +221,53 @@ class _Reader:
 
     def read_xlsx(self) -> None:
         try:
-            names = _sheet_names(self.path)
+            sizes = _sheet_sizes(self.path)
         except (KeyError, ET.ParseError, zipfile.BadZipFile, OSError, ValueError) as exc:
             raise self.refuse(_DAMAGED.format(reason=_reason(exc))) from None
+        names = list(sizes)
         actual = self.match_names(names, "sheet")
-        try:
-            content = read_xlsx(self.path, set(actual.values()))
-            flags = _xml_flags(self.path, names, set(actual.values()))
-        except Exception as exc:  # noqa: BLE001 - python-calamine raises its own errors for damaged files
-            raise self.refuse(_DAMAGED.format(reason=_reason(exc))) from None
+        wanted = set(actual.values())
+        # biggest first, so that the sheet typed last, when nothing is left to parse, is a small one
+        by_size = sorted(wanted, key=lambda name: -sizes[name])
+        table_of = {found: expected for expected, found in actual.items()}
+        # The formula and error scan runs beside python-calamine, and each sheet is typed as soon
+        # as it is read, while the next one is parsed (see `XlsxSheets`).
+        with ThreadPoolExecutor(1, "xml-scan") as pool, ExitStack() as stack:
+            scan = pool.submit(_xml_flags, self.path, names, wanted)
+            try:
+                sheets = iter(stack.enter_context(XlsxSheets(self.path, by_size)))
+            except Exception as exc:  # noqa: BLE001 - python-calamine raises its own errors for damaged files
+                raise self.damaged(exc) from None
+            while (item := self.next_sheet(sheets)) is not None:
+                found, raw, merged = item
+                expected = table_of[found]
+                self.raw[expected] = raw
+                self.files[expected] = self.label
+                self.merged[expected] = merged
+                self.typed[expected] = self.type_table(_TABLE_SPECS[expected])
+            try:
+                unread = [found for expected, found in actual.items() if expected not in self.raw]
+                if unread:
+                    raise ValueError(f"sheet {unread[0]!r} cannot be found")
+                flags = scan.result()
+            except Exception as exc:  # noqa: BLE001 - a part the scan cannot read is damage too
+                raise self.damaged(exc) from None
         for expected, found in actual.items():
-            self.raw[expected] = content.tables[found]
-            self.files[expected] = self.label
-            self.merged[expected] = content.merged.get(found, [])
             self.xml_flags[expected] = flags.get(found, [])
+
+    def next_sheet(self, sheets: Iterator[tuple[str, RawTable, Merged]]) -> tuple[str, RawTable, Merged] | None:
+        try:
+            return next(sheets, None)
+        except Exception as exc:  # noqa: BLE001 - python-calamine raises its own errors for damaged files
+            raise self.damaged(exc) from None
+
+    def damaged(self, exc: BaseException) -> _Refused:
+        """Refuse a workbook python-calamine or the scan cannot read; nothing of it is kept."""
+        self.raw.clear()
+        self.files.clear()
+        self.merged.clear()
+        self.typed.clear()
+        return self.refuse(_DAMAGED.format(reason=_reason(exc)))
 
     def match_names(self, names: Sequence[str], what: Literal["sheet", "file"]) -> dict[str, str]:
         """Expected table -> the sheet or file name that holds it; issues for missing and unknown ones."""
@@ -298,28 +344,35 @@ class _Reader:
 
     # -- typing the tables --------------------------------------------------------------------------
 
+    def type_table(self, spec: TableSpec) -> _Typed:
+        """One table read: its typed rows and the issues found before the formula scan's."""
+        raw = self.raw[spec.name]
+        file = self.files.get(spec.name, self.label)
+        raw, date_issues = _dates_as_text(raw, spec, file)
+        read = read_table(raw, spec)
+        issues = _table_issues(raw, read, spec, file)
+        issues += date_issues
+        issues += _cell_issues(raw, read, spec, file)
+        issues += _merged_issues(self.merged.get(spec.name, ()), raw, read, spec, file)
+        return _Typed(raw, read, issues)
+
     def result(self) -> ReadResult:
         sheets: dict[str, pd.DataFrame] = {}
         meta: ExportMeta | None = None
         for spec in EXPORT_TABLES:
-            raw = self.raw.get(spec.name)
-            if raw is None:
+            if spec.name not in self.raw:
                 sheets[spec.name] = read_table(RawTable(spec.name, spec.column_names, ()), spec).frame
                 continue
             file = self.files.get(spec.name, self.label)
-            raw, date_issues = _dates_as_text(raw, spec, file)
-            read = read_table(raw, spec)
-            self.issues += _table_issues(raw, read, spec, file)
-            self.issues += date_issues
-            self.issues += _cell_issues(raw, read, spec, file)
-            self.issues += _merged_issues(self.merged.get(spec.name, ()), raw, read, spec, file)
+            typed = self.typed.get(spec.name) or self.type_table(spec)
+            raw, read = typed.raw, typed.read
+            self.issues += typed.issues
             self.issues += _flag_issues(self.xml_flags.get(spec.name, ()), raw, read, spec, file)
             sheets[spec.name] = read.frame
             if spec.name == META_SHEET:
                 meta = self.meta(read, file)
         sheets.pop(META_SHEET)
         return ReadResult(sheets, meta, self.issues, self.label, self.format, self.files, self.folder)
-
 
     def meta(self, read: TableRead, file: str) -> ExportMeta | None:
         """The export's metadata; an issue when it was edited beyond reading."""
@@ -422,9 +475,11 @@ def _normalise_part(part: str) -> str:
     return "/".join(out)
 
 
-def _sheet_names(path: Path) -> list[str]:
+def _sheet_sizes(path: Path) -> dict[str, int]:
+    """Sheet name -> the unpacked size of its part (0 when the part is missing), in workbook order."""
     with zipfile.ZipFile(path) as archive:
-        return list(_sheet_parts(archive))
+        return {name: info.file_size if (info := archive.NameToInfo.get(part)) else 0
+                for name, part in _sheet_parts(archive).items()}
 
 
 @dataclass(frozen=True)
