@@ -11,12 +11,13 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from python_calamine import CalamineWorkbook
 
 from pipeline.normalise import empty_frames
 from pipeline.workbook.csv_files import csv_name, write_csv
 from pipeline.workbook.layout import META_SHEET
 from pipeline.workbook.meta import ExportMeta
-from pipeline.workbook.reader import read_export, read_sheets
+from pipeline.workbook.reader import XlsxSheets, read_export, read_sheets, read_xlsx
 from pipeline.workbook.split import as_in_workbook
 from pipeline.workbook.writer import write_workbook
 from sample_data.generator import TRICKY_LABELS
@@ -188,3 +189,27 @@ def test_libreoffice_opens_the_workbook_and_its_copy_reads_back_the_same(tmp_pat
     back, meta = read_export(tmp_path / "out" / "export.xlsx")
     assert_frames_equal(back, as_in_workbook(frames), exact=False)  # it keeps 15 significant digits
     assert meta.store_hash == META.store_hash
+
+
+def test_sheets_are_given_in_the_order_asked_and_the_same_as_read_one_by_one(frames, tmp_path):
+    path = WRITERS["xlsx"](frames, tmp_path)
+    order = [META_SHEET, "Choice values", "Choice modifiers", "no such sheet"]
+    with XlsxSheets(path, order) as sheets:
+        got = [(name, table) for name, table, _ in sheets]
+        assert sheets.names[-1] == META_SHEET
+    assert [name for name, _ in got] == order[:3]
+    assert list(read_xlsx(path, set(order)).tables) == ["Choice modifiers", "Choice values", META_SHEET]
+    with CalamineWorkbook.from_path(path) as workbook:
+        for name, table in got:
+            rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            assert list(table.header) == rows[0]
+            assert [list(c) for c in table.columns] == [list(c) for c in zip(*rows[1:])]
+
+
+def test_leaving_the_sheets_early_closes_the_workbook(frames, tmp_path):
+    path = WRITERS["xlsx"](frames, tmp_path)
+    with XlsxSheets(path, ["Choice values", "Swatch values", META_SHEET]) as sheets:
+        for name, _, _ in sheets:
+            break
+    assert name == "Choice values"
+    assert all(future.done() for future in sheets._parsed)
