@@ -185,7 +185,7 @@ class _Columns:
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.names = list(frame.columns)
-        self.lists = [frame[n].astype(object).where(frame[n].notna(), None).tolist() for n in self.names]
+        self.lists = [frame[n].to_numpy(dtype=object, na_value=None).tolist() for n in self.names]
 
     def column(self, name: str) -> list[Any]:
         return self.lists[self.names.index(name)]
@@ -279,8 +279,9 @@ class _Planner:
         for sheet in self.modifier_sheets:
             ids, products, names, types = (sheet.table.column(c) for c in ("modifier_id", "product_id",
                                                                            "display_name", "type"))
+            same = sheet.same.tolist()  # plain bools: indexing a numpy array in a loop is slower
             for n in range(len(sheet)):
-                if sheet.same[n]:
+                if same[n]:
                     self.unchanged += 1
                     target = _Target("existing", products[n], names[n], types[n], ids[n])
                 else:
@@ -291,10 +292,11 @@ class _Planner:
                 by_name.setdefault((products[n], _key(names[n])), target)
         for sheet in self.value_sheets:
             ids, products, names = (sheet.table.column(c) for c in ("modifier_id", "product_id", "display_name"))
+            same = sheet.same.tolist()
             for n in range(len(sheet)):
                 found = by_id.get(ids[n]) if ids[n] is not None else None
                 target = found or by_name.get((products[n], _key(names[n])))
-                if sheet.same[n] and target is not None and target.state == "existing" and \
+                if same[n] and target is not None and target.state == "existing" and \
                         target.modifier_id == ids[n]:
                     self.unchanged += 1
                 elif target is None:
@@ -680,8 +682,9 @@ def _export_fingerprints(meta: ExportMeta | None) -> dict[tuple[str, int], str]:
     if meta is None or not len(meta.fingerprints):
         return {}
     table = meta.fingerprints.dropna(subset=["kind", "id", "fingerprint"])
-    return {(str(k), int(i)): str(f) for k, i, f in zip(table["kind"].tolist(), table["id"].tolist(),
-                                                         table["fingerprint"].tolist(), strict=True)}
+    # the columns are typed (string, Int64, string): their items are already str, int and str
+    keys = zip(table["kind"].astype("string").tolist(), table["id"].astype("Int64").tolist(), strict=True)
+    return dict(zip(keys, table["fingerprint"].astype("string").tolist(), strict=True))
 
 
 def _sheets(sheets: Mapping[str, pd.DataFrame], kind: str, store: pd.DataFrame) -> list[_Sheet]:
@@ -717,18 +720,16 @@ def unchanged_rows(sheet: pd.DataFrame, store: pd.DataFrame, id_column: str) -> 
     for name in sheet.columns:
         if name in _NOT_COMPARED or name not in store.columns:
             continue
-        mine = sheet[name].reset_index(drop=True)
-        theirs = store[name].iloc[take].reset_index(drop=True)
-        both_blank = mine.isna().to_numpy(bool) & theirs.isna().to_numpy(bool)
+        mine, theirs = sheet[name].array, store[name].array.take(take)  # theirs: the store row of each row
         try:
             if mine.dtype == "Float64" or theirs.dtype == "Float64":
-                equal = np.isclose(mine.to_numpy(float, na_value=np.nan), theirs.to_numpy(float, na_value=np.nan),
-                                   rtol=REL_TOLERANCE, atol=0.0)
-            else:
-                equal = (mine == theirs).fillna(False).to_numpy(bool)
+                # equal to REL_TOLERANCE, or both blank
+                same_rows &= np.isclose(mine.to_numpy(float, na_value=np.nan), theirs.to_numpy(float, na_value=np.nan),
+                                        rtol=REL_TOLERANCE, atol=0.0, equal_nan=True)
+            else:  # as `same` compares them: Python values, None for blank (None == None)
+                same_rows &= mine.to_numpy(object, na_value=None) == theirs.to_numpy(object, na_value=None)
         except (TypeError, ValueError):
             return np.zeros(size, dtype=bool)
-        same_rows &= equal | both_blank
     if "image_url" in sheet.columns:
         images = sheet["image_url"].astype("string").str.strip()
         web = images.str.lower().str.startswith(("http://", "https://"))
