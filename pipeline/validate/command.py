@@ -163,8 +163,11 @@ def missing_product_issues(sheets: Mapping[str, pd.DataFrame], files: Mapping[st
         if sheet is None or not len(sheet):
             continue
         ids = sheet["product_id"]
+        unknown = [v for v in ids.dropna().unique().tolist() if v not in known_product_ids]  # the distinct ids
+        if not unknown:
+            continue
         deleting = sheet["action"].str.strip().str.lower().eq(ACTION_DELETE).fillna(False)
-        missing = ids.notna() & ~ids.isin(list(known_product_ids)).fillna(False) & ~deleting
+        missing = ids.notna() & ids.isin(unknown).fillna(False) & ~deleting
         for row, value in ids[missing.to_numpy(bool)].items():
             issues.append(Issue(files.get(spec.name, ""), spec.name, int(row), "product_id", shown_value(value),
                                 f"product {value} does not exist in the store: check the id (products are "

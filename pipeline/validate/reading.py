@@ -69,6 +69,8 @@ _IMAGE_MAGIC: Final = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"),
                        (b"GIF89a", "GIF"), (b"BM", "BMP"))
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:(//|[^\\/])")
 _WINDOWS_PATH = re.compile(r"^(?:[a-zA-Z]:[\\/]|\\\\)")
+_WEB_ADDRESS = re.compile(r"^https?://[^/\s]+", re.I)
+_SPACE = re.compile(r"\s")
 _LOCALE_DATE = re.compile(r"^\d{1,4}[./\-]\d{1,2}[./\-]\d{1,4}(?:[ T].*)?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 _EXCEL_EPOCH: Final = dt.date(1899, 12, 30)
@@ -827,9 +829,12 @@ def image_issues(sheet: pd.DataFrame, sheet_name: str, file: str, folder: Path) 
     for column, files_allowed in (("image_url", True), ("pattern_image_url", False)):
         if column not in sheet.columns:
             continue
+        problems: dict[str, str | None] = {}  # many rows share an image: each one is looked at once
         for row, value in sheet[column].dropna().items():
-            message = _image_problem(str(value).strip(), root, files_allowed)
-            if message:
+            text = str(value).strip()
+            if text not in problems:
+                problems[text] = _image_problem(text, root, files_allowed)
+            if message := problems[text]:
                 issues.append(Issue(file, sheet_name, int(row), column, str(value), message))
     return issues
 
@@ -837,7 +842,7 @@ def image_issues(sheet: pd.DataFrame, sheet_name: str, file: str, folder: Path) 
 def _image_problem(text: str, root: Path, files_allowed: bool) -> str | None:
     lowered = text.lower()
     if lowered.startswith(("http://", "https://")):
-        return None if re.match(r"^https?://[^/\s]+", text, re.I) and not re.search(r"\s", text) else \
+        return None if _WEB_ADDRESS.match(text) and not _SPACE.search(text) else \
             "the image link is not a complete web address: write it as https://example.com/image.png"
     if not files_allowed:
         return "the pattern image must be a web address starting with https:// (or http://)"
