@@ -181,17 +181,23 @@ class _Target:
 
 
 class _Columns:
-    """A frame as plain Python column lists (None for blank); a row's dict is built when asked for."""
+    """A frame as plain Python column lists (None for blank), each made when first asked for (most
+    rows of a big workbook are unchanged, and only the id and name columns are walked for them);
+    a row's dict is built when asked for."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
         self.names = list(frame.columns)
-        self.lists = [frame[n].to_numpy(dtype=object, na_value=None).tolist() for n in self.names]
+        self._lists: dict[str, list[Any]] = {}
 
     def column(self, name: str) -> list[Any]:
-        return self.lists[self.names.index(name)]
+        items = self._lists.get(name)
+        if items is None:
+            items = self._lists[name] = self.frame[name].to_numpy(dtype=object, na_value=None).tolist()
+        return items
 
     def record(self, position: int) -> Record:
-        return {name: items[position] for name, items in zip(self.names, self.lists, strict=True)}
+        return {name: self.column(name)[position] for name in self.names}
 
 
 class _Store:
