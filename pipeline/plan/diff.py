@@ -770,7 +770,7 @@ def build_plan(sheets: Mapping[str, pd.DataFrame], meta: ExportMeta | None, curr
         skipped=planner.skipped,
         unchanged=planner.unchanged,
         blanked=planner.blanked,
-        product_ids=touched_product_ids(sheets),
+        product_ids=planner.touched,
         forced=force,
         pruned=prune,
     )

@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.modifier_types import MODIFIER_TYPES
 from pipeline.validate.issues import shown_value
+from pipeline.validate import schemas
 from pipeline.validate.run import validate_sheets
 from pipeline.validate.schemas import (
     MODIFIER_MODELS,
@@ -137,6 +138,21 @@ def test_one_bad_cell_gives_exactly_its_issue(case: Case):
         assert words in issue.message, issue.message
         assert issue.file == FILE
         assert issue.value == shown_value(sheet.at[row, column])
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_frames_of_the_models_dtypes_skip_coercion_and_get_the_same_issues(case: Case, monkeypatch):
+    sheets = clean_sheets()
+    sheet = sheets[case.sheet]
+    row = row_where(sheet, **case.select) if case.select else int(sheet.index[0])
+    for column, value in case.edits.items():
+        sheet.loc[row, column] = sheet.at[row, value] if value in sheet.columns else value
+    spec = next(s for s in SHEETS if s.name == case.sheet)
+    models = MODIFIER_MODELS if spec.kind == "modifiers" else VALUE_MODELS
+    assert all(schemas._has_dtypes(sheet, models[t].to_schema()) for t in spec.types)
+    without_coercion = validate_sheets(sheets, file=FILE, known_product_ids=product_ids())
+    monkeypatch.setattr(schemas, "_has_dtypes", lambda frame, schema: False)
+    assert validate_sheets(sheets, file=FILE, known_product_ids=product_ids()) == without_coercion
 
 
 def test_a_config_field_of_another_type_must_be_blank():
