@@ -6,6 +6,7 @@ collector's thresholds, so CPython runs several full collections during a read, 
 walks every tracked object of the process, the rows being built included. On the benchmark
 workbook that was about a third of read + validate + plan (6.0 s -> 4.0 s without it).
 Reference counting still frees everything as usual; only cycle detection waits until the end.
+The collector is process-wide: other threads run without it for those few seconds too.
 """
 
 from __future__ import annotations
