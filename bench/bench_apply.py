@@ -38,6 +38,7 @@ from typing import Any
 from openpyxl import load_workbook
 
 from bench.sandbox_process import SandboxProcess, sandbox
+from bench.summary import record
 from pipeline.apply import ApplyResult, Journal, apply_plan, backup_products
 from pipeline.client import BigCommerceClient
 from pipeline.export import export_store
@@ -249,6 +250,11 @@ async def part_requests(folder: Path) -> bool:
           and stats["requests"]["total"] == stats["writes"] == len(edited) and stats["requests"]["GET"] == 0
           and not again.operations)
     print(f"writes == changed rows == operations == store requests, nothing else sent, re-plan empty: {verdict(ok)}")
+    record("apply", f"apply: {len(edited)} edited rows of a {N_PRODUCTS}-product export (value and modifier updates, "
+           "creates and deletes), no quota", f"{len(plan.operations)} operations, {result.writes} writes; the store saw "
+           f"{stats['requests']['total']} requests, {stats['requests']['GET']} reads, {result.seconds:.2f} s; re-plan: "
+           f"{len(again.operations)} operations (the backup, measured apart: {backup_stats['requests']['total']} reads)",
+           "one request per changed entity", ok)
     return ok
 
 
@@ -276,6 +282,11 @@ async def part_quota(folder: Path) -> bool:
     ok = (result.ok and result.writes == len(plan.operations) == len(edited) == stats["writes"]
           and steady / quota_rate >= QUOTA_TARGET and not again.operations)
     print(f"steady rate >= {QUOTA_TARGET} of quota, every change landed: {verdict(ok)}")
+    record("apply", f"apply: {QUOTA_CHANGES:,} value updates under a {QUOTA} req/s quota, concurrency {CONCURRENCY}",
+           f"{result.writes:,} writes in {result.seconds:.1f} s; steady {steady:.1f} req/s = **{steady / quota_rate:.2f}** "
+           f"of quota ({applied.rate:.1f} req/s = {applied.rate / quota_rate:.2f} over the wall time); "
+           f"{int(metrics['throttled']) + int(metrics['throttled_bare'])} 429s, {int(metrics['retries'])} retries; "
+           f"re-plan: {len(again.operations)} operations", f"≥ {QUOTA_TARGET} of quota, no request lost", ok)
     return ok
 
 
@@ -309,6 +320,13 @@ async def part_latency(folder: Path) -> bool:
               f"{applied.rate:>8.2f} {ideal:>7.1f} {ratio:>6.3f}{failures(result)}")
         ok &= result.ok and result.writes == applied.stats["writes"] == len(result.outcomes) and ratio >= LATENCY_TARGET
     print(f"re-plan after the four applies: {len(again.operations)} operations")
+    rates = [applied.rate for _, applied in runs]
+    ratios = [applied.rate / (concurrency / (LATENCY_MS / 1000)) for concurrency, applied in runs]
+    record("apply", f"apply with {LATENCY_MS} ms latency, no quota, concurrency "
+           + " / ".join(str(c) for c, _ in LATENCY_RUNS) + " (" + " / ".join(str(n) for _, n in LATENCY_RUNS)
+           + " value updates)", " / ".join(f"{r:.1f}" for r in rates) + " writes/s = **"
+           + " / ".join(f"{r:.2f}" for r in ratios) + f"** × concurrency / {LATENCY_MS / 1000:g} s",
+           f"≥ {LATENCY_TARGET} × concurrency / latency", ok)
     print(f"throughput >= {LATENCY_TARGET} x concurrency / latency at every concurrency: {verdict(ok)}")
     return ok
 
