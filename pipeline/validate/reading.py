@@ -518,7 +518,7 @@ def _xml_flags(path: Path, names: Sequence[str], wanted: set[str]) -> dict[str, 
                 continue
             data = archive.read(parts[name])
             start = max(data.find(b"sheetData"), 0)
-            end = data.find(b"sheetData>", start + 9)
+            end = data.rfind(b"sheetData>", start + 9)  # the closing tag, found from the end
             end = len(data) if end < 0 else end
             root = _ROOT.search(data, 0, 4096)
             prefix = root.group(1) if root and root.group(1) else b""
