@@ -131,8 +131,12 @@ def _write_csv(rows: dict[RowRef, RowResult], target: Path) -> None:
     target.write_bytes(buffer.getvalue().encode("utf-8"))
 
 
-def _has_data(ws: Any, row: int) -> bool:
-    return any(cell.value not in (None, "") for cell in ws[row])
+def _rows_with_data(ws: Any, last_column: int) -> set[int]:
+    """Row numbers holding any value left of `last_column`, in one pass: asking openpyxl for one
+    row at a time rescans the whole sheet each time (quadratic on a 10k-product workbook)."""
+    return {number for number, values in enumerate(
+        ws.iter_rows(min_row=2, max_col=max(last_column - 1, 1), values_only=True), start=2)
+        if any(value not in (None, "") for value in values)}
 
 
 def _annotate(book: Any, rows: dict[RowRef, RowResult]) -> None:
@@ -149,12 +153,13 @@ def _annotate(book: Any, rows: dict[RowRef, RowResult]) -> None:
         header.value = RESULT_COLUMN
         header.font = Font(bold=True)
         ids = {name: columns.get(name) for name in ("modifier_id", "value_id")}
+        with_data = _rows_with_data(ws, column)
         for number in range(2, ws.max_row + 1):
             cell = ws.cell(number, column)
             cell.value = None  # an earlier result
             row = rows.get(RowRef(ws.title, number))
             if row is None:
-                if not _has_data(ws, number):
+                if number not in with_data:
                     continue
                 row = RowResult()
             _set_text(cell, row.text)
