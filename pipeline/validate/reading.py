@@ -38,7 +38,7 @@ from openpyxl.utils import get_column_letter
 from pipeline.gc_pause import gc_paused
 from pipeline.modifier_types import IMAGE_MAX_BYTES
 from pipeline.validate.issues import Issue, shown_value
-from pipeline.workbook.cells import BOOL_HINT, as_text, number_text
+from pipeline.workbook.cells import BOOL_HINT, MAX_WHOLE, as_text, number_text
 from pipeline.workbook.csv_files import csv_files, csv_name, parse_csv
 from pipeline.workbook.layout import (
     ANNOTATION_COLUMNS,
@@ -669,6 +669,9 @@ def _cell_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str) -> 
         text = _shown(bad.value)
         if kind in ("id", "int") and _is_fraction(bad.value):
             message = f"{text} is not a whole number" + (": ids have no decimals" if kind == "id" else "")
+        elif kind in ("id", "int") and _is_too_large(bad.value):
+            message = (f"{text} is too large to be {'an id' if kind == 'id' else 'a whole number here'}: "
+                       "type the number in full (a spreadsheet keeps only 15 digits)")
         else:
             message = f"{text} {_KIND_HINTS.get(kind, 'cannot be read')}"
         issues.append(Issue(file, spec.name, bad.row, bad.column, shown_value(as_text(bad.value)), message))
@@ -698,6 +701,16 @@ def _is_number(text: str) -> bool:
         return math.isfinite(float(number_text(text)))
     except ValueError:
         return False
+
+
+def _is_too_large(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        number = float(number_text(value)) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(number) and abs(number) > MAX_WHOLE
 
 
 def _is_fraction(value: Any) -> bool:

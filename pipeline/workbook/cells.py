@@ -58,6 +58,12 @@ _BOOL_BY_TEXT: Final = {"TRUE": True, "FALSE": False, "YES": True, "NO": False, 
 BOOL_HINT: Final = "use TRUE or FALSE (yes/no, 1/0 and x for TRUE are accepted too)"
 
 
+# The largest whole number a float cell holds exactly. Past it a spreadsheet has already rounded the
+# number, and past 2**63 numpy's cast to int64 wraps around (1e20 became -9223372036854775808), so a
+# larger cell is refused rather than read as some other number.
+MAX_WHOLE: Final = 2**53
+
+
 def coerce_column(cells: Sequence[Any], kind: ColumnKind, dtype: str, *,
                   from_csv: bool = False) -> pd.api.extensions.ExtensionArray:
     """Raw cells of one column -> a pandas array of `dtype`; "" and None are missing.
@@ -96,10 +102,13 @@ def coerce_cells(cells: Sequence[Any], kind: ColumnKind, dtype: str, *, from_csv
     missing = np.isnan(numbers)
     if dtype == "Int64":
         fractional = ~missing & (numbers != np.round(numbers))
-        if fractional.any():
+        huge = ~missing & ~fractional & ~(np.abs(numbers) <= MAX_WHOLE)
+        if fractional.any() or huge.any():
             for position in np.flatnonzero(fractional).tolist():
                 bad.append((position, f"{cells[position]!r} is not a whole number"))
-            missing |= fractional
+            for position in np.flatnonzero(huge).tolist():
+                bad.append((position, f"{cells[position]!r} is too large for a whole number"))
+            missing |= fractional | huge
             bad.sort()
         return Coerced(pd.arrays.IntegerArray(np.where(missing, 0.0, numbers).astype(np.int64), missing), missing,
                        bad)

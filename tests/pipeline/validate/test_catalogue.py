@@ -306,6 +306,19 @@ def _(export, tmp):
             Expect("Checkbox values", 3, "value_id", ("123.5 is not a whole number", "ids have no decimals")))
 
 
+@case("id too large to be one (a number cell of 1E+20)")
+def _(export, tmp):
+    return (_xlsx_cell(export, tmp, "Choice values", "modifier_id", 1e20, row=3),
+            Expect("Choice values", 3, "modifier_id", ("100000000000000000000 is too large to be an id", "type the number in full")))
+
+
+@case("whole number too large (CSV)")
+def _(export, tmp):
+    return (_csv_cell(export, tmp, "Choice modifiers", "sort_order", "99999999999999999999"),
+            Expect("Choice modifiers", 2, "sort_order", ("too large to be a whole number here",),
+                   file="choice_modifiers.csv"))
+
+
 @case("id that is not a number")
 def _(export, tmp):
     return (_xlsx_cell(export, tmp, "Date modifiers", "product_id", "SKU-000101"),

@@ -53,11 +53,12 @@ def test_number_columns_read_as_cell_by_cell(column: list, kind_dtype: tuple[str
     expected = cells._numbers(column, ANYTHING, bad)
     coerced = coerce_cells(column, kind, dtype)
     if dtype == "Int64":
-        whole = [v if math.isnan(v) or v == round(v) else math.nan for v in expected.tolist()]
+        whole = [v if math.isnan(v) or (v == round(v) and abs(v) <= cells.MAX_WHOLE) else math.nan
+                 for v in expected.tolist()]
         _same(coerced.array, [None if math.isnan(v) else int(v) for v in whole])
     else:
         _same(coerced.array, expected.tolist())
-    assert [b for b in coerced.bad if "whole number" not in b[1]] == bad
+    assert [b for b in coerced.bad if "whole number" not in b[1] and "too large" not in b[1]] == bad
     assert coerced.missing.tolist() == coerced.array.isna().tolist()
 
 
@@ -75,3 +76,16 @@ def test_blank_cells_and_padding_are_missing() -> None:
     numbers = coerce_cells((1.0, "", None), "int", "Int64")
     assert numbers.array.astype(object).tolist() == [1, pd.NA, pd.NA]
     assert numbers.missing.dtype == np.bool_
+
+
+@pytest.mark.parametrize("cell", [1e20, "1e20", 2.0**63, -(2.0**60), "99999999999999999999", 2.0**53 + 2])
+def test_whole_numbers_too_large_to_hold_are_refused_not_wrapped(cell) -> None:
+    coerced = coerce_cells([cell, 7.0], "id", "Int64")
+    assert coerced.bad == [(0, f"{cell!r} is too large for a whole number")]
+    assert coerced.array.astype(object).tolist() == [pd.NA, 7]
+
+
+def test_the_largest_exact_whole_number_is_read() -> None:
+    coerced = coerce_cells([float(cells.MAX_WHOLE), -float(cells.MAX_WHOLE)], "int", "Int64")
+    assert coerced.bad == []
+    assert coerced.array.astype(object).tolist() == [2**53, -(2**53)]
