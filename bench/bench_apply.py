@@ -37,6 +37,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 
+from bench.edits import bump_price
 from bench.sandbox_process import SandboxProcess, sandbox
 from bench.summary import record
 from pipeline.apply import ApplyResult, Journal, apply_plan, backup_products
@@ -61,15 +62,6 @@ MIXED = {"update_value": 60, "update_modifier": 40, "create_value": 30, "delete_
 
 
 # -- editing the workbook -----------------------------------------------------------------------------
-
-
-def bump_price(sheet: Sheet, row: int) -> None:
-    """A different price adjuster on a value row: +1.25 on the one it has, or a new relative one."""
-    if sheet.get(row, "price_adjuster") in (None, ""):
-        sheet.set(row, "price_adjuster", "relative")
-        sheet.set(row, "price_adjuster_value", 1.25)
-    else:
-        sheet.set(row, "price_adjuster_value", round(float(sheet.get(row, "price_adjuster_value") or 0) + 1.25, 2))
 
 
 def mixed_edit(path: Path) -> tuple[set[RowRef], Counter[str]]:

@@ -34,16 +34,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bench.edits import EditMix, edit_workbook
 from bench.sandbox_process import SandboxProcess, sandbox
 from bench.summary import peak_rss_mib, proc_status_mib, record
 from pipeline.apply import ApplyResult, Journal, apply_plan, write_results
@@ -53,7 +53,6 @@ from pipeline.export import export_store
 from pipeline.plan.build import plan_workbook
 from pipeline.plan.operations import Plan, RowRef
 from pipeline.validate.command import validate_file_async
-from pipeline.workbook.layout import SHEETS
 
 N_PRODUCTS = 10_000
 CONCURRENCY = 8
@@ -64,122 +63,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # a few rows of each kind that is not an update (each is one request)
 CREATES_DELETES = {"create_value": 50, "delete_value": 30, "create_modifier": 20, "delete_modifier": 20}
-PRICE_SHEETS = ("Choice values", "Swatch values", "Product list values")
-LABEL_SHEETS = ("Choice values", "Swatch values")  # checkbox labels are the store's; product list ones too
-TEXT_SHEETS = ("Text modifiers", "Multi-line text modifiers")
 
 
-# -- the 5% edit (runs in a child process: `python -m bench.bench_large --edit PATH`) ------------------
-
-
-def edit_workbook(path: Path) -> dict[str, Any]:
-    """Edit ~5% of value rows and modifier rows; returns the edited rows and the kinds the plan should hold."""
-    import resource
-
-    from openpyxl import load_workbook
-
-    from pipeline.workbook.editing import SheetEditor as Sheet
-
-    started = time.perf_counter()
-    book = load_workbook(path)
-    loaded_s = time.perf_counter() - started
-    sheets = {spec.name: Sheet.of(book[spec.name]) for spec in SHEETS}
-    rows = {name: sheet.rows() for name, sheet in sheets.items()}
-    value_rows = sum(len(rows[s.name]) for s in SHEETS if s.kind == "values")
-    modifier_rows = sum(len(rows[s.name]) for s in SHEETS if s.kind == "modifiers")
-    edited: list[tuple[str, int]] = []
-    expected: Counter[str] = Counter()
-
-    def mark(sheet: str, row: int, kind: str) -> None:
-        edited.append((sheet, row))
-        expected[kind] += 1
-
-    # value creates and deletes on choice modifiers with >= 3 values, kept apart from every other edit
-    values = sheets["Choice values"]
-    by_modifier: dict[Any, list[int]] = {}
-    for row in rows["Choice values"]:
-        by_modifier.setdefault(values.get(row, "modifier_id"), []).append(row)
-    groups = [(modifier, group) for modifier, group in by_modifier.items() if len(group) >= 3]
-    reserved = {modifier for modifier, _ in groups[-(CREATES_DELETES["create_value"] + CREATES_DELETES["delete_value"]):]}
-    for modifier, group in groups[-CREATES_DELETES["create_value"]:]:
-        template = group[0]
-        row = values.append(**{name: values.get(template, name)
-                               for name in ("product_id", "modifier_id", "display_name", "type")},
-                            label=f"Bench extra {modifier}", sort_order=99, is_default=False,
-                            price_adjuster="relative", price_adjuster_value=2.5)
-        mark("Choice values", row, "create_value")
-    for _, group in groups[-(CREATES_DELETES["create_value"] + CREATES_DELETES["delete_value"]):
-                           -CREATES_DELETES["create_value"]]:
-        row = next(r for r in reversed(group) if not values.get(r, "is_default"))
-        values.set(row, "action", "delete")
-        mark("Choice values", row, "delete_value")
-
-    # value updates spread evenly: a price adjuster on four rows in five, a new label on the fifth
-    candidates = [(name, row) for name in PRICE_SHEETS for row in rows[name]
-                  if sheets[name].get(row, "modifier_id") not in reserved]
-    n_values = round(SHARE * value_rows) - CREATES_DELETES["create_value"] - CREATES_DELETES["delete_value"]
-    for i, (name, row) in enumerate(spread(candidates, n_values)):
-        sheet = sheets[name]
-        if i % 5 == 4 and name in LABEL_SHEETS:
-            sheet.set(row, "label", f"{sheet.get(row, 'label')} v2")
-        else:
-            bump_price(sheet, row)
-        mark(name, row, "update_value")
-
-    # modifier deletes (date modifiers have no values) and creates (a text modifier on the last products)
-    dates = sheets["Date modifiers"]
-    deleted = rows["Date modifiers"][:CREATES_DELETES["delete_modifier"]]
-    for row in deleted:
-        dates.set(row, "action", "delete")
-        mark("Date modifiers", row, "delete_modifier")
-    texts = sheets["Text modifiers"]
-    products = sorted({sheets["Choice modifiers"].get(r, "product_id") for r in rows["Choice modifiers"]})
-    for product_id in products[-CREATES_DELETES["create_modifier"]:]:
-        row = texts.append(product_id=product_id, display_name="Bench engraving", type="text", required=False,
-                           sort_order=9, text_characters_limited=True, text_min_length=1, text_max_length=12)
-        mark("Text modifiers", row, "create_modifier")
-
-    # modifier updates spread evenly: `required` flipped on text modifiers, sort order + 1 elsewhere
-    candidates = [(s.name, row) for s in SHEETS if s.kind == "modifiers" for row in rows[s.name]
-                  if sheets[s.name].get(row, "modifier_id") not in reserved
-                  and not (s.name == "Date modifiers" and row in deleted)]
-    n_modifiers = round(SHARE * modifier_rows) - CREATES_DELETES["create_modifier"] - CREATES_DELETES["delete_modifier"]
-    for name, row in spread(candidates, n_modifiers):
-        sheet = sheets[name]
-        if name in TEXT_SHEETS:
-            sheet.set(row, "required", not sheet.get(row, "required"))
-        else:
-            sheet.set(row, "sort_order", int(sheet.get(row, "sort_order") or 0) + 1)
-        mark(name, row, "update_modifier")
-
-    edited_s = time.perf_counter() - started
-    book.save(path)
-    return {"edited": edited, "expected": dict(expected), "value_rows": value_rows, "modifier_rows": modifier_rows,
-            "load_seconds": loaded_s, "seconds": time.perf_counter() - started,
-            "save_seconds": time.perf_counter() - started - edited_s,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-
-
-def spread(items: list[Any], n: int) -> list[Any]:
-    """`n` items taken evenly across `items`."""
-    if n > len(items):
-        raise RuntimeError(f"too few rows to edit ({len(items)} < {n})")
-    step = len(items) / n
-    return [items[int(i * step)] for i in range(n)]
-
-
-def bump_price(sheet: Any, row: int) -> None:
-    """A different price adjuster on a value row: +1.25 on the one it has, or a new relative one."""
-    if sheet.get(row, "price_adjuster") in (None, ""):
-        sheet.set(row, "price_adjuster", "relative")
-        sheet.set(row, "price_adjuster_value", 1.25)
-    else:
-        sheet.set(row, "price_adjuster_value", round(float(sheet.get(row, "price_adjuster_value") or 0) + 1.25, 2))
-
-
-def edit_in_child(path: Path) -> dict[str, Any]:
+def edit_in_child(path: Path, mix: EditMix) -> dict[str, Any]:
     """Run `edit_workbook` in its own process (Excel's stand-in) and return what it reports."""
-    done = subprocess.run([sys.executable, "-m", "bench.bench_large", "--edit", str(path)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "bench.bench_large", "--edit", str(path), json.dumps(asdict(mix))],
+                          cwd=ROOT,
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the edit failed: {done.stderr[-2000:]}")
@@ -268,7 +157,7 @@ async def run(store: SandboxProcess, folder: Path, console: Console, stages: Sta
     path = export.path
 
     with stages.timed("edit (openpyxl, child process)") as stage:
-        edit = edit_in_child(path)
+        edit = edit_in_child(path, EditMix.share(SHARE, export.values, export.modifiers, **CREATES_DELETES))
         stage.operations = len(edit["edited"])
         stage.note = (f"{len(edit['edited']):,} rows edited ({edit['expected']}) of {edit['value_rows']:,} value and "
                       f"{edit['modifier_rows']:,} modifier rows; load {edit['load_seconds']:.1f} s, save "
@@ -391,7 +280,7 @@ def main() -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--edit"]:
-        print(json.dumps(edit_workbook(Path(sys.argv[2]))))
+        print(json.dumps(edit_workbook(Path(sys.argv[2]), EditMix(**json.loads(sys.argv[3])))))
         sys.exit(0)
     if sys.argv[1:2] == ["--results"]:
         print(json.dumps(write_results_child(Path(sys.argv[2]), Path(sys.argv[3]))))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from typing import Any
 
+from pipeline.catalog_state import duplicate_keys as duplicates  # noqa: F401 - the apply tests' names for them
+from pipeline.catalog_state import state_by_natural_key as state_of  # noqa: F401
 from pipeline.client import BigCommerceClient, RateGovernor, RetryPolicy
 from pipeline.modifier_types import MODIFIER_TYPES, TYPE_NAMES
 from pipeline.plan.operations import OpKind, Operation, Plan, RowRef, op_id
@@ -15,7 +15,6 @@ from tests.stores import SandboxStore
 
 FAST_RETRY = RetryPolicy(base_s=0.002, cap_s=0.02, max_attempts=8)
 PNG = png_bytes(b"\x10\x80\xf0", 4, 4)
-ORIGIN = re.compile(r"^https?://[^/]+")
 
 
 def fast_governor() -> RateGovernor:
@@ -41,47 +40,6 @@ def products_of(store: SandboxStore) -> list[dict[str, Any]]:
 
 async def products_over_http(client: BigCommerceClient) -> list[dict[str, Any]]:
     return await client.get_all("/catalog/products", {"include": "modifiers"})
-
-
-def _plain_url(url: Any) -> Any:
-    return ORIGIN.sub("", url) if isinstance(url, str) else url
-
-
-def _value_state(value: dict[str, Any]) -> dict[str, Any]:
-    adjusters = dict(value.get("adjusters") or {})
-    adjusters["image_url"] = _plain_url(adjusters.get("image_url"))
-    data = value.get("value_data")
-    if isinstance(data, dict) and "image_url" in data:
-        data = {**data, "image_url": _plain_url(data["image_url"])}
-    return {"sort_order": value.get("sort_order"), "is_default": value.get("is_default"), "value_data": data,
-            "adjusters": adjusters}
-
-
-def state_of(products: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """The catalog by natural key (product, display name, label), without ids or generated names."""
-    out: dict[int, dict[str, Any]] = {}
-    for product in products:
-        mods: dict[str, Any] = {}
-        for modifier in product.get("modifiers") or []:
-            mods[modifier["display_name"]] = {
-                "type": modifier["type"], "required": modifier["required"], "sort_order": modifier["sort_order"],
-                "config": modifier.get("config") or {},
-                "values": {v["label"]: _value_state(v) for v in modifier.get("option_values") or []},
-            }
-        out[int(product["id"])] = mods
-    return out
-
-
-def duplicates(products: list[dict[str, Any]]) -> list[tuple]:
-    """(product, display name) or (product, display name, label) that occur more than once."""
-    found: list[tuple] = []
-    for product in products:
-        names = Counter(m["display_name"] for m in product.get("modifiers") or [])
-        found += [(product["id"], name) for name, n in names.items() if n > 1]
-        for modifier in product.get("modifiers") or []:
-            labels = Counter(v["label"] for v in modifier.get("option_values") or [])
-            found += [(product["id"], modifier["display_name"], label) for label, n in labels.items() if n > 1]
-    return found
 
 
 def modifier_named(products: list[dict[str, Any]], product_id: int, display_name: str) -> dict[str, Any]:
