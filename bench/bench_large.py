@@ -34,20 +34,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.edits import EditMix, edit_workbook
 from bench.sandbox_process import SandboxProcess, sandbox
 from bench.summary import peak_rss_mib, proc_status_mib, record
 from pipeline.apply import ApplyResult, Journal, apply_plan, write_results
-from pipeline.cli.render import export_progress
+from pipeline.cli.render import export_progress, stage_bars
 from pipeline.client import BigCommerceClient
 from pipeline.export import export_store
 from pipeline.plan.build import plan_workbook
@@ -119,15 +118,6 @@ class Stage:
     peak_mib: float | None = None
 
 
-@contextmanager
-def bar(console: Console, label: str, total: int | None = None) -> Iterator[Callable[[int, int], None]]:
-    """A rich bar as the CLI draws them (label, bar, done/total, elapsed); yields its progress callback."""
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda done, total_: progress.update(task, completed=done, total=total_ or None)
-
-
 class Stages:
     def __init__(self) -> None:
         self.rows: list[Stage] = []
@@ -165,7 +155,8 @@ async def run(store: SandboxProcess, folder: Path, console: Console, stages: Sta
     out["edit"] = edit
 
     with stages.timed("validate") as stage:
-        with bar(console, "validate") as _:
+        with stage_bars(console) as bars:
+            bars.begin(f"checking {path.name}")
             outcome = await validate_file_async(path, settings=store.settings)
         stage.requests = outcome.requests
         stage.note = f"{outcome.rows:,} rows, {len(outcome.issues)} issues"
@@ -174,9 +165,10 @@ async def run(store: SandboxProcess, folder: Path, console: Console, stages: Sta
     del outcome
 
     with stages.timed("plan") as stage:
-        with bar(console, "plan"):
+        with stage_bars(console) as bars:
+            bars.begin(f"checking {path.name}")
             async with BigCommerceClient(store.settings) as client:
-                plan, _ = await plan_workbook(path, client)
+                plan, _ = await plan_workbook(path, client, progress=bars.bar("reading the store"))
                 stage.requests = client.metrics.requests_sent
         stage.operations = len(plan.operations)
         stage.note = ", ".join(f"{kind} {n}" for kind, n in plan.counts().items() if n)
@@ -184,10 +176,11 @@ async def run(store: SandboxProcess, folder: Path, console: Console, stages: Sta
 
     store.reset()
     with stages.timed("apply") as stage:
-        with bar(console, "operations") as progress:
+        with stage_bars(console) as bars:
             async with BigCommerceClient(store.settings) as client:
                 result = await apply_plan(plan, client, workbook_dir=path.parent, journal=Journal.for_workbook(path),
-                                          concurrency=CONCURRENCY, progress=progress)
+                                          concurrency=CONCURRENCY, backup_progress=bars.bar("backup"),
+                                          progress=bars.bar("operations"))
         stage.requests = result.requests + result.backup_requests
         stage.operations = len(result.outcomes)
         stats = store.stats()
@@ -196,14 +189,16 @@ async def run(store: SandboxProcess, folder: Path, console: Console, stages: Sta
     out["apply"], out["apply_stats"] = result, stats
 
     with stages.timed("results workbook (child process)") as stage:
-        with bar(console, "results"):
+        with stage_bars(console) as bars:
+            bars.begin("writing the results workbook")
             out["results"] = results_in_child(result, path)
         stage.note = out["results"]["note"]
 
     with stages.timed("re-plan") as stage:
-        with bar(console, "re-plan"):
+        with stage_bars(console) as bars:
+            bars.begin(f"checking {path.name}")
             async with BigCommerceClient(store.settings) as client:
-                again, _ = await plan_workbook(path, client)
+                again, _ = await plan_workbook(path, client, progress=bars.bar("reading the store"))
                 stage.requests = client.metrics.requests_sent
         stage.operations = len(again.operations)
     out["again"] = again

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.client import BigCommerceClient
 from pipeline.export import fetch_frames, write_export
-from pipeline.extract import ExtractFilters
+from pipeline.extract import ExtractFilters, ProgressCallback
 from pipeline.plan.operations import Plan
 from pipeline.workbook.meta import ExportMeta
 
@@ -34,14 +34,15 @@ def backup_path(workbook_dir: Path, store_hash: str, at: datetime) -> Path:
 
 
 async def backup_products(plan: Plan, client: BigCommerceClient, *, workbook_dir: Path,
-                          concurrency: int = 8) -> Path:
-    """Export the plan's products to the backups folder (reads only) and return the file's path."""
+                          concurrency: int = 8, progress: ProgressCallback | None = None) -> Path:
+    """Export the plan's products to the backups folder (reads only) and return the file's path;
+    `progress` hears (pages read, pages)."""
     product_ids = touched_products(plan)
     filters = ExtractFilters(product_ids=tuple(product_ids))
     at = datetime.now(UTC)
     store = plan.store_hash or "store"
     try:
-        _, frames = await fetch_frames(client, filters, concurrency=concurrency)
+        _, frames = await fetch_frames(client, filters, concurrency=concurrency, progress=progress)
         meta = ExportMeta(store_hash=store, api_url=plan.api_url or client.base_url,
                           exported_at=at.isoformat(timespec="seconds"), filters=filters.describe())
         return write_export(frames, backup_path(workbook_dir, store, at), meta, exported_at=at)

@@ -40,6 +40,7 @@ from pipeline.client import (
     BigCommerceError,
     NotFoundError,
 )
+from pipeline.extract import ProgressCallback
 from pipeline.modifier_types import MODIFIER_TYPES
 from pipeline.plan.operations import Conflict, OpKind, Operation, Plan, RowRef, Skipped
 
@@ -53,7 +54,6 @@ WRITE_METHOD = {
     OpKind.UPLOAD_IMAGE: "POST",
 }
 
-ProgressCallback = Callable[[int, int], None]
 
 
 class OperationFailed(Exception):
@@ -576,6 +576,7 @@ async def apply_plan(
     concurrency: int = 8,
     progress: ProgressCallback | None = None,
     backup: bool = True,
+    backup_progress: ProgressCallback | None = None,
     image_transport: httpx.AsyncBaseTransport | None = None,
 ) -> ApplyResult:
     """Apply `plan` with `client` (inside its `async with`); see the module docstring for the rules.
@@ -585,6 +586,7 @@ async def apply_plan(
     before the first write (once per plan: a resumed run keeps the first backup). `progress`
     hears (operations settled, total). Returns every operation's outcome; never raises for a
     failing operation (only `BackupError` when the backup cannot be taken, before any write).
+    `backup_progress` hears (pages read, pages) of the backup.
     """
     started = time.perf_counter()
     if journal is not None and journal.plan_id != plan.plan_id:
@@ -600,7 +602,7 @@ async def apply_plan(
         else:
             before = client.metrics.requests_sent
             result.backup_path = await backup_products(plan, client, workbook_dir=workbook_dir,
-                                                       concurrency=concurrency)
+                                                       concurrency=concurrency, progress=backup_progress)
             result.backup_requests = client.metrics.requests_sent - before
             if journal is not None:
                 await journal.mark_backup(result.backup_path)

@@ -17,9 +17,11 @@ import typer
 from rich.console import Console
 
 from pipeline.apply import BackupError, Journal, apply_plan, render_summary, write_results
+from pipeline.cli.render import StageBars, stage_bars
 from pipeline.cli.validate_cmd import show_outcome
 from pipeline.client import BigCommerceClient, BigCommerceError
 from pipeline.connection import DEFAULT_SANDBOX_DIR, StoreConnection, open_store
+from pipeline.extract import ProgressCallback
 from pipeline.plan.build import PlanRefused, plan_workbook
 from pipeline.plan.operations import Plan
 from pipeline.plan.render import plan_summary, render_plan
@@ -34,9 +36,11 @@ FORCE = typer.Option(False, "--force", help="Apply your rows even where the stor
 SANDBOX = typer.Option(DEFAULT_SANDBOX_DIR, help="Embedded sandbox folder when no store is set.")
 
 
-async def _plan(file: Path, store: StoreConnection, *, prune: bool, force: bool) -> Plan:
+async def _plan(file: Path, store: StoreConnection, *, prune: bool, force: bool,
+                progress: ProgressCallback | None = None) -> Plan:
     async with BigCommerceClient(store.settings) as client:
-        plan, _ = await plan_workbook(file, client, prune=prune, force=force, expected_store_hash=store.store_hash)
+        plan, _ = await plan_workbook(file, client, prune=prune, force=force, expected_store_hash=store.store_hash,
+                                      progress=progress)
         return plan
 
 
@@ -44,7 +48,10 @@ def make_plan(file: Path, store: StoreConnection, *, prune: bool, force: bool, a
               verb: str = "Not planned") -> Plan:
     """Validate and plan, or print the file's problems and exit 1."""
     try:
-        return asyncio.run(_plan(file, store, prune=prune, force=force))
+        with stage_bars(console, disable=as_json) as stages:
+            stages.begin(f"checking {file.name}")
+            return asyncio.run(_plan(file, store, prune=prune, force=force,
+                                     progress=stages.bar("reading the store")))
     except PlanRefused as refused:
         show_outcome(file, refused.outcome, as_json=as_json, annotated=None)
         if not as_json:
@@ -79,10 +86,11 @@ def plan(
 
 
 async def _apply(result_plan: Plan, store: StoreConnection, *, workbook_dir: Path, journal: Journal,
-                 concurrency: int):
+                 concurrency: int, stages: StageBars):
     async with BigCommerceClient(store.settings) as client:
         return await apply_plan(result_plan, client, workbook_dir=workbook_dir, journal=journal,
-                                concurrency=concurrency)
+                                concurrency=concurrency, backup_progress=stages.bar("backup"),
+                                progress=stages.bar("operations"))
 
 
 def apply(
@@ -117,12 +125,18 @@ def apply(
                 console.print("Cancelled; nothing was sent.")
                 raise typer.Exit(EXIT_CANCELLED)
             workbook = Path(the_plan.workbook)
-            result = asyncio.run(_apply(the_plan, store, workbook_dir=workbook.parent,
-                                        journal=Journal.for_workbook(workbook), concurrency=concurrency))
+            with stage_bars(console, disable=as_json) as stages:
+                result = asyncio.run(_apply(the_plan, store, workbook_dir=workbook.parent,
+                                            journal=Journal.for_workbook(workbook), concurrency=concurrency,
+                                            stages=stages))
     except (BigCommerceError, BackupError) as exc:
         err_console.print(f"[red]apply failed:[/red] {exc}")
         raise typer.Exit(EXIT_PROBLEMS) from None
-    results = write_results(result, workbook) if workbook.exists() else None
+    results = None
+    if workbook.exists():
+        with stage_bars(console, disable=as_json) as stages:
+            stages.begin("writing the results workbook")
+            results = write_results(result, workbook)
     if as_json:
         typer.echo(json.dumps({**result.as_dict(), "results": str(results) if results else None}, indent=2,
                               default=str))

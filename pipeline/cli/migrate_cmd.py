@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from pipeline.apply import BackupError, render_summary
+from pipeline.cli.render import stage_bars
 from pipeline.client import BigCommerceClient, BigCommerceError
 from pipeline.migrate import (
     SOURCE_TOKEN_ENV,
@@ -57,14 +55,6 @@ async def _apply(migration: MigrationPlan, target: Settings, *, concurrency: int
     async with BigCommerceClient(target) as client:
         result, results = await apply_migration(migration.plan, client, concurrency=concurrency, progress=progress)
     return MigrationResult(migration, result, results)
-
-
-@contextmanager
-def _progress(disable: bool) -> Iterator:
-    with Progress(TextColumn("operations"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, disable=disable, transient=True) as bar:
-        task = bar.add_task("operations", total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def render_migration(migration: MigrationPlan, out: Console) -> None:
@@ -144,8 +134,10 @@ def migrate(
         err_console.print(f"[red]migrate:[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
     try:
-        migration = asyncio.run(_plan(source, target, workdir=workdir, skus=wanted, prune=prune,
-                                      replace_images=replace_images, concurrency=concurrency))
+        with stage_bars(console, disable=as_json) as stages:
+            stages.begin("reading both stores and planning")
+            migration = asyncio.run(_plan(source, target, workdir=workdir, skus=wanted, prune=prune,
+                                          replace_images=replace_images, concurrency=concurrency))
     except MigrationError as exc:
         err_console.print(f"[red]migrate:[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
@@ -168,8 +160,9 @@ def migrate(
         console.print("Cancelled; nothing was sent.")
         raise typer.Exit(EXIT_CANCELLED)
     try:
-        with _progress(disable=as_json) as progress:
-            result = asyncio.run(_apply(migration, target, concurrency=concurrency, progress=progress))
+        with stage_bars(console, disable=as_json) as stages:
+            result = asyncio.run(_apply(migration, target, concurrency=concurrency,
+                                        progress=stages.bar("operations")))
     except (BigCommerceError, BackupError) as exc:
         err_console.print(f"[red]migration apply failed:[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_FAILED) from None

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from pipeline.client import BigCommerceError
+from pipeline.cli.render import stage_bars
 from pipeline.connection import DEFAULT_SANDBOX_DIR, open_store
 from pipeline.validate.command import ValidationOutcome, validate_file
 from pipeline.validate.report import issues_json, issues_table, summary_line, write_annotated_copy
@@ -35,12 +36,16 @@ SANDBOX_OPTION = typer.Option(DEFAULT_SANDBOX_DIR, help="Embedded sandbox folder
 def run_validation(file: Path, *, offline: bool, sandbox_dir: Path, quiet: bool) -> ValidationOutcome:
     """Validate `file` against the configured store (or the embedded sandbox), or offline."""
     if offline:
-        return validate_file(file)
+        with stage_bars(console, disable=quiet) as stages:
+            stages.begin(f"checking {file.name}")
+            return validate_file(file)
     try:
         with open_store(sandbox_dir=sandbox_dir) as store:
             if not quiet:
                 console.print(f"Validating {file} for the {store.label}")
-            return validate_file(file, settings=store.settings, expected_store_hash=store.store_hash)
+            with stage_bars(console, disable=quiet) as stages:
+                stages.begin(f"checking {file.name}")
+                return validate_file(file, settings=store.settings, expected_store_hash=store.store_hash)
     except BigCommerceError as exc:  # only raised before the file is read (the store is unreachable)
         err_console.print(f"[red]cannot reach the store:[/red] {exc} (use --offline to validate without it)")
         raise typer.Exit(EXIT_PROBLEMS) from None

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipeline.client import BigCommerceClient
-from pipeline.extract import ExtractFilters, extract_products
+from pipeline.extract import ExtractFilters, ProgressCallback, extract_products
 from pipeline.normalise import products_to_frames
 from pipeline.plan.diff import build_plan, touched_product_ids
 from pipeline.plan.operations import Plan
@@ -52,13 +52,14 @@ async def plan_workbook(
     force: bool = False,
     known_product_ids: set[int] | None = None,
     expected_store_hash: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> tuple[Plan, ValidationOutcome]:
     """Validate `path`, fetch the current state of its products through `client` (reads only), and
     plan. Raises `PlanRefused` with the validation outcome when the workbook has issues.
 
     `known_product_ids`: the store's product ids when already known (then only the extract is
     sent). `expected_store_hash`: the store the workbook must come from; by default the one in
-    the client's API URL.
+    the client's API URL. `progress` hears (pages read, pages) of the products' current state.
     """
     path = Path(path)
     expected = expected_store_hash or store_hash_of_url(client.base_url)
@@ -67,7 +68,8 @@ async def plan_workbook(
         raise PlanRefused(outcome)
     before = client.metrics.requests_sent
     touched = touched_product_ids(outcome.sheets)
-    products = await extract_products(client, ExtractFilters(product_ids=tuple(touched))) if touched else []
+    products = await extract_products(client, ExtractFilters(product_ids=tuple(touched)),
+                                      progress=progress) if touched else []
     if known_product_ids is None:
         outcome = await _check_products(outcome, client, {int(p["id"]) for p in products})
     outcome.requests += client.metrics.requests_sent - before

@@ -323,10 +323,15 @@ async def test_backup_is_taken_before_the_first_write(store, folder: Path) -> No
     pid, modifier = first_of_type(products_of(store), "text")
     plan = plan_of([make_op(OpKind.DELETE_MODIFIER, pid, modifier["display_name"], "text",
                             modifier_id=modifier["id"])])
-    result = await run(store, plan, folder, backup=True)
+    backup_pages: list[tuple[int, int]] = []
+    operations: list[tuple[int, int]] = []
+    result = await run(store, plan, folder, backup=True, backup_progress=lambda *p: backup_pages.append(p),
+                       progress=lambda *p: operations.append(p))
     assert result.ok and result.backup_path is not None and result.backup_path.parent == folder / "backups"
     assert result.backup_path.name.startswith("backup-sandbox-")
     assert result.requests == 1 and result.backup_requests >= 1
+    assert backup_pages[-1] == (result.backup_requests, result.backup_requests)  # one product: one page
+    assert operations == [(1, 1)]
     frames, meta = read_export(result.backup_path)
     assert meta.filters["product_ids"] == [pid]
     assert modifier["id"] in set(frames.modifiers["modifier_id"].astype(int))  # the state before the delete

@@ -61,6 +61,14 @@ def test_untouched_export_plans_nothing_with_reads_only(exported: Exported) -> N
     assert exported.plan(prune=True, known_product_ids=set(plan.product_ids))[0].operations == []
 
 
+def test_the_plan_reports_each_page_of_the_store_it_reads(exported: Exported) -> None:
+    heard: list[tuple[int, int]] = []
+    _, outcome = exported.plan(progress=lambda done, total: heard.append((done, total)))
+    pages = math.ceil(PRODUCTS / 10)
+    assert heard[-1] == (pages, pages) == (outcome.requests, outcome.requests)
+    assert sorted(done for done, _ in heard if done) == list(range(1, pages + 1))
+
+
 def test_untouched_csv_export_plans_nothing(tmp_path: Path) -> None:
     exported = export(tmp_path, products=12, csv=True)
     plan, outcome = exported.plan()
