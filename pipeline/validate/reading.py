@@ -703,24 +703,24 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def _is_too_large(value: Any) -> bool:
+def _number(value: Any) -> float | None:
+    """A cell as the number it reads as (text as typed, spaces and a leading apostrophe aside), or None."""
     if isinstance(value, bool):
-        return False
+        return None
     try:
-        number = float(number_text(value)) if isinstance(value, str) else float(value)
+        return float(number_text(value)) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
-        return False
-    return math.isfinite(number) and abs(number) > MAX_WHOLE
+        return None
+
+
+def _is_too_large(value: Any) -> bool:
+    number = _number(value)
+    return number is not None and math.isfinite(number) and abs(number) > MAX_WHOLE
 
 
 def _is_fraction(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    try:
-        number = float(number_text(value)) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        return False
-    return math.isfinite(number) and not number.is_integer()
+    number = _number(value)
+    return number is not None and math.isfinite(number) and not number.is_integer()
 
 
 def _error_message(error: str, formula: str | None) -> str:
