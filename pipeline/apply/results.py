@@ -1,11 +1,11 @@
 """Show what an apply did: a results copy of the workbook (or a results CSV) and a rich summary.
 
-The results copy is the edited workbook itself (openpyxl, normal mode, so formats, comments and
-drop-downs survive) with a `result` column on every data sheet: `ok`, `failed: <store's message>`,
-`skipped: <reason>`, `conflict: <message>` or `unchanged`; the ids of what was created are filled
-into the blank `modifier_id` / `value_id` cells, so the copy can be edited and applied again; and
-an `Apply summary` sheet with the counts and a linked list of the failures. A CSV export gets one
-`results.csv` (sheet, row, result, ids) instead.
+The results copy is the edited workbook itself (streamed through `annotate_copy`, so formats,
+comments and drop-downs survive) with a `result` column on every data sheet: `ok`,
+`failed: <store's message>`, `skipped: <reason>`, `conflict: <message>` or `unchanged`; the ids of
+what was created are filled into the blank `modifier_id` / `value_id` cells, so the copy can be
+edited and applied again; and an `Apply summary` sheet with the counts and a linked list of the
+failures. A CSV export gets one `results.csv` (sheet, row, result, ids) instead.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from rich.table import Table
 
 from pipeline.apply.executor import FAILED, OK, SKIPPED, ApplyResult, OpOutcome
 from pipeline.plan.operations import RowRef
-from pipeline.validate.report import _header_columns, _letter, _set_text
+from pipeline.workbook.annotate import Link, Look, Note, SheetNotes, SummarySheet, annotate_copy
 from pipeline.workbook.cells import neutralise
 from pipeline.workbook.layout import RESULT_COLUMN, RESULTS_CSV, RESULTS_SUMMARY_SHEET, SHEETS
 
@@ -31,7 +31,7 @@ CSV_FIELDS: Final = ("sheet", "row", "result", "modifier_id", "value_id")
 # worst first: the status a row shows when several operations came from it
 _RANK: Final = {FAILED: 0, CONFLICT: 1, SKIPPED: 2, OK: 3, UNCHANGED: 4}
 _FILLS: Final = {FAILED: "FFFFC7CE", CONFLICT: "FFFFEB9C", SKIPPED: "FFFFEB9C", OK: "FFC6EFCE"}
-_LINK_COLOR: Final = "FF0563C1"
+_RESULT_WIDTH: Final = 60
 
 
 @dataclass
@@ -103,17 +103,7 @@ def write_results(result: ApplyResult, workbook: Path, out: Path | None = None) 
     if is_csv:
         _write_csv(rows, out)
         return out
-    from openpyxl import load_workbook
-
-    book = load_workbook(workbook)
-    _annotate(book, rows)
-    _summary_sheet(book, result, rows)
-    tmp = out.with_name(out.name + ".partial")
-    try:
-        book.save(tmp)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    annotate_copy(workbook, out, _sheet_notes(rows), _summary(result, rows))
     return out
 
 
@@ -131,84 +121,40 @@ def _write_csv(rows: dict[RowRef, RowResult], target: Path) -> None:
     target.write_bytes(buffer.getvalue().encode("utf-8"))
 
 
-def _rows_with_data(ws: Any, last_column: int) -> set[int]:
-    """Row numbers holding any value left of `last_column`, in one pass: asking openpyxl for one
-    row at a time rescans the whole sheet each time (quadratic on a 10k-product workbook)."""
-    return {number for number, values in enumerate(
-        ws.iter_rows(min_row=2, max_col=max(last_column - 1, 1), values_only=True), start=2)
-        if any(value not in (None, "") for value in values)}
-
-
-def _annotate(book: Any, rows: dict[RowRef, RowResult]) -> None:
-    from openpyxl.styles import Font, PatternFill
-
-    fills = {status: PatternFill("solid", start_color=color, end_color=color) for status, color in _FILLS.items()}
-    data_sheets = {s.name for s in SHEETS}
-    for ws in book.worksheets:
-        if ws.title not in data_sheets:
+def _sheet_notes(rows: dict[RowRef, RowResult]) -> dict[str, SheetNotes]:
+    """Each data sheet's result column: every row the apply touched, `unchanged` on the other rows with
+    data, and the new ids for the blank id cells."""
+    notes: dict[str, dict[int, Note]] = {s.name: {} for s in SHEETS}
+    ids: dict[str, dict[tuple[int, str], int]] = {s.name: {} for s in SHEETS}
+    for ref, row in rows.items():
+        if ref.sheet not in notes:
             continue
-        columns = _header_columns(ws)
-        column = columns.get(RESULT_COLUMN) or (ws.max_column + 1)
-        header = ws.cell(1, column)
-        header.value = RESULT_COLUMN
-        header.font = Font(bold=True)
-        ids = {name: columns.get(name) for name in ("modifier_id", "value_id")}
-        with_data = _rows_with_data(ws, column)
-        for number in range(2, ws.max_row + 1):
-            cell = ws.cell(number, column)
-            cell.value = None  # an earlier result
-            row = rows.get(RowRef(ws.title, number))
-            if row is None:
-                if number not in with_data:
-                    continue
-                row = RowResult()
-            _set_text(cell, row.text)
-            if row.status in fills:
-                cell.fill = fills[row.status]
-            for name, new_id in (("modifier_id", row.modifier_id), ("value_id", row.value_id)):
-                target = ids[name]
-                if target is not None and new_id is not None and ws.cell(number, target).value in (None, ""):
-                    ws.cell(number, target).value = int(new_id)
-                    ws.cell(number, target).number_format = "0"
-        ws.column_dimensions[_letter(column)].width = 60
+        notes[ref.sheet][ref.row] = Note(row.text, Look(fill=_FILLS.get(row.status)))
+        for name, new_id in (("modifier_id", row.modifier_id), ("value_id", row.value_id)):
+            if new_id is not None:
+                ids[ref.sheet][(ref.row, name)] = int(new_id)
+    return {name: SheetNotes(RESULT_COLUMN, Look(bold=True), _RESULT_WIDTH, notes=notes[name],
+                             default=Note(UNCHANGED), numbers=ids[name]) for name in notes}
 
 
-def _summary_sheet(book: Any, result: ApplyResult, rows: dict[RowRef, RowResult]) -> None:
-    from openpyxl.styles import Font
-    from openpyxl.worksheet.hyperlink import Hyperlink
-
-    if RESULTS_SUMMARY_SHEET in book.sheetnames:
-        del book[RESULTS_SUMMARY_SHEET]
-    ws = book.create_sheet(RESULTS_SUMMARY_SHEET, 0)
+def _summary(result: ApplyResult, rows: dict[RowRef, RowResult]) -> SummarySheet:
+    """The counts, the facts of the run, and every problem row linked to its row in the copy."""
     counts = result.counts()
-    ws.append(["Apply failed for some rows" if counts[FAILED] else "Apply succeeded"])
-    ws["A1"].font = Font(bold=True, size=13)
-    for key, value in _facts(result):
-        ws.append([key, value])
-    ws.append([])
-    ws.append(["operation", "ok", "failed", "skipped"])
-    for cell in ws[ws.max_row]:
-        cell.font = Font(bold=True)
-    for kind, by_status in result.counts_by_kind().items():
-        ws.append([kind, by_status[OK], by_status[FAILED], by_status[SKIPPED]])
-    ws.append([])
+    lines: list[list[Any]] = [["Apply failed for some rows" if counts[FAILED] else "Apply succeeded"]]
+    lines += [[key, value] for key, value in _facts(result)]
+    lines += [[], ["operation", "ok", "failed", "skipped"]]
+    bold = [len(lines)]
+    lines += [[kind, by_status[OK], by_status[FAILED], by_status[SKIPPED]]
+              for kind, by_status in result.counts_by_kind().items()]
+    lines += [[], ["sheet", "row", "result"]]
+    bold.append(len(lines))
+    links = {}
     problems = [(ref, row) for ref, row in rows.items() if row.status in (FAILED, CONFLICT, SKIPPED)]
-    ws.append(["sheet", "row", "result"])
-    for cell in ws[ws.max_row]:
-        cell.font = Font(bold=True)
-    titles = set(book.sheetnames)
     for ref, row in sorted(problems, key=lambda item: (item[0].sheet, item[0].row)):
-        ws.append([None, ref.row, None])
-        line = ws.max_row
-        _set_text(ws.cell(line, 1), ref.sheet)
-        _set_text(ws.cell(line, 3), row.text)
-        if ref.sheet in titles:
-            link = ws.cell(line, 1)
-            link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{ref.sheet}'!A{ref.row}")
-            link.font = Font(color=_LINK_COLOR, underline="single")
-    for letter, width in zip("ABC", (26, 14, 100), strict=True):
-        ws.column_dimensions[letter].width = width
-    book.active = 0
+        lines.append([ref.sheet, ref.row, row.text])
+        links[(len(lines), 1)] = Link(ref.sheet, ref.row)
+    looks = {1: Look(bold=True, size=13), **dict.fromkeys(bold, Look(bold=True))}
+    return SummarySheet(RESULTS_SUMMARY_SHEET, lines, looks=looks, links=links, widths=(26, 14, 100))
 
 
 def _facts(result: ApplyResult) -> Iterable[tuple[str, Any]]:

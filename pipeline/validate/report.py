@@ -2,8 +2,9 @@
 
 The annotated copy is the workbook itself with every failing cell filled red, an `errors` column
 on each data sheet holding that row's problems, and a summary sheet listing every issue with a
-link to its cell. A CSV export gets an `errors.csv` instead. The copy is made with openpyxl in
-normal mode: it is a one-off, and it keeps the sheets' formats, comments and drop-downs.
+link to its cell. A CSV export gets an `errors.csv` instead. The copy is written by
+`annotate_copy`, which edits the workbook's package as it streams through, so it keeps the
+sheets' formats, comments and drop-downs and costs about one read of the file.
 """
 
 from __future__ import annotations
@@ -18,6 +19,16 @@ from typing import Any, Final
 from rich.table import Table
 
 from pipeline.validate.issues import Issue
+from pipeline.workbook.annotate import (
+    Link,
+    Look,
+    Note,
+    SheetNotes,
+    SummarySheet,
+    UnreadableWorkbook,
+    annotate_copy,
+    write_summary_only,
+)
 from pipeline.workbook.cells import neutralise
 from pipeline.workbook.layout import ERRORS_COLUMN, ERRORS_CSV, META_SHEET, SHEETS, SUMMARY_SHEET
 
@@ -26,6 +37,7 @@ _SHEET_ORDER: Final = {name: position for position, name in enumerate([s.name fo
 _COLUMN_ORDER: Final = {(s.name, c.name): p for s in SHEETS for p, c in enumerate(s.columns)}
 _RED: Final = "FFFFC7CE"
 _RED_TEXT: Final = "FF9C0006"
+_ERRORS_WIDTH: Final = 80
 MAX_VALUE_CHARS: Final = 60
 
 
@@ -106,20 +118,11 @@ def write_annotated_copy(source: Path, issues: Sequence[Issue], out: Path) -> Pa
         target = out if out.suffix.lower() == ".csv" else out.parent / ERRORS_CSV
         _write_errors_csv(issues, target)
         return target
-    from openpyxl import Workbook, load_workbook
-
+    sheets, summary = _sheet_notes(issues), _summary(issues)
     try:
-        workbook = load_workbook(source)
-    except Exception:  # noqa: BLE001 - any file openpyxl cannot open still gets its summary
-        workbook = Workbook()
-        workbook.remove(workbook.active)
-    _annotate(workbook, issues)
-    tmp = out.with_name(out.name + ".partial")
-    try:
-        workbook.save(tmp)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+        annotate_copy(source, out, sheets, summary)
+    except UnreadableWorkbook:
+        write_summary_only(out, summary)
     return out
 
 
@@ -134,99 +137,37 @@ def _write_errors_csv(issues: Sequence[Issue], target: Path) -> None:
     target.write_bytes(buffer.getvalue().encode("utf-8"))
 
 
-def _annotate(workbook: Any, issues: Sequence[Issue]) -> None:
-    from openpyxl.styles import Font, PatternFill
-
-    fill = PatternFill("solid", start_color=_RED, end_color=_RED)
-    by_title = {ws.title.casefold(): ws for ws in workbook.worksheets}
-    located: dict[int, tuple[str, str]] = {}  # issue position -> (sheet title, cell ref)
-    row_messages: dict[tuple[str, int], list[str]] = {}
-    headers: dict[str, dict[str, int]] = {}
-    for position, issue in enumerate(issues):
-        ws = by_title.get((issue.sheet or "").casefold())
-        if ws is None or issue.sheet == META_SHEET or issue.row is None:
+def _sheet_notes(issues: Sequence[Issue]) -> dict[str, SheetNotes]:
+    """Each data sheet's errors column (a row's problems joined) and its failing cells to fill red."""
+    names = {s.name.casefold(): s.name for s in SHEETS}
+    messages: dict[str, dict[int, list[str]]] = {name: {} for name in names.values()}
+    fills: dict[str, dict[tuple[int, str], str]] = {name: {} for name in names.values()}
+    for issue in issues:
+        name = names.get((issue.sheet or "").casefold())
+        if name is None or issue.row is None:
             continue
-        if ws.title not in headers:
-            headers[ws.title] = _header_columns(ws)
-        columns = headers[ws.title]
-        column = columns.get((issue.column or "").casefold())
-        if column is not None:
-            ws.cell(issue.row, column).fill = fill
-            located[position] = (ws.title, f"{_letter(column)}{issue.row}")
-        else:
-            located[position] = (ws.title, f"A{issue.row}")
+        if issue.column:
+            fills[name][(issue.row, issue.column)] = _RED
         if issue.row > 1:
-            row_messages.setdefault((ws.title, issue.row), []).append(
+            messages[name].setdefault(issue.row, []).append(
                 f"{issue.column}: {issue.message}" if issue.column else issue.message)
-    data_sheets = {s.name.casefold() for s in SHEETS}
-    for ws in workbook.worksheets:
-        if ws.title.casefold() not in data_sheets:
-            continue
-        columns = _header_columns(ws)
-        column = columns.get(ERRORS_COLUMN) or (ws.max_column + 1)
-        header = ws.cell(1, column)
-        header.value = ERRORS_COLUMN
-        header.font = Font(bold=True, color=_RED_TEXT)
-        for row in range(2, ws.max_row + 1):
-            if ws.cell(row, column).value is not None:
-                ws.cell(row, column).value = None  # an earlier annotation
-        for (title, row), messages in row_messages.items():
-            if title == ws.title:
-                cell = ws.cell(row, column)
-                _set_text(cell, " | ".join(dict.fromkeys(messages)))
-                cell.font = Font(color=_RED_TEXT)
-        ws.column_dimensions[_letter(column)].width = 80
-    _summary_sheet(workbook, issues, located)
+    red = Look(color=_RED_TEXT)
+    return {name: SheetNotes(ERRORS_COLUMN, Look(bold=True, color=_RED_TEXT), _ERRORS_WIDTH,
+                             notes={row: Note(" | ".join(dict.fromkeys(texts)), red)
+                                    for row, texts in messages[name].items()},
+                             fills=fills[name])
+            for name in names.values()}
 
 
-def _summary_sheet(workbook: Any, issues: Sequence[Issue], located: dict[int, tuple[str, str]]) -> None:
-    from openpyxl.styles import Font
-    from openpyxl.worksheet.hyperlink import Hyperlink
-
-    if SUMMARY_SHEET in workbook.sheetnames:
-        del workbook[SUMMARY_SHEET]
-    ws = workbook.create_sheet(SUMMARY_SHEET, 0)
-    ws.append([f"{len(issues)} problem{'s' if len(issues) != 1 else ''} found" if issues else "No problems found"])
-    ws["A1"].font = Font(bold=True, size=13)
-    ws.append(list(FIELDS))
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-    for position, issue in enumerate(issues, start=0):
-        ws.append([None] * len(FIELDS))
-        row = ws.max_row
-        for column, value in enumerate((issue.file, issue.sheet, issue.row, issue.column, issue.value, issue.message),
-                                       start=1):
-            if value is not None:
-                _set_text(ws.cell(row, column), value) if isinstance(value, str) else \
-                    setattr(ws.cell(row, column), "value", value)
-        if position in located:
-            title, ref = located[position]
-            link = ws.cell(row, 2)
-            link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{title}'!{ref}")
-            link.font = Font(color="FF0563C1", underline="single")
-    for letter, width in zip("ABCDEF", (22, 24, 7, 22, 24, 100), strict=True):
-        ws.column_dimensions[letter].width = width
-    ws.freeze_panes = "A3"
-    workbook.active = 0
-
-
-def _header_columns(ws: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for cell in ws[1]:
-        if isinstance(cell.value, str) and cell.value.strip():
-            out.setdefault(cell.value.strip().casefold(), cell.column)
-    return out
-
-
-def _letter(column: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(column)
-
-
-def _set_text(cell: Any, text: str) -> None:
-    """Text into a cell as text: never read as a formula, without characters xlsx cannot hold."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
-    cell.data_type = "s"
+def _summary(issues: Sequence[Issue]) -> SummarySheet:
+    """Every issue on a line of its own, its sheet linked to the failing cell (the row without a column)."""
+    rows: list[list[object]] = [
+        [f"{len(issues)} problem{'s' if len(issues) != 1 else ''} found" if issues else "No problems found"],
+        list(FIELDS)]
+    links = {}
+    for issue in issues:
+        rows.append([issue.file, issue.sheet, issue.row, issue.column, issue.value, issue.message])
+        if issue.sheet is not None and issue.sheet != META_SHEET and issue.row is not None:
+            links[(len(rows), 2)] = Link(issue.sheet, issue.row, issue.column)
+    return SummarySheet(SUMMARY_SHEET, rows, looks={1: Look(bold=True, size=13), 2: Look(bold=True)}, links=links,
+                        widths=(22, 24, 7, 22, 24, 100), freeze="A3")

@@ -26,6 +26,7 @@ from pipeline.workbook.csv_files import write_csv
 from pipeline.workbook.meta import ExportMeta
 from pipeline.workbook.writer import write_workbook
 from tests.pipeline.validate.exports import column_of, edit_xlsx, set_cell, valid_frames
+from tests.pipeline.workbook.test_annotate import sheet_part
 
 META = ExportMeta("abc123", "https://api.bigcommerce.com/stores/abc123/v3")
 ISSUES = [
@@ -110,8 +111,8 @@ def test_annotated_copy_marks_cells_adds_errors_and_a_summary(edited, tmp_path):
     link = next(r for r in summary.iter_rows(min_row=3) if (r[1].value, r[2].value) == ("Choice values", 4))[1]
     assert link.hyperlink.location == "'Choice values'!I4"
     with zipfile.ZipFile(out) as archive:  # "=1+1" is shown as text in the summary, not made a formula again
-        summary_xml = archive.read("xl/worksheets/sheet1.xml")
-    assert b"<f>" not in summary_xml
+        summary_xml = archive.read(sheet_part(out, SUMMARY_SHEET))
+    assert b"=1+1" in summary_xml and b"<f>" not in summary_xml
 
 
 def test_validating_the_annotated_copy_finds_the_same_problems(edited, tmp_path):
