@@ -111,6 +111,15 @@ class Stages:
                                                     else "") + (f"; {stage.note}" if stage.note else ""), flush=True)
 
 
+async def plan_with_bars(store: SandboxProcess, path: Path, console: Console) -> tuple[Plan, int]:
+    """`plan_workbook` with the bars `bcmod plan` shows; returns the plan and the requests it sent."""
+    with stage_bars(console) as bars:
+        bars.begin(f"checking {path.name}")
+        async with BigCommerceClient(store.settings) as client:
+            plan, _ = await plan_workbook(path, client, progress=bars.bar("reading the store"))
+            return plan, client.metrics.requests_sent
+
+
 async def run(store: SandboxProcess, folder: Path, console: Console, stages: Stages) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with stages.timed("export") as stage:
@@ -141,11 +150,7 @@ async def run(store: SandboxProcess, folder: Path, console: Console, stages: Sta
     del outcome
 
     with stages.timed("plan") as stage:
-        with stage_bars(console) as bars:
-            bars.begin(f"checking {path.name}")
-            async with BigCommerceClient(store.settings) as client:
-                plan, _ = await plan_workbook(path, client, progress=bars.bar("reading the store"))
-                stage.requests = client.metrics.requests_sent
+        plan, stage.requests = await plan_with_bars(store, path, console)
         stage.operations = len(plan.operations)
         stage.note = ", ".join(f"{kind} {n}" for kind, n in plan.counts().items() if n)
     out["plan"] = plan
@@ -171,11 +176,7 @@ async def run(store: SandboxProcess, folder: Path, console: Console, stages: Sta
         stage.note = out["results"]["note"]
 
     with stages.timed("re-plan") as stage:
-        with stage_bars(console) as bars:
-            bars.begin(f"checking {path.name}")
-            async with BigCommerceClient(store.settings) as client:
-                again, _ = await plan_workbook(path, client, progress=bars.bar("reading the store"))
-                stage.requests = client.metrics.requests_sent
+        again, stage.requests = await plan_with_bars(store, path, console)
         stage.operations = len(again.operations)
     out["again"] = again
     return out
