@@ -2,6 +2,10 @@
 
 This is the one function the CLI and the Prefect flow both call, so a scheduled export and a
 person's export produce the same file. Its result holds counts and paths, never the token.
+
+Nothing the store returned is dropped without a word: the result's `warnings` say when the store
+applied `include_fields` literally (the modifiers were fetched again, whole) and name every key the
+workbook has no column for, with how many rows carry it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import httpx
 
 from pipeline.client import BigCommerceClient
 from pipeline.connection import store_hash_of
-from pipeline.extract import ExtractFilters, ProgressCallback, extract_products
+from pipeline.extract import ExtractFilters, ExtractSession, ProgressCallback, extract_products
+from pipeline.extras import describe_unknown, unknown_keys
 from pipeline.normalise import ModifierFrames, products_to_frames
 from pipeline.settings import Settings
 from pipeline.workbook.csv_files import write_csv
@@ -36,6 +41,7 @@ class ExportResult:
     requests: int
     seconds: float
     counts_by_type: dict[str, dict[str, int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # what the user must hear: see `export_warnings`
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -62,9 +68,17 @@ async def fetch_frames(
     *,
     concurrency: int = 8,
     progress: ProgressCallback | None = None,
+    session: ExtractSession | None = None,
 ) -> tuple[list[dict[str, Any]], ModifierFrames]:
-    products = await extract_products(client, filters, concurrency=concurrency, progress=progress)
+    """The raw products and their frames; `session` collects what the reads learned (see `ExtractSession`)."""
+    products = await extract_products(client, filters, concurrency=concurrency, progress=progress, session=session)
     return products, products_to_frames(products)
+
+
+def export_warnings(products: list[dict[str, Any]], session: ExtractSession) -> list[str]:
+    """The reads' warnings, then one naming the keys of `products` that no column holds (if any)."""
+    unknown = describe_unknown(unknown_keys(products))
+    return [*session.warnings, *([unknown] if unknown else [])]
 
 
 def write_export(
@@ -89,7 +103,7 @@ def export_meta(settings: Settings, filters: ExtractFilters, exported_at: dateti
 
 
 def summarise_export(path: Path, store_hash: str, products: int, frames: ModifierFrames, requests: int,
-                     started: float) -> ExportResult:
+                     started: float, warnings: list[str] | None = None) -> ExportResult:
     counts = frames.counts_by_type()
     return ExportResult(
         path=path,
@@ -101,6 +115,7 @@ def summarise_export(path: Path, store_hash: str, products: int, frames: Modifie
         seconds=round(time.perf_counter() - started, 3),
         counts_by_type={str(t): {"modifiers": int(r["modifiers"]), "values": int(r["values"])}
                         for t, r in counts.iterrows()},
+        warnings=list(warnings or ()),
     )
 
 
@@ -115,12 +130,18 @@ async def export_store(
     transport: httpx.AsyncBaseTransport | None = None,
     progress: ProgressCallback | None = None,
 ) -> ExportResult:
-    """Read the store's modifiers and write them to `out` (a file, or a folder for a dated file)."""
+    """Read the store's modifiers and write them to `out` (a file, or a folder for a dated file).
+
+    The result's `warnings` are for the user; the caller shows them (the CLI prints each one).
+    """
     started = time.perf_counter()
     exported_at = datetime.now(timezone.utc).replace(microsecond=0)
+    session = ExtractSession()
     async with BigCommerceClient(settings, transport=transport) as client:
-        products, frames = await fetch_frames(client, filters, concurrency=concurrency, progress=progress)
+        products, frames = await fetch_frames(client, filters, concurrency=concurrency, progress=progress,
+                                              session=session)
         requests = client.metrics.requests_sent
     meta = export_meta(settings, filters, exported_at)
     path = write_export(frames, out, meta, exported_at=exported_at, csv=csv, zip_=zip_)
-    return summarise_export(path, meta.store_hash, len(products), frames, requests, started)
+    return summarise_export(path, meta.store_hash, len(products), frames, requests, started,
+                            export_warnings(products, session))

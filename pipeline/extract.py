@@ -4,21 +4,36 @@
 still about ten times fewer requests than one `/modifiers` call per product. Filters (ids, SKUs,
 `date_modified:min`) narrow the set for targeted and incremental nightly runs. Long id/SKU lists
 are sent in chunks whose size is a multiple of the page size, so chunking never costs a page.
+
+`include_fields` trims each product to the fields the workbook shows. It takes only names from the
+products spec's enum (`id` is not one: it always comes back). The docs say only the listed fields
+return; BigCommerce still embeds the included modifiers, but a store that applied the list literally
+would drop them, and `modifiers` cannot be listed. So every page is checked: the first page without
+them switches the run to whole products (no `include_fields`), which costs that one page again,
+and the run says so. A store that drops them even then is an error, never an empty workbook.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from pipeline.client import BigCommerceClient
+from pipeline.client import BigCommerceClient, FatalError
+
+logger = logging.getLogger("bcmod.extract")
 
 PRODUCTS_PATH = "/catalog/products"
 PAGE_SIZE = 10  # BigCommerce's cap when modifiers are included
 CHUNK = 200  # ids or SKUs per request: short URLs, and a multiple of PAGE_SIZE
-PRODUCT_FIELDS = ("id", "sku", "name", "date_modified")
+# `include_fields` names, all from the products spec's enum; `id` always comes back and is not one.
+PRODUCT_FIELDS = ("sku", "name", "date_modified")
+LITERAL_INCLUDE_FIELDS_WARNING = (
+    "the store applied include_fields literally and returned products without their modifiers; "
+    "bcmod asked again without include_fields (whole products, one extra request), so no modifier is missing")
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -79,27 +94,120 @@ class ExtractProgress:
             listener(self.done, self.total)
 
 
+class ModifiersMissingError(FatalError):
+    """The store returned products without their `modifiers` even to a plain `include=modifiers`."""
+
+    default_title = ("the store returned products without their modifiers although include=modifiers was asked; "
+                     "nothing was written")
+
+
+@dataclass
+class ExtractSession:
+    """What one run learns about the store across its requests, and what it must tell the user.
+
+    Pass the same session to every read of a run (an export, a migration's reads of one store) so
+    that a store found to apply `include_fields` literally costs one extra page once, not once per
+    call. `warnings` are sentences for the user; a caller that passes a session shows them itself.
+    """
+
+    trim_fields: bool = True  # send include_fields; False once the store dropped the modifiers for it
+    warnings: list[str] = field(default_factory=list)
+
+    def params(self) -> dict[str, str | int]:
+        """Query parameters of a products page with embedded modifiers (filters not included)."""
+        params: dict[str, str | int] = {"include": "modifiers", "limit": PAGE_SIZE}
+        if self.trim_fields:
+            params["include_fields"] = ",".join(PRODUCT_FIELDS)
+        return params
+
+    def stop_trimming(self) -> None:
+        self.trim_fields = False
+        self.warnings.append(LITERAL_INCLUDE_FIELDS_WARNING)
+
+
+def lacks_modifiers(page: Iterable[Mapping[str, Any]]) -> bool:
+    """True when a product of the page came back without a `modifiers` key (an empty list is fine)."""
+    return any("modifiers" not in product for product in page)
+
+
 async def extract_products(
     client: BigCommerceClient,
     filters: ExtractFilters = ExtractFilters(),
     *,
     concurrency: int = 8,
     progress: ProgressCallback | None = None,
+    session: ExtractSession | None = None,
 ) -> list[dict[str, Any]]:
     """Products (id, sku, name, date_modified) with their modifiers, ordered by id, each once.
 
     A product that matches both an id and a SKU filter is kept once.
     """
+    return await extract_query(client, filters.query_chunks(), concurrency=concurrency, progress=progress,
+                               session=session)
+
+
+async def extract_query(
+    client: BigCommerceClient,
+    chunks: Iterable[Mapping[str, str]],
+    *,
+    concurrency: int = 8,
+    progress: ProgressCallback | None = None,
+    session: ExtractSession | None = None,
+) -> list[dict[str, Any]]:
+    """Products with their modifiers for each filter dict in `chunks` (one chain of pages each), by id.
+
+    Without a `session` the run keeps its own and logs its warnings, so they are never lost.
+    """
+    own_session = session is None
+    session = session if session is not None else ExtractSession()
     tracker = ExtractProgress(listeners=[progress] if progress else [])
     products: dict[int, dict[str, Any]] = {}
-    for chunk in filters.query_chunks():
-        params = {"include": "modifiers", "include_fields": ",".join(PRODUCT_FIELDS), "limit": PAGE_SIZE, **chunk}
-        async for page in client.get_pages(PRODUCTS_PATH, params, concurrency=concurrency,
-                                           on_total_pages=lambda n: tracker.update(total_delta=n)):
+    for chunk in chunks:
+        if not await _read_chain(client, chunk, session, tracker, products, concurrency):
+            session.stop_trimming()
+            if own_session:
+                logger.warning("%s", LITERAL_INCLUDE_FIELDS_WARNING)
+            await _read_chain(client, chunk, session, tracker, products, concurrency)
+    return [products[key] for key in sorted(products)]
+
+
+async def _read_chain(
+    client: BigCommerceClient,
+    chunk: Mapping[str, str],
+    session: ExtractSession,
+    tracker: ExtractProgress,
+    into: dict[int, dict[str, Any]],
+    concurrency: int,
+) -> bool:
+    """Read one chain of pages into `into`; False (its pages uncounted) when the store dropped the
+    modifiers because of include_fields.
+
+    That shows on the first page with products, which is page 1 (a chain whose page 1 is empty has
+    no other): `get_pages` has queued pages 2.. but they have not run yet when it hands page 1
+    over, and closing it cancels them unsent, so the switch costs exactly that page.
+    """
+    announced = done = 0
+
+    def on_total(pages: int) -> None:
+        nonlocal announced
+        announced = pages
+        tracker.update(total_delta=pages)
+
+    trimmed = session.trim_fields
+    pages = client.get_pages(PRODUCTS_PATH, {**session.params(), **chunk}, concurrency=concurrency,
+                             on_total_pages=on_total)
+    async with aclosing(pages):
+        async for page in pages:
+            if lacks_modifiers(page):
+                if not trimmed:
+                    raise ModifiersMissingError()
+                tracker.update(done_delta=-done, total_delta=-announced)
+                return False
+            done += 1
             tracker.update(done_delta=1)
             for product in page:
-                products[int(product["id"])] = product
-    return [products[key] for key in sorted(products)]
+                into[int(product["id"])] = product
+    return True
 
 
 def count_requests_bound(n_products: int) -> int:

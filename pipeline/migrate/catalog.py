@@ -4,7 +4,8 @@ Reads only. The source's products come with their modifiers (`include=modifiers`
 export's own extract); the target's are read for exactly the SKUs the migration needs (the
 migrated products and the products their product-list values link to), with their modifiers, so
 one pass gives both the id map and the target's current state. A SKU with a comma cannot go in
-`sku:in`, so such a SKU is asked for on its own (`sku=`).
+`sku:in`, so such a SKU is asked for on its own (`sku=`). Every read with modifiers goes through
+the extract, so a store that applies `include_fields` literally is caught the same way.
 
 Matching is exact and never guessed: a product without SKU, a SKU the target lacks, and a SKU
 that two products of the same store share are each reported with the reason, not matched. A
@@ -19,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.client import BigCommerceClient
-from pipeline.extract import PAGE_SIZE, PRODUCT_FIELDS, PRODUCTS_PATH, ExtractFilters, extract_products
+from pipeline.extract import PRODUCTS_PATH, ExtractFilters, ExtractSession, extract_products, extract_query
 
 LOOKUP_CHUNK = 200  # ids per `id:in` lookup: short URLs, one page of 250
-LOOKUP_FIELDS = "id,sku,name"
+LOOKUP_FIELDS = "sku,name"  # include_fields enum names; the id always comes back
 
 
 @dataclass(frozen=True)
@@ -103,28 +104,24 @@ def match_by_sku(source: Iterable[ProductRef], target: Iterable[ProductRef]) -> 
     return SkuMap(matched, problems)
 
 
-async def read_source(client: BigCommerceClient, skus: Sequence[str] | None, *, concurrency: int = 8
-                      ) -> list[dict[str, Any]]:
+async def read_source(client: BigCommerceClient, skus: Sequence[str] | None, *, concurrency: int = 8,
+                      session: ExtractSession | None = None) -> list[dict[str, Any]]:
     """The source's products with modifiers: every product, or those with the given SKUs."""
     if skus is None:
-        return await extract_products(client, concurrency=concurrency)
-    return await products_by_sku(client, skus, concurrency=concurrency)
+        return await extract_products(client, concurrency=concurrency, session=session)
+    return await products_by_sku(client, skus, concurrency=concurrency, session=session)
 
 
-async def products_by_sku(client: BigCommerceClient, skus: Iterable[str], *, concurrency: int = 8
-                          ) -> list[dict[str, Any]]:
+async def products_by_sku(client: BigCommerceClient, skus: Iterable[str], *, concurrency: int = 8,
+                          session: ExtractSession | None = None) -> list[dict[str, Any]]:
     """Products with modifiers for these SKUs (every product that has one), ordered by id."""
     wanted = sorted({s for s in skus if s})
-    plain = [s for s in wanted if "," not in s]
-    found: dict[int, dict[str, Any]] = {}
-    if plain:
-        for product in await extract_products(client, ExtractFilters(skus=tuple(plain)), concurrency=concurrency):
-            found[int(product["id"])] = product
-    for sku in (s for s in wanted if "," in s):
-        params = {"sku": sku, "include": "modifiers", "include_fields": ",".join(PRODUCT_FIELDS), "limit": PAGE_SIZE}
-        for product in await client.get_all(PRODUCTS_PATH, params):
-            found[int(product["id"])] = product
-    return [found[key] for key in sorted(found)]
+    plain = tuple(s for s in wanted if "," not in s)
+    chunks = ExtractFilters(skus=plain).query_chunks() if plain else []  # no SKU filter would mean every product
+    chunks += [{"sku": sku} for sku in wanted if "," in sku]
+    if not chunks:
+        return []
+    return await extract_query(client, chunks, concurrency=concurrency, session=session)
 
 
 async def products_by_id(client: BigCommerceClient, ids: Iterable[int], *, concurrency: int = 8) -> list[ProductRef]:
