@@ -1,4 +1,4 @@
-"""The `bcmod` command line: export, validate, plan, apply, sandbox, demo.
+"""The `bcmod` command line: export, validate, plan, apply, migrate, doctor, sandbox, demo.
 
 Commands talk to the configured store (BIGCOMMERCE_STORE_HASH / BIGCOMMERCE_API_URL and
 BIGCOMMERCE_ACCESS_TOKEN, from the environment or .env) or, when none is configured, to the
@@ -14,8 +14,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from pipeline.cli import apply_cmd, migrate_cmd, sandbox_cmd, validate_cmd
+from pipeline.cli import apply_cmd, doctor_cmd, migrate_cmd, sandbox_cmd, validate_cmd
 from pipeline.cli.render import counts_table, export_progress
 from pipeline.client import BigCommerceError
 from pipeline.connection import DEFAULT_SANDBOX_DIR, open_store
@@ -28,6 +29,7 @@ validate_cmd.register(app)
 app.command()(apply_cmd.plan)
 app.command()(apply_cmd.apply)
 app.command()(migrate_cmd.migrate)
+app.command()(doctor_cmd.doctor)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -74,13 +76,15 @@ def export(
     except BigCommerceError as exc:
         err_console.print(f"[red]export failed:[/red] {exc}")
         raise typer.Exit(1) from None
-    if as_json:
+    if as_json:  # the warnings are in the JSON
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return
     console.print(counts_table(result.counts_by_type))
     console.print(f"{result.products} products, {result.modifiers} modifiers, {result.values} values "
                   f"in {result.requests} requests, {result.seconds:.1f} s")
     console.print(f"Wrote [bold]{result.path}[/bold]")
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
 
 
 @app.command()
