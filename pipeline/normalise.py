@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import pandas as pd
@@ -82,12 +83,22 @@ LIST_CONFIG_FIELDS = frozenset(
 )
 
 
+KNOWN_ADJUSTER_KEYS = frozenset({"price", "weight", "image_url", "purchasing_disabled"})
+# ("modifier" | "value", id) -> {"config" | "value_data" | "adjusters": {unknown key: value}}
+Extras = dict[tuple[str, int], dict[str, dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class ModifierFrames:
-    """The normalised catalog: `modifiers` (one row each) and `values` (one row per option value)."""
+    """The normalised catalog: `modifiers` (one row each) and `values` (one row per option value).
+
+    `extras` keeps what the columns have no place for: keys of `config`, `value_data` and
+    `adjusters` that the spec this code knows does not name (a store may be newer). A write
+    sends them back unchanged, so bcmod never erases what it cannot show."""
 
     modifiers: pd.DataFrame
     values: pd.DataFrame
+    extras: Extras = dataclass_field(default_factory=dict)
 
     def counts_by_type(self) -> pd.DataFrame:
         """Modifiers and values per type, for summaries."""
@@ -105,12 +116,42 @@ def products_to_frames(products: Iterable[Mapping[str, Any]]) -> ModifierFrames:
     """Normalise products as returned by `GET /catalog/products?include=modifiers`."""
     modifier_rows: list[dict[str, Any]] = []
     value_rows: list[dict[str, Any]] = []
+    extras: Extras = {}
     for product in products:
         for modifier in product.get("modifiers") or ():
             modifier_rows.append(_modifier_row(product, modifier))
+            _keep_extras(extras, "modifier", modifier, {"config": _unknown_config(modifier)})
             for value in modifier.get("option_values") or ():
                 value_rows.append(_value_row(product, modifier, value))
-    return ModifierFrames(_typed(modifier_rows, MODIFIER_DTYPES), _typed(value_rows, VALUE_DTYPES))
+                _keep_extras(extras, "value", value, _unknown_value_parts(modifier, value))
+    return ModifierFrames(_typed(modifier_rows, MODIFIER_DTYPES), _typed(value_rows, VALUE_DTYPES), extras)
+
+
+def _unknown_config(modifier: Mapping[str, Any]) -> dict[str, Any]:
+    config = modifier.get("config")
+    spec = MODIFIER_TYPES.get(modifier.get("type"))  # type: ignore[arg-type]
+    if not isinstance(config, Mapping) or spec is None:
+        return {}
+    known = set(spec.config_field_names)
+    return {key: item for key, item in config.items() if key not in known}
+
+
+def _unknown_value_parts(modifier: Mapping[str, Any], value: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    spec = MODIFIER_TYPES.get(modifier.get("type"))  # type: ignore[arg-type]
+    value_data, adjusters = value.get("value_data"), value.get("adjusters")
+    known_data = set(spec.value_data_fields) if spec is not None else set()
+    return {
+        "value_data": {k: v for k, v in value_data.items() if k not in known_data}
+        if isinstance(value_data, Mapping) else {},
+        "adjusters": {k: v for k, v in adjusters.items() if k not in KNOWN_ADJUSTER_KEYS}
+        if isinstance(adjusters, Mapping) else {},
+    }
+
+
+def _keep_extras(extras: Extras, kind: str, item: Mapping[str, Any], parts: dict[str, dict[str, Any]]) -> None:
+    kept = {part: keys for part, keys in parts.items() if keys}
+    if kept and item.get("id") is not None:
+        extras[(kind, int(item["id"]))] = kept
 
 
 def _typed(rows: list[dict[str, Any]], dtypes: Mapping[str, str]) -> pd.DataFrame:

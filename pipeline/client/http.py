@@ -63,13 +63,18 @@ class ClientMetrics:
 
 
 def unwrap_data(payload: Any) -> Any:
-    """The object inside a BigCommerce envelope: `{"data": obj}`, `{"data": {"items": [obj]}}` or bare."""
+    """The object inside a BigCommerce envelope.
+
+    BigCommerce's docs show a create's `data` three ways: an object, `{"items": [obj]}` and a
+    list `[obj]`; a one-item list in either form is the object, a longer list stays a list.
+    """
     if not isinstance(payload, Mapping) or "data" not in payload:
         return payload
     data = payload["data"]
     if isinstance(data, Mapping) and "items" in data:
-        items = data["items"]
-        return items[0] if isinstance(items, list) and len(items) == 1 else items
+        data = data["items"]
+    if isinstance(data, list) and len(data) == 1:
+        return data[0]
     return data
 
 

@@ -261,6 +261,8 @@ def test_unwrap_data_handles_every_envelope():
     assert unwrap_data({"data": {"id": 1}, "meta": {}}) == {"id": 1}
     assert unwrap_data({"data": {"items": [{"id": 2}]}}) == {"id": 2}
     assert unwrap_data({"data": {"items": [{"id": 2}, {"id": 3}]}}) == [{"id": 2}, {"id": 3}]
+    assert unwrap_data({"data": [{"id": 4}]}) == {"id": 4}  # the list form of the docs' create examples
+    assert unwrap_data({"data": [{"id": 4}, {"id": 5}]}) == [{"id": 4}, {"id": 5}]
     assert unwrap_data({"id": 4}) == {"id": 4}
     assert unwrap_data([1]) == [1]
 

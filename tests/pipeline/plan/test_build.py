@@ -141,12 +141,15 @@ def test_every_kind_of_operation(exported: Exported) -> None:
     expected += sorted(uploads, key=lambda item: item[1])  # stable: workbook order within a product
     assert got == expected
     by_kind = {(op.kind, op.display_name): op for op in plan.operations}
-    assert by_kind[(OpKind.UPDATE_MODIFIER, text["display_name"])].payload == \
-        {"config": {"text_max_length": text["text_max_length"] + 10}}
-    assert by_kind[(OpKind.UPDATE_VALUE, dropdown["display_name"])].payload == \
-        {"label": "Renamed", "adjusters": {"price": {"adjuster": "relative", "adjuster_value": 7.25}}}
-    assert by_kind[(OpKind.UPDATE_VALUE, "Insurance")].payload == \
-        {"adjusters": {"weight": {"adjuster": "relative", "adjuster_value": 0.5}}}
+    text_update = by_kind[(OpKind.UPDATE_MODIFIER, text["display_name"])].payload
+    assert {k: text_update[k] for k in ("type", "required", "display_name")} == \
+        {"type": "text", "required": text["required"], "display_name": text["display_name"]}
+    assert text_update["config"]["text_max_length"] == text["text_max_length"] + 10
+    value_update = by_kind[(OpKind.UPDATE_VALUE, dropdown["display_name"])].payload
+    assert (value_update["label"], value_update["sort_order"], value_update["adjusters"]["price"]) == \
+        ("Renamed", dropdown["sort_order"], {"adjuster": "relative", "adjuster_value": 7.25})
+    assert by_kind[(OpKind.UPDATE_VALUE, "Insurance")].payload["adjusters"]["weight"] == \
+        {"adjuster": "relative", "adjuster_value": 0.5}
     radio_values = by_kind[(OpKind.DELETE_MODIFIER, radio["display_name"])].value_rows
     assert len(radio_values) == len(rows_of_modifier(exported, radio["modifier_id"]))
     assert summary_line(plan) == "Plan: 3 to create, 3 to update, 2 to delete, 2 images to upload (10 requests)."
@@ -178,7 +181,8 @@ def test_an_update_of_every_modifier_type(exported: Exported) -> None:
     plan, _ = exported.plan()
     updates = {op.modifier_id: op for op in plan.operations if op.kind is OpKind.UPDATE_MODIFIER}
     assert set(updates) == set(changed.values())
-    assert all(list(op.payload) == ["sort_order"] for op in updates.values())
+    assert all([c.field for c in op.changes] == ["sort_order"] for op in updates.values())
+    assert all({"type", "required", "display_name", "sort_order"} <= set(op.payload) for op in updates.values())
     value_updates = [op for op in plan.operations if op.kind is OpKind.UPDATE_VALUE]
     assert sorted(op.modifier_type for op in value_updates) == sorted(t for t in TYPE_NAMES
                                                                       if MODIFIER_TYPES[t].has_values)
@@ -207,7 +211,8 @@ def test_a_copy_of_every_modifier_type_is_created_and_converges(exported: Export
     plan, _ = exported.plan()
     creates = [op for op in plan.operations if op.kind is OpKind.CREATE_MODIFIER]
     assert sorted(op.modifier_type for op in creates) == sorted(TYPE_NAMES)
-    assert {op.kind for op in plan.operations} <= {OpKind.CREATE_MODIFIER, OpKind.UPDATE_VALUE}
+    # a copied value keeps its image: the store's image URL is downloaded and uploaded to the new value
+    assert {op.kind for op in plan.operations} <= {OpKind.CREATE_MODIFIER, OpKind.UPDATE_VALUE, OpKind.UPLOAD_IMAGE}
     for op in creates:
         spec = MODIFIER_TYPES[op.modifier_type]
         assert ("option_values" in op.payload) == (spec.has_values and not spec.generated_values)
@@ -243,7 +248,7 @@ def test_row_changed_in_both_is_a_conflict_and_force_applies_it(exported: Export
     assert summary_line(plan).endswith("; 1 conflict skipped.")
     forced, _ = exported.plan(force=True)
     (op,) = forced.operations
-    assert (op.kind, op.value_id, op.payload) == (OpKind.UPDATE_VALUE, swatch["value_id"], {"label": "Mine"})
+    assert (op.kind, op.value_id, op.payload["label"]) == (OpKind.UPDATE_VALUE, swatch["value_id"], "Mine")
     assert summary_line(forced).endswith("; 1 conflict overridden (--force).")
     assert_converged(exported, forced, exported.path)
 

@@ -75,19 +75,21 @@ def test_blank_in_a_field_the_store_always_has_keeps_the_store_value() -> None:
 # --- updates ---------------------------------------------------------------------------------------------
 
 
-def test_modifier_update_sends_only_the_changed_fields() -> None:
+def test_modifier_update_sends_the_complete_body_the_spec_requires() -> None:
     scenario = Scenario()
     row = scenario.edit(CHOICE_MODS, {"modifier_id": 10}, required=False, display_name="Size (EU)")
     op = only(scenario.plan())
     assert op.kind is OpKind.UPDATE_MODIFIER
     assert (op.product_id, op.modifier_id, op.value_id, op.display_name, op.modifier_type) == \
         (1, 10, None, "Size (EU)", "dropdown")
-    assert op.payload == {"display_name": "Size (EU)", "required": False}
+    # the spec requires `type` and `required` in a modifier PUT; the rest of the row goes too, so the
+    # store gets the whole modifier as the row says it should be
+    assert op.payload == {"type": "dropdown", "required": False, "display_name": "Size (EU)", "sort_order": 0}
     assert op.changes == [Change("display_name", "Size", "Size (EU)"), Change("required", True, False)]
     assert op.source == RowRef(CHOICE_MODS, row)
 
 
-def test_config_changes_go_inside_config_and_a_blank_removes_the_field() -> None:
+def test_config_changes_send_the_whole_config_and_a_blank_uses_the_specs_empty_form() -> None:
     scenario = Scenario()
     text_row = scenario.edit("Text modifiers", {"modifier_id": 12}, text_max_length=30, default_value=None)
     file_row = scenario.edit("File modifiers", {"modifier_id": 23}, file_types_supported=None, file_max_size=2048)
@@ -95,15 +97,20 @@ def test_config_changes_go_inside_config_and_a_blank_removes_the_field() -> None
     plan = scenario.plan()
     by_id = {op.modifier_id: op for op in plan.operations}
     assert kinds(plan) == [OpKind.UPDATE_MODIFIER] * 3
-    assert by_id[12].payload == {"config": {"default_value": None, "text_max_length": 30}}
-    assert by_id[23].payload == {"config": {"file_types_supported": [], "file_max_size": 2048}}
-    assert by_id[22].payload == {"config": {"default_value": "2026-03-15T00:00:00+00:00"}}
+    assert by_id[12].payload == {"type": "text", "required": False, "display_name": "Engraving", "sort_order": 2,
+                                 "config": {"default_value": "", "text_characters_limited": True,
+                                            "text_min_length": 1, "text_max_length": 30}}
+    assert by_id[23].payload == {"type": "file", "required": False, "display_name": "Artwork", "sort_order": 3,
+                                 "config": {"file_types_mode": "specific", "file_types_supported": [],
+                                            "file_types_other": [], "file_max_size": 2048}}
+    assert by_id[22].payload == {"type": "date", "required": False, "display_name": "Delivery", "sort_order": 2,
+                                 "config": {"default_value": "2026-03-15T00:00:00+00:00", "date_limited": False}}
     assert plan.blanked == [(RowRef("File modifiers", file_row), "file_types_supported"),  # workbook order
                             (RowRef("Text modifiers", text_row), "default_value")]
     assert date_row not in [ref.row for ref, _ in plan.blanked if ref.sheet == "Date modifiers"]
 
 
-def test_value_updates_send_the_changed_part_only() -> None:
+def test_value_updates_send_label_sort_order_and_every_field_of_the_row() -> None:
     scenario = Scenario()
     scenario.edit(CHOICE_VALUES, {"value_id": 101}, label="Mid", price_adjuster="percentage",
                   price_adjuster_value=5.0)
@@ -113,33 +120,58 @@ def test_value_updates_send_the_changed_part_only() -> None:
     plan = scenario.plan()
     by_id = {op.value_id: op for op in plan.operations}
     assert kinds(plan) == [OpKind.UPDATE_VALUE] * 3
-    assert by_id[101].payload == {"label": "Mid", "adjusters": {"price": {"adjuster": "percentage",
-                                                                          "adjuster_value": 5.0}}}
+    not_disabled = {"purchasing_disabled": {"status": False, "message": ""}}
+    assert by_id[101].payload == {"label": "Mid", "sort_order": 1, "is_default": False, "adjusters": {
+        "price": {"adjuster": "percentage", "adjuster_value": 5.0}, **not_disabled}}
     assert (by_id[101].label, by_id[101].modifier_id, by_id[101].display_name) == ("Mid", 10, "Size")
-    assert by_id[131].payload == {"value_data": {"colors": ["#0000ff"]}}
-    assert by_id[200].payload == {"value_data": {"product_id": 3}, "adjusters": {
-        "purchasing_disabled": {"status": True, "message": "Sold out"}}}
+    # a swatch value has no is_default (the spec: not supported for swatches)
+    assert by_id[131].payload == {"label": "Blue", "sort_order": 1, "value_data": {"colors": ["#0000ff"]},
+                                  "adjusters": not_disabled}
+    assert by_id[200].payload == {"label": "Alpha", "sort_order": 0, "is_default": False,
+                                  "value_data": {"product_id": 3},
+                                  "adjusters": {"purchasing_disabled": {"status": True, "message": "Sold out"}}}
+    assert not any("image_url" in op.payload.get("adjusters", {}) for op in plan.operations)
 
 
-def test_clearing_an_adjuster_and_an_image_link_is_listed_as_blanked() -> None:
+def test_clearing_an_adjuster_sends_the_nullable_form_and_is_listed_as_blanked() -> None:
     scenario = Scenario()
     large = scenario.edit(CHOICE_VALUES, {"value_id": 102}, price_adjuster=None, price_adjuster_value=None)
-    red = scenario.edit(SWATCH_VALUES, {"value_id": 130}, image_url=None)
     plan = scenario.plan()
-    by_id = {op.value_id: op for op in plan.operations}
-    assert by_id[102].payload == {"adjusters": {"price": {}}}
-    assert by_id[130].payload == {"adjusters": {"image_url": ""}}
+    (op,) = plan.operations
+    assert op.payload == {"label": "Large", "sort_order": 2, "is_default": False, "adjusters": {
+        "price": {"adjuster": None}, "purchasing_disabled": {"status": False, "message": ""}}}
     assert plan.blanked == [(RowRef(CHOICE_VALUES, large), "price_adjuster"),
-                            (RowRef(CHOICE_VALUES, large), "price_adjuster_value"),
-                            (RowRef(SWATCH_VALUES, red), "image_url")]
+                            (RowRef(CHOICE_VALUES, large), "price_adjuster_value")]
 
 
-def test_a_changed_web_image_link_is_a_field_update() -> None:
+def test_fields_the_api_cannot_empty_are_refused_not_sent_in_an_invented_form() -> None:
+    scenario = Scenario()
+    red = scenario.edit(SWATCH_VALUES, {"value_id": 130}, image_url=None)
+    number = scenario.edit("Number modifiers", {"modifier_id": 21}, number_highest_value=None)
+    plan = scenario.plan()
+    assert plan.operations == [] and plan.blanked == []
+    reasons = {skip.source: skip.reason for skip in plan.skipped}
+    assert "no way to remove a value's image" in reasons[RowRef(SWATCH_VALUES, red)]
+    assert "no way to empty number_highest_value" in reasons[RowRef("Number modifiers", number)]
+
+
+def test_a_changed_web_image_link_is_uploaded_through_the_image_endpoint() -> None:
     scenario = Scenario()
     scenario.edit(SWATCH_VALUES, {"value_id": 130}, image_url="https://cdn.test/crimson.png")
     op = only(scenario.plan())
-    assert op.kind is OpKind.UPDATE_VALUE
-    assert op.payload == {"adjusters": {"image_url": "https://cdn.test/crimson.png"}}
+    assert op.kind is OpKind.UPLOAD_IMAGE and op.payload == {}
+    assert (op.value_id, op.image) == (130, "https://cdn.test/crimson.png")
+
+
+def test_a_date_typed_equal_to_the_stores_plans_nothing_and_dates_are_sent_as_atom() -> None:
+    scenario = Scenario()
+    stored = scenario.store_modifier(22)["config"]["default_value"]
+    scenario.edit("Date modifiers", {"modifier_id": 22}, default_value=stored[:10])
+    assert scenario.plan().operations == []
+    scenario.edit("Date modifiers", {"modifier_id": 22}, default_value="2027-04-01", display_name="When")
+    op = only(scenario.plan())
+    assert op.payload["config"]["default_value"] == "2027-04-01T00:00:00+00:00"
+    assert op.payload["display_name"] == "When" and op.payload["type"] == "date"
 
 
 def test_type_change_is_refused_and_its_values_left_alone() -> None:
@@ -178,8 +210,8 @@ def test_row_changed_by_both_is_a_conflict_unless_forced() -> None:
     forced = scenario.plan(force=True)
     assert forced.forced and len(forced.conflicts) == 1
     op = only(forced)
-    assert (op.kind, op.payload, op.changes) == (OpKind.UPDATE_VALUE, {"label": "Mid"},
-                                                 [Change("label", "Regular", "Mid")])
+    assert (op.kind, op.payload["label"], op.changes) == (OpKind.UPDATE_VALUE, "Mid",
+                                                          [Change("label", "Regular", "Mid")])
 
 
 def test_a_store_change_to_another_field_of_an_edited_row_is_a_conflict() -> None:
@@ -189,7 +221,8 @@ def test_a_store_change_to_another_field_of_an_edited_row_is_a_conflict() -> Non
     plan = scenario.plan()
     assert plan.operations == [] and plan.conflicts[0].fields == ["required", "sort_order"]
     op = only(scenario.plan(force=True))
-    assert op.payload == {"required": False, "sort_order": 0}  # forced: the row wins on every field
+    # forced: the row wins on every field
+    assert op.payload == {"type": "dropdown", "required": False, "display_name": "Size", "sort_order": 0}
 
 
 def test_row_edited_to_what_the_store_already_has_costs_nothing() -> None:
@@ -246,8 +279,8 @@ def test_rows_without_export_fingerprints_are_the_persons_changes() -> None:
     scenario.store_value(101)["label"] = "Regular"
     scenario.edit(CHOICE_VALUES, {"value_id": 101}, label="Mid")
     plan = scenario.plan()
-    assert only(plan).payload == {"label": "Mid"} and plan.conflicts == []
-    assert build_plan(scenario.sheets, None, scenario.current, workbook="x").operations[0].payload == {"label": "Mid"}
+    assert only(plan).payload["label"] == "Mid" and plan.conflicts == []
+    assert build_plan(scenario.sheets, None, scenario.current, workbook="x").operations[0].payload["label"] == "Mid"
 
 
 # --- deletes ---------------------------------------------------------------------------------------------
@@ -312,13 +345,11 @@ def test_new_modifier_carries_its_values_inline() -> None:
     op = only(scenario.plan())
     assert (op.kind, op.product_id, op.display_name, op.modifier_type, op.source) == \
         (OpKind.CREATE_MODIFIER, 3, "Handle", "dropdown", RowRef(CHOICE_MODS, mod))
-    assert op.payload == {"display_name": "Handle", "type": "dropdown", "required": True, "sort_order": 1,
-                          "config": {}, "option_values": [
-                              {"label": "Short", "sort_order": 0, "is_default": True, "value_data": None,
-                               "adjusters": {"price": {}, "weight": {}, "image_url": ""}},
-                              {"label": "Long", "sort_order": 1, "is_default": False, "value_data": None,
-                               "adjusters": {"price": {"adjuster": "relative", "adjuster_value": 1.25},
-                                             "weight": {}, "image_url": ""}}]}
+    assert op.payload == {"type": "dropdown", "required": True, "display_name": "Handle", "sort_order": 1,
+                          "option_values": [
+                              {"label": "Short", "sort_order": 0, "is_default": True},
+                              {"label": "Long", "sort_order": 1, "is_default": False,
+                               "adjusters": {"price": {"adjuster": "relative", "adjuster_value": 1.25}}}]}
     assert op.value_rows == {"Short": RowRef(CHOICE_VALUES, values[0]), "Long": RowRef(CHOICE_VALUES, values[1])}
     assert Change("display_name", None, "Handle") in op.changes
 
@@ -350,7 +381,9 @@ def test_new_checkbox_is_created_bare_and_its_values_updated_after() -> None:
     assert create.source == RowRef(CHECKBOX_MODS, mod)
     assert (update.kind, update.depends_on, update.value_id, update.label, update.payload) == (
         OpKind.UPDATE_VALUE, create.op_id, None, "Yes",
-        {"adjusters": {"price": {"adjuster": "relative", "adjuster_value": 4.0}}})
+        {"label": "Yes", "sort_order": 0, "is_default": False, "adjusters": {  # no value_data: generated
+            "price": {"adjuster": "relative", "adjuster_value": 4.0},
+            "purchasing_disabled": {"status": False, "message": ""}}})
 
 
 def test_new_checkbox_without_value_rows_is_one_create() -> None:
@@ -372,11 +405,12 @@ def test_rows_without_ids_match_the_store_by_natural_key() -> None:
                   price_adjuster_value=1.0)
     scenario.edit(CHECKBOX_VALUES, {"value_id": 111}, modifier_id=None, value_id=None)
     plan = scenario.plan(prune=True)
-    assert [(op.kind, op.modifier_id, op.value_id, op.payload) for op in plan.operations] == [
-        (OpKind.UPDATE_MODIFIER, 10, None, {"required": False}),
-        (OpKind.UPDATE_VALUE, 10, 102, {"sort_order": 7}),
-        (OpKind.UPDATE_VALUE, 11, 110, {"adjusters": {"price": {"adjuster": "relative", "adjuster_value": 1.0}}}),
+    assert [(op.kind, op.modifier_id, op.value_id, [c.field for c in op.changes]) for op in plan.operations] == [
+        (OpKind.UPDATE_MODIFIER, 10, None, ["required"]),
+        (OpKind.UPDATE_VALUE, 10, 102, ["sort_order"]),
+        (OpKind.UPDATE_VALUE, 11, 110, ["price_adjuster", "price_adjuster_value"]),
     ]
+    assert plan.operations[1].payload["sort_order"] == 7 and plan.operations[0].payload["required"] is False
     assert plan.conflicts == [] and plan.skipped == []
 
 
@@ -414,7 +448,9 @@ def test_local_image_with_other_edits_updates_without_the_path() -> None:
     scenario = Scenario()
     scenario.edit(SWATCH_VALUES, {"value_id": 130}, image_url="images/red.png", label="Crimson")
     update, upload = scenario.plan().operations
-    assert (update.kind, update.payload) == (OpKind.UPDATE_VALUE, {"label": "Crimson"})
+    assert (update.kind, update.payload) == (OpKind.UPDATE_VALUE, {
+        "label": "Crimson", "sort_order": 0, "value_data": {"colors": ["#ff0000"]},
+        "adjusters": {"purchasing_disabled": {"status": False, "message": ""}}})
     assert (upload.kind, upload.value_id, upload.image) == (OpKind.UPLOAD_IMAGE, 130, "images/red.png")
 
 
@@ -428,8 +464,9 @@ def test_local_images_of_new_values_upload_after_their_create() -> None:
     create_modifier, create_value, upload_huge, upload_long = (only(plan, OpKind.CREATE_MODIFIER),
                                                                only(plan, OpKind.CREATE_VALUE),
                                                                *plan.operations[2:])
-    assert all(v["adjusters"]["image_url"] == "" for v in create_modifier.payload["option_values"])
-    assert create_value.payload["adjusters"]["image_url"] == "" and create_value.source.row == value_row
+    # adjusters.image_url is read-only: images only go through the image endpoint
+    assert all("image_url" not in v.get("adjusters", {}) for v in create_modifier.payload["option_values"])
+    assert "image_url" not in create_value.payload.get("adjusters", {}) and create_value.source.row == value_row
     assert (upload_huge.depends_on, upload_huge.label, upload_huge.value_id) == (create_value.op_id, "Huge", None)
     assert (upload_long.depends_on, upload_long.label) == (create_modifier.op_id, "Long")
 
@@ -535,7 +572,10 @@ def test_plan_of_generated_catalog_with_every_row_edited_is_one_update_per_row()
     plan = scenario.plan()
     assert len(plan.operations) == len(frames.modifiers) + len(frames.values)
     assert {op.kind for op in plan.operations} == {OpKind.UPDATE_MODIFIER, OpKind.UPDATE_VALUE}
-    assert all(len(op.payload) == 1 for op in plan.operations)
+    for op in plan.operations:  # one field changed, the complete body sent
+        assert [c.field for c in op.changes] == ["label" if op.kind is OpKind.UPDATE_VALUE else "display_name"]
+        assert {"label", "sort_order"} <= set(op.payload) if op.kind is OpKind.UPDATE_VALUE else \
+            {"type", "required", "display_name"} <= set(op.payload)
 
 
 def test_value_row_without_a_modifier_row_is_skipped() -> None:
