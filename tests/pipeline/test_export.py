@@ -1,15 +1,20 @@
-"""Export end to end against the sandbox: request budget, workbook and CSV that round-trip."""
+"""Export end to end against the sandbox: request budget, workbook and CSV that round-trip, and the
+warnings that keep a literal include_fields store or unknown keys from losing data silently."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from pipeline.export import export_store, output_path
+from pipeline.client import BigCommerceClient
+from pipeline.export import export_store, fetch_frames, output_path
+from pipeline.extract import LITERAL_INCLUDE_FIELDS_WARNING
 from pipeline.workbook.reader import read_export
+from tests.pipeline.rewriting import RewritingTransport, each_product
 from tests.stores import TEST_TOKEN, sandbox_store
 
 
@@ -44,9 +49,6 @@ async def test_export_300_products_to_workbook(tmp_path):
 @pytest.mark.anyio
 @pytest.mark.parametrize("zip_", [False, True])
 async def test_csv_export_round_trips_to_the_same_frames(tmp_path, zip_):
-    from pipeline.client import BigCommerceClient
-    from pipeline.export import fetch_frames
-
     store = sandbox_store(tmp_path / "store", products=40)
     async with BigCommerceClient(store.settings, transport=store.transport()) as client:
         _, expected = await fetch_frames(client)
@@ -57,3 +59,70 @@ async def test_csv_export_round_trips_to_the_same_frames(tmp_path, zip_):
     pd.testing.assert_frame_equal(frames.modifiers.drop(columns="name").reset_index(drop=True),
                                   expected.modifiers.drop(columns="name").reset_index(drop=True))
     pd.testing.assert_frame_equal(frames.values.reset_index(drop=True), expected.values.reset_index(drop=True))
+
+
+def _frames_equal(left: Path, right: Path) -> None:
+    (a, _), (b, _) = read_export(left), read_export(right)
+    pd.testing.assert_frame_equal(a.modifiers.reset_index(drop=True), b.modifiers.reset_index(drop=True))
+    pd.testing.assert_frame_equal(a.values.reset_index(drop=True), b.values.reset_index(drop=True))
+
+
+@pytest.mark.anyio
+async def test_a_store_applying_include_fields_literally_exports_the_same_workbook(tmp_path):
+    normal = sandbox_store(tmp_path / "normal", products=100)
+    literal = sandbox_store(tmp_path / "literal", products=100, literal_include_fields=True)
+    expected = await export_store(normal.settings, tmp_path / "normal.xlsx", transport=normal.transport())
+    result = await export_store(literal.settings, tmp_path / "literal.xlsx", transport=literal.transport())
+    assert expected.warnings == []
+    assert result.warnings == [LITERAL_INCLUDE_FIELDS_WARNING]
+    assert (result.modifiers, result.values) == (expected.modifiers, expected.values) and result.modifiers > 0
+    assert expected.requests == normal.stats()["requests"]["GET"] == 10
+    assert result.requests == literal.stats()["requests"]["GET"] == 11  # one page asked twice, once
+    _frames_equal(result.path, expected.path)
+    assert result.as_dict()["warnings"] == [LITERAL_INCLUDE_FIELDS_WARNING]
+
+
+def _add_unknown_keys(product: dict) -> None:
+    for modifier in product.get("modifiers") or ():
+        if modifier["type"] == "text":
+            modifier["config"]["text_pattern"] = "^[A-Z]+$"
+        for value in modifier.get("option_values") or ():
+            value["adjusters"]["stock"] = {"level": 1}
+
+
+@pytest.mark.anyio
+async def test_keys_no_column_holds_are_named_in_a_warning(tmp_path):
+    store = sandbox_store(tmp_path / "store", products=30)
+    async with BigCommerceClient(store.settings, transport=store.transport()) as client:
+        products, _ = await fetch_frames(client)
+    texts = sum(m["type"] == "text" for p in products for m in p["modifiers"])
+    values = sum(len(m["option_values"]) for p in products for m in p["modifiers"])
+    assert texts and values
+    edited = RewritingTransport(store.transport(), edit_body=each_product(_add_unknown_keys))
+    result = await export_store(store.settings, tmp_path / "out.xlsx", transport=edited)
+    [warning] = result.warnings
+    assert f"config.text_pattern ({texts} modifier{'s' if texts > 1 else ''})" in warning
+    assert f"adjusters.stock ({values} values)" in warning
+    assert "no column" in warning
+
+
+def test_the_export_command_shows_the_warnings(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli.main import app
+    from pipeline.sandbox.config import SandboxConfig
+    from pipeline.sandbox.server import serve_in_thread
+
+    config = SandboxConfig(data_dir=tmp_path / "store", products=20, token=TEST_TOKEN, quota=None,
+                           literal_include_fields=True)
+    with serve_in_thread(config) as base_url:
+        env = {"BIGCOMMERCE_API_URL": f"{base_url}/stores/{config.store_hash}/v3", "BIGCOMMERCE_ACCESS_TOKEN": TEST_TOKEN,
+               "BIGCOMMERCE_STORE_HASH": None, "COLUMNS": "400"}
+        shown = CliRunner().invoke(app, ["export", "--out", str(tmp_path / "a.xlsx")], env=env)
+        as_json = CliRunner().invoke(app, ["export", "--out", str(tmp_path / "b.xlsx"), "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "warning: the store applied include_fields literally" in shown.stderr
+    assert "no modifier is missing" in " ".join(shown.stderr.split())
+    assert as_json.exit_code == 0
+    assert json.loads(as_json.stdout)["warnings"] == [LITERAL_INCLUDE_FIELDS_WARNING]
+    assert TEST_TOKEN not in shown.output + as_json.output
