@@ -26,6 +26,15 @@ def serve(
     fault_429_rate: float = typer.Option(0.0, help="Share of requests answered 429 without rate-limit headers."),
     fault_drop_rate: float = typer.Option(0.0, help="Share of requests whose connection drops after processing."),
     crash_after_writes: int = typer.Option(0, help="Drop every request after N writes (0 = never)."),
+    strict: bool | None = typer.Option(
+        None, "--strict/--no-strict", show_default=False,
+        help="Refuse (422) every request that breaks BigCommerce's OpenAPI specs, found in $BIGCOMMERCE_OPENAPI_DIR "
+             "or ../shared/bigcommerce-openapi; without them the sandbox keeps its own rules. "
+             "Default: $BCMOD_SANDBOX_STRICT (off)."),
+    literal_include_fields: bool = typer.Option(
+        False, "--literal-include-fields",
+        help="Imitate a store that applies include_fields literally: included sub-resources such as modifiers "
+             "come back only when include_fields names them."),
 ) -> None:
     """Serve the sandbox store until interrupted."""
     from pipeline.sandbox.config import SandboxConfig
@@ -35,7 +44,9 @@ def serve(
         data_dir=data, store_hash=store_hash, token=token, quota=quota or None, window_ms=window_ms,
         latency_ms=latency_ms, fault_5xx_rate=fault_5xx_rate, fault_429_rate=fault_429_rate,
         fault_drop_rate=fault_drop_rate, seed=seed, products=products,
-        crash_after_writes=crash_after_writes or None,
+        crash_after_writes=crash_after_writes or None, literal_include_fields=literal_include_fields,
+        **({} if strict is None else {"strict": strict}),
     )
-    typer.echo(f"sandbox store {store_hash!r} on http://{host}:{port}/stores/{store_hash}/v3 (data in {data})")
+    mode = "strict" if config.strict else "not strict"
+    typer.echo(f"sandbox store {store_hash!r} on http://{host}:{port}/stores/{store_hash}/v3 (data in {data}, {mode})")
     serve_forever(config, host=host, port=port)

@@ -156,8 +156,17 @@ def _product_filter(request: Request) -> ProductFilter:
 
 
 def _render_products(request: Request, products: list[Json]) -> list[Json]:
+    """Products with the sub-resources of `include`, trimmed by include_fields/exclude_fields.
+
+    By default included sub-resources survive include_fields (BigCommerce's observed behaviour);
+    with `literal_include_fields` they come back only when include_fields names them too.
+    """
     include = comma_list(request.query_params.get("include")) or []
     include_fields, exclude_fields = _fields(request)
+    always: tuple[str, ...] = SUB_RESOURCES
+    if include_fields and _state(request).config.literal_include_fields:
+        include = [name for name in include if name in include_fields]
+        always = ()
     base = _base_url(request)
     if "modifiers" in include:
         modifiers = _state(request).store.modifiers_by_product([p["id"] for p in products])
@@ -166,7 +175,7 @@ def _render_products(request: Request, products: list[Json]) -> list[Json]:
     if "options" in include:
         for product in products:
             product["options"] = []  # the sandbox has no variant options
-    return [select_fields(p, include_fields, exclude_fields, always=SUB_RESOURCES) for p in products]
+    return [select_fields(p, include_fields, exclude_fields, always=always) for p in products]
 
 
 async def list_products(request: Request) -> JSONResponse:

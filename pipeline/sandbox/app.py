@@ -1,7 +1,8 @@
 """`create_app(config)`: the sandbox store as a Starlette ASGI app.
 
 Routes live in `api.py` (catalog) and `control.py` (`/_sandbox`); the store-wide behaviour
-(auth, rate limit, faults, counting, drops) is the `SandboxGate` middleware. Errors of every
+(auth, rate limit, faults, counting, drops) is the `SandboxGate` middleware, and the check
+against BigCommerce's OpenAPI specs (strict mode, response checks) is `contract.py` around it. Errors of every
 kind, including unknown routes and wrong methods, answer BigCommerce-shaped JSON.
 """
 
@@ -18,6 +19,7 @@ from starlette.routing import Mount
 
 from pipeline.sandbox import api, control
 from pipeline.sandbox.config import SandboxConfig
+from pipeline.sandbox.contract import RequestCheck, ResponseCheck, contract_for
 from pipeline.sandbox.errors import NOT_FOUND_TITLE, ApiError, error_body
 from pipeline.sandbox.gate import SandboxGate
 from pipeline.sandbox.state import SandboxState
@@ -51,14 +53,26 @@ def seed_if_empty(state: SandboxState) -> int:
     return count
 
 
+def _middleware(config: SandboxConfig, state: SandboxState) -> list[Middleware]:
+    """Outermost first: response check, gate (auth, rate limit, faults, counting), request check."""
+    gate = Middleware(SandboxGate, store_hash=config.store_hash, token=config.token,
+                      limiter=state.limiter, faults=state.faults, stats=state.stats)
+    contract = contract_for(config)
+    if contract is None:
+        return [gate]
+    layers = [gate, Middleware(RequestCheck, contract=contract, strict=config.strict, stats=state.stats)]
+    if config.check_responses:
+        layers.insert(0, Middleware(ResponseCheck, contract=contract, stats=state.stats))
+    return layers
+
+
 def create_app(config: SandboxConfig) -> Starlette:
     """A sandbox store over `config.data_dir`; `app.state.sandbox` holds its store and counters."""
     state = SandboxState.open(config)
     seed_if_empty(state)
     app = Starlette(
         routes=[Mount(STORE_PREFIX, routes=api.ROUTES), *control.ROUTES],
-        middleware=[Middleware(SandboxGate, store_hash=config.store_hash, token=config.token,
-                               limiter=state.limiter, faults=state.faults, stats=state.stats)],
+        middleware=_middleware(config, state),
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
     app.state.sandbox = state

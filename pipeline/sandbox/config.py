@@ -6,8 +6,35 @@ demo and a benchmark describe their store in one line and two stores never share
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from pipeline.sandbox.specs import default_spec_dir
+
+ENV_STRICT = "BCMOD_SANDBOX_STRICT"
+ENV_CHECK_RESPONSES = "BCMOD_SANDBOX_CHECK_RESPONSES"
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """A boolean from the environment: 1/true/yes/on, 0/false/no/off (case-insensitive)."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+def _strict_default() -> bool:
+    # Rollout of issue 10: non-strict unless BCMOD_SANDBOX_STRICT=1, until the client conforms.
+    return env_flag(ENV_STRICT, default=False)
+
+
+def _check_responses_default() -> bool:
+    return env_flag(ENV_CHECK_RESPONSES, default=False)
 
 
 @dataclass(frozen=True)
@@ -24,6 +51,17 @@ class SandboxConfig:
     seed: seeds the fault random generator, so a run with faults is reproducible.
     products: seed a generated catalog of this many products when the database is empty.
     crash_after_writes: after this many successful writes every further request is dropped.
+    strict: check every request to a served `/stores/{hash}/v3` operation against BigCommerce's
+        OpenAPI specs (with `errata.py`) and refuse a non-conforming one with 422 listing every
+        violation. Without the specs the sandbox keeps its own rules. Default: `$BCMOD_SANDBOX_STRICT`.
+    check_responses: check every response against the specs and record the ones that break
+        them (`/_sandbox/stats`, `tally.TALLY`); the test suite turns it on. With strict off,
+        requests are still checked and counted, not refused. Default: `$BCMOD_SANDBOX_CHECK_RESPONSES`.
+    literal_include_fields: apply `include_fields` literally, as some stores do: with it, a
+        product's `modifiers`/`options` come back only when named there (which the products spec's
+        enum does not allow), so `include=modifiers` alone no longer embeds them.
+    spec_dir: where the specs are (default: `$BIGCOMMERCE_OPENAPI_DIR`, else
+        `shared/bigcommerce-openapi` beside the checkout).
     """
 
     data_dir: Path
@@ -38,9 +76,14 @@ class SandboxConfig:
     seed: int = 0
     products: int = 0
     crash_after_writes: int | None = None
+    strict: bool = field(default_factory=_strict_default)
+    check_responses: bool = field(default_factory=_check_responses_default)
+    literal_include_fields: bool = False
+    spec_dir: Path = field(default_factory=default_spec_dir)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
+        object.__setattr__(self, "spec_dir", Path(self.spec_dir))
         for name in ("fault_5xx_rate", "fault_429_rate", "fault_drop_rate"):
             rate = getattr(self, name)
             if not 0 <= rate <= 1:

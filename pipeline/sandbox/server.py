@@ -23,6 +23,7 @@ from pipeline.sandbox.app import create_app
 from pipeline.sandbox.config import SandboxConfig
 from pipeline.sandbox.faults import SandboxConnectionDropped
 from pipeline.sandbox.gate import ASGIApp, Receive, Scope, Send
+from pipeline.sandbox.tally import write_report
 
 _DROP_LOG_MESSAGE = "ASGI callable returned without completing response."
 STARTUP_TIMEOUT_S = 10.0
@@ -59,12 +60,17 @@ def _server(app: Starlette, host: str, port: int, log_level: str) -> uvicorn.Ser
 
 def serve_forever(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8765,
                   log_level: str = "info") -> None:
-    """Serve in the foreground until interrupted (the CLI's `bcmod sandbox serve`)."""
+    """Serve in the foreground until interrupted (the CLI's `bcmod sandbox serve`).
+
+    On the way out the spec-check tally is appended to `$BCMOD_SANDBOX_TALLY_FILE` when set, so
+    a test session counts the requests of sandboxes it ran as subprocesses.
+    """
     app = create_app(config)
     try:
         _server(app, host, port, log_level).run()
     finally:
         app.state.sandbox.store.close()
+        write_report()
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from typing import Any
 
 LOG_SIZE = 10_000
 METHODS = ("GET", "POST", "PUT", "DELETE")
+CONTRACT_COUNTERS = ("checked", "refused", "request_violations", "responses_checked", "response_violations")
 
 
 class Stats:
@@ -28,6 +29,7 @@ class Stats:
         self.throttled = 0
         self.faults = 0
         self.writes = 0
+        self.contract = dict.fromkeys(CONTRACT_COUNTERS, 0)
 
     def record(self, method: str, path: str, status: int | None, *, fault: str | None = None,
                throttled: bool = False, write: bool = False) -> None:
@@ -41,6 +43,12 @@ class Stats:
             self.writes += write
             self._log.append({"method": method, "path": path, "status": status, "fault": fault})
 
+    def record_contract(self, **counts: int) -> None:
+        """Add to the spec-check counters (see `contract.py` and `tally.Tally` for their meaning)."""
+        with self._lock:
+            for name, n in counts.items():
+                self.contract[name] += n
+
     def snapshot(self) -> dict[str, Any]:
         """The `/_sandbox/stats` body."""
         with self._lock:
@@ -49,6 +57,7 @@ class Stats:
                 "throttled": self.throttled,
                 "faults": self.faults,
                 "writes": self.writes,
+                "contract": dict(self.contract),
             }
 
     def recent(self, limit: int) -> list[dict[str, Any]]:

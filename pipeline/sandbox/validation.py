@@ -7,6 +7,9 @@ their dotted path (`config.file_max_size`, `option_values.2.label`, ...).
 
 Semantics worth knowing (documented because BigCommerce leaves them implicit):
 - `config` on PUT is merged key by key into the stored config; a key set to null is removed.
+- date config values are stored and answered as ISO-8601 ATOM (`2027-04-01T00:00:00+00:00`)
+  whatever ISO-8601 form was sent (a bare date is 00:00 UTC); the strict spec check refuses
+  anything but ATOM before it gets here.
 - `adjusters` on PUT is merged by top-level key (`price`, `weight`, `image_url`,
   `purchasing_disabled`); a price/weight adjuster whose `adjuster` is null means "no adjustment"
   and is stored and returned as `{}`.
@@ -101,6 +104,17 @@ def parse_iso_datetime(text: str) -> datetime:
     return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
+def atom_datetime(text: str) -> str:
+    """An ISO-8601 date or datetime as ATOM, the form BigCommerce stores: `2027-04-01T00:00:00+00:00`.
+
+    A bare date means 00:00 UTC, a naive time is UTC, an offset is kept, fractions are dropped.
+    """
+    parsed = datetime.fromisoformat(text.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.replace(microsecond=0).isoformat(timespec="seconds")
+
+
 def _require_object(body: Any, what: str) -> Json:
     if not isinstance(body, dict):
         raise invalid({"body": f"The request body must be a JSON object describing the {what}."})
@@ -162,6 +176,7 @@ def check_config(spec: ModifierType, config: Any, errors: _Errors) -> Json:
     if not isinstance(config, dict):
         errors.add("config", "config must be an object")
         return {}
+    config = dict(config)
     for key, value in config.items():
         field = spec.config_field(key)
         if field is None:
@@ -171,6 +186,8 @@ def check_config(spec: ModifierType, config: Any, errors: _Errors) -> Json:
         message = _config_field_error(field, value)
         if message:
             errors.add(f"config.{key}", f"{key} {message}")
+        elif field.kind is FieldKind.DATE:
+            config[key] = atom_datetime(value)
     _ordered(config, "text_min_length", "text_max_length", lambda v: v, errors)
     _ordered(config, "number_lowest_value", "number_highest_value", lambda v: v, errors)
     _ordered(config, "date_earliest_value", "date_latest_value", parse_iso_datetime, errors)
