@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -482,11 +482,21 @@ class _Run:
         await self._started(op)
         for _ in range(MAX_AMBIGUOUS_ROUNDS):
             try:
-                return await self._write("POST", path, json=payload), False
+                created = await self._write("POST", path, json=payload)
             except AmbiguousWriteError:
                 found = await find()
                 if found is not None:
                     return found, True
+                continue
+            if not isinstance(created, Mapping) or created.get("id") is None:
+                # BigCommerce documents `data` as an object, `{items: [obj]}` or `[obj]`; anything else
+                # leaves the new id unknown, so it is found by natural key like an ambiguous write
+                found = await find()
+                if found is None:
+                    raise OperationFailed("the store's answer to the create named no id, and the new entity "
+                                          "cannot be found by its natural key")
+                return found, True
+            return created, False
         raise OperationFailed(f"the store kept failing while creating it ({MAX_AMBIGUOUS_ROUNDS} attempts, "
                               "none of which left it in the store); try again later")
 

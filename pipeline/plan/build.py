@@ -19,6 +19,7 @@ from pipeline.plan.diff import build_plan, touched_product_ids
 from pipeline.plan.operations import Plan
 from pipeline.validate.command import (
     ID_CHUNK,
+    ID_LOOKUP_FIELDS,
     PRODUCTS_PATH,
     ValidationOutcome,
     missing_product_issues,
@@ -85,7 +86,7 @@ async def _check_products(outcome: ValidationOutcome, client: BigCommerceClient,
     others = sorted(referenced_product_ids(outcome.sheets) - found)
     for start in range(0, len(others), ID_CHUNK):
         part = others[start:start + ID_CHUNK]
-        params = {"id:in": ",".join(map(str, part)), "include_fields": "id", "limit": 250}
+        params = {"id:in": ",".join(map(str, part)), "include_fields": ID_LOOKUP_FIELDS, "limit": 250}
         found |= {int(product["id"]) for product in await client.get_all(PRODUCTS_PATH, params)}
     read = outcome.read
     issues = missing_product_issues(outcome.sheets, read.files, found)

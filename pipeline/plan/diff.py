@@ -6,12 +6,15 @@ every product the sheets mention, and returns a `Plan`. Nothing here talks to th
 
 Rules
 - A row is compared with the store's current row field by field, in frame space: numbers with a
-  relative tolerance of 1e-9 (Excel and LibreOffice keep 15 significant digits), everything else
-  exactly, blank equal to blank. Only the fields that differ are sent; an equal row costs nothing.
-- Blank cells: a blank writes the field's empty form (`image_url: ""`, no adjuster, an empty
-  list, a config field removed with `null`) and is listed in `Plan.blanked`, except in the fields
-  the store always has a value for and that have no empty form (`required`, `sort_order`,
-  `is_default`, `purchasing_disabled`): there a blank keeps the store's value.
+  relative tolerance of 1e-9 (Excel and LibreOffice keep 15 significant digits), dates as instants
+  (`2027-04-01` equals `2027-04-01T00:00:00+00:00`), everything else exactly, blank equal to blank.
+  An equal row costs nothing; a row that differs is written whole (`plan.bodies`: the complete,
+  spec-conforming body, with the store's keys our columns do not know kept).
+- Blank cells: a blank writes the field's empty form where BigCommerce's contract has one (an
+  empty list, an empty text, `adjuster: null`) and is listed in `Plan.blanked`; a blank where the
+  contract has none (a date, number, flag or choice of a config, a value's image) refuses the row
+  with the reason instead of inventing a form; in the fields the store always has a value for
+  (`required`, `sort_order`, `is_default`, `purchasing_disabled`) a blank keeps the store's value.
 - Who changed what since the export: `user changed` = the row's fingerprint differs from the one
   recorded at export, `store changed` = the store row's fingerprint differs from it. A row that
   differs from the store is updated when only the user changed it, skipped (the store's version
@@ -25,11 +28,12 @@ Rules
 - A new modifier carries its new values inline (one request). A new checkbox is created without
   values (the store generates them); rows that give its values other data than the generated
   ones become `update_value` operations depending on the create, matched by label on apply.
-- `image_url` holding a local path (not http/https) becomes an `upload_image` operation (the
-  path as written, relative to the workbook's folder); the value's own payload never carries the
-  path. It is uploaded when the store's image is still the one the person saw (the store has
-  none, or the store's row, or the rest of the person's row, is as exported); over an image the
-  store got since the export (perhaps from an earlier apply of the same workbook) only with `force`.
+- `image_url` holding a local path or a web address other than the store's becomes an
+  `upload_image` operation (images only go through the image endpoint: `adjusters.image_url` is
+  read-only in BigCommerce's contract); no body ever carries it. It is uploaded when the store's
+  image is still the one the person saw (the store has none, or the store's row, or the rest of
+  the person's row, is as exported); over an image the store got since the export (perhaps from an
+  earlier apply of the same workbook) only with `force`.
 - Refusals (skipped with a reason, not overridable): a changed `type`, a row whose id belongs to
   another product or modifier in the store, a checkbox value to create or delete, a value row
   that belongs to no modifier row.

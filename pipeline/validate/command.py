@@ -27,6 +27,8 @@ from pipeline.workbook.meta import ExportMeta
 
 PRODUCTS_PATH: Final = "/catalog/products"
 ID_CHUNK: Final = 200  # ids per request: a short URL, and one page at limit 250
+# `id` always comes back but is not in the spec's include_fields enum: ask for one small field
+ID_LOOKUP_FIELDS = "sku"
 PRODUCT_ID_COLUMNS: Final = ("product_id", "linked_product_id")
 
 
@@ -147,7 +149,7 @@ async def fetch_existing_product_ids(
     async with BigCommerceClient(settings, transport=transport) as client:
         for start in range(0, len(ids), chunk):
             part = ids[start:start + chunk]
-            params = {"id:in": ",".join(map(str, part)), "include_fields": "id", "limit": 250}
+            params = {"id:in": ",".join(map(str, part)), "include_fields": ID_LOOKUP_FIELDS, "limit": 250}
             for product in await client.get_all(PRODUCTS_PATH, params):
                 found.add(int(product["id"]))
         requests = client.metrics.requests_sent
