@@ -38,8 +38,9 @@ def report_table(report: DoctorReport) -> Table:
 
 def summary_line(report: DoctorReport) -> str:
     failed = [c.name for c in report.checks if c.status == "fail"]
-    cost = (f"{report.api_requests + report.image_requests} requests: {report.api_requests} product pages, "
-            f"{report.image_requests} image; no writes")
+    total = report.api_requests + report.image_requests
+    cost = (f"{total} request{'' if total == 1 else 's'} ({report.api_requests} to the API, "
+            f"{report.image_requests} to the image host), no writes")
     if failed:
         return f"[bold red]{len(failed)} of {len(report.checks)} checks failed[/bold red] ({', '.join(failed)}); {cost}"
     return f"[green]No check failed[/green]; {cost}"
