@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from pipeline.client import BigCommerceClient
 from pipeline.export import export_store
 from pipeline.plan.build import plan_workbook
@@ -43,8 +45,11 @@ class Exported:
                                         transport=self.store.transport())).path
 
     def put(self, path: str, body: dict[str, Any]) -> Any:
-        """Change the store behind the export's back."""
-        return asyncio.run(_send(self.store, "put_json", path, body))
+        """Change the store behind the export's back, as another app would: with the fields the spec
+        requires in a PUT (a modifier's type and required, a value's label and sort_order) read first."""
+        current = asyncio.run(_send(self.store, "get_json", path))["data"]
+        required = ("label", "sort_order") if "/values/" in path else ("type", "required")
+        return asyncio.run(_send(self.store, "put_json", path, {**{k: current[k] for k in required}, **body}))
 
     def delete(self, path: str) -> Any:
         return asyncio.run(_send(self.store, "delete", path))
@@ -103,9 +108,19 @@ async def _apply(store: SandboxStore, plan: Plan, folder: Path) -> None:
                 await client.put_json(f"{base}/{modifier_id}/values/{value_id}", op.payload)
             else:
                 modifier_id, value_id = ids(op)
-                data = (folder / (op.image or "")).read_bytes()
+                data = await _image_bytes(store, folder, op.image or "")
                 await client.request("POST", f"{base}/{modifier_id}/values/{value_id}/image",
                                      files={"image_file": ("image.png", data, "image/png")})
+
+
+async def _image_bytes(store: SandboxStore, folder: Path, image: str) -> bytes:
+    """A file of the workbook's folder, or a web image, here one the sandbox serves (in process)."""
+    if not image.startswith(("http://", "https://")):
+        return (folder / image).read_bytes()
+    async with httpx.AsyncClient(transport=store.transport()) as web:
+        response = await web.get(image)
+        response.raise_for_status()
+        return response.content
 
 
 # --- xlsx edits -------------------------------------------------------------------------------------------
