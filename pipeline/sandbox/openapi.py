@@ -224,6 +224,14 @@ class Operation:
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)  # status -> media type -> validator
     partial_responses: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def path_values_fit(self, values: Mapping[str, str]) -> bool:
+        """Whether every path value has its parameter's type (always True for unserved operations)."""
+        for name, raw in values.items():
+            parameter = self.parameters.get(("path", name))
+            if parameter is not None and parameter.coerce(raw)[1] is not None:
+                return False
+        return True
+
     @property
     def specificity(self) -> tuple[int, int]:
         """Literal routes first (`/products/channel-assignments` before `/products/{product_id}`)."""
@@ -371,10 +379,14 @@ class Contract:
             self._by_method.setdefault(op.method, []).append(op)
 
     def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
-        """The operation for `method` on `path` (relative to `/stores/{hash}/v3`) and its path values."""
+        """The operation for `method` on `path` (relative to `/stores/{hash}/v3`) and its path values.
+
+        A path value of the wrong type (`/modifiers/abc` where an integer id goes) matches no
+        operation, so such a path stays an unknown route (404) rather than an invalid request.
+        """
         for op in self._by_method.get(method.lower(), ()):
             found = op.regex.match(path)
-            if found:
+            if found and op.path_values_fit(found.groupdict()):
                 return op, found.groupdict()
         return None
 
@@ -382,13 +394,16 @@ class Contract:
         return next(op for op in self.operations if op.method == method and op.template == template)
 
 
-def compile_contract(spec_dir: Path) -> Contract:
-    """Load, patch, resolve and compile both catalog specs (about a second; see `load_contract`)."""
+def compile_contract(spec_dir: Path, skip: frozenset[str] = frozenset()) -> Contract:
+    """Load, patch, resolve and compile both catalog specs (~0.2 s; see `load_contract`).
+
+    `skip` leaves errata entries out, for the tests that prove each one is needed.
+    """
     operations: list[Operation] = []
     applied: dict[str, int] = {}
     for name in SPEC_FILES:
         raw = copy.deepcopy(load_spec(spec_dir, name))
-        counts = apply_errata(name, raw)
+        counts = apply_errata(name, raw, skip)
         for key, count in counts.items():
             if count == 0:
                 logger.warning("spec erratum %r no longer changes %s: the spec moved on, review the entry", key, name)

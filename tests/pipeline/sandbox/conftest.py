@@ -28,10 +28,15 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_app(data_dir: Path) -> Callable[..., Starlette]:
-    """Build an app over the test's data dir (seeded with the hand-built catalog when empty)."""
+    """Build an app over the test's data dir (seeded with the hand-built catalog when empty).
+
+    Strict unless a test says otherwise: the requests of these tests conform to BigCommerce's
+    specs, and a test of the sandbox's own rules (which a client meets only when the spec check
+    is off or the specs are absent) asks for `strict=False` and says why.
+    """
 
     def build(seed: bool = True, **overrides: Any) -> Starlette:
-        config = SandboxConfig(data_dir=data_dir, **{"quota": None, **overrides})
+        config = SandboxConfig(data_dir=data_dir, **{"quota": None, "strict": True, **overrides})
         app = create_app(config)
         if seed and app.state.sandbox.store.is_empty():
             app.state.sandbox.store.seed_catalog(seed_products())

@@ -1,147 +1,83 @@
-"""Contract tests: sandbox responses validate against BigCommerce's own OpenAPI specs.
+"""Contract tests: the sandbox's answers conform to BigCommerce's own OpenAPI specs, errata included.
 
 Every modifier, value and image endpoint and the products list/get are exercised for the success
-and error statuses the spec documents, and each response is validated with openapi-core.
-Where the spec's schema contradicts its own examples and BigCommerce's real behaviour, the
-loaded spec is patched in memory (`SPEC_PATCHES`, one line of reason each), and
-`test_each_spec_patch_is_needed` proves every patch fixes a real failure, so none hides a
-sandbox bug.
+and error statuses the spec documents. Each response is checked twice: by the sandbox's own
+response check (`ResponseCheck`, on in the suite; the autouse fixture of tests/conftest.py fails
+the test on a violation, and these tests also assert the count) and by openapi-core, an
+independent validator, on the same spec patched by the same errata table (`errata.ERRATA`).
+`test_each_erratum_is_needed` proves every entry changes a real verdict, so none hides a
+sandbox bug and none is dead weight; `test_errata_cite_the_spec` keeps their line citations true.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import os
-from collections.abc import Callable
+import json
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
+from starlette.applications import Starlette
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from pipeline.modifier_types import TYPE_NAMES
+from pipeline.sandbox.errata import ERRATA, apply_errata
+from pipeline.sandbox.openapi import NO_BODY, Contract, compile_contract
+from pipeline.sandbox.specs import MODIFIERS_SPEC, PRODUCTS_SPEC, default_spec_dir, load_spec, spec_lines, specs_present
 
-from .support import API, LEGACY_PRODUCT, modifier_body, png_bytes, value_body
+from .support import API, LEGACY_PRODUCT, client_for, modifier_body, png_bytes, value_body
 
 SPEC_HOST = "https://api.bigcommerce.com"
-MODIFIERS_SPEC = "product-modifiers_catalog.v3.yml"
-PRODUCTS_SPEC = "products_catalog.v3.yml"
-SPEC_DIR = Path(os.environ.get("BIGCOMMERCE_OPENAPI_DIR")
-                or Path(__file__).resolve().parents[3].parent / "shared" / "bigcommerce-openapi")
+SPEC_DIR = default_spec_dir()
+MODS = f"{API}/catalog/products/1/modifiers"
+Spec = dict[str, Any]
 
 pytestmark = [
     pytest.mark.anyio,
-    pytest.mark.skipif(not (SPEC_DIR / MODIFIERS_SPEC).is_file() or not (SPEC_DIR / PRODUCTS_SPEC).is_file(),
+    pytest.mark.skipif(not specs_present(SPEC_DIR),
                        reason=f"BigCommerce OpenAPI specs not found in {SPEC_DIR} (set BIGCOMMERCE_OPENAPI_DIR)"),
 ]
 
-Spec = dict[str, Any]
+
+@pytest.fixture
+def app(make_app: Callable[..., Starlette]) -> Starlette:
+    return make_app(strict=True, check_responses=True)
 
 
-def _json_200(spec: Spec, path: str, method: str) -> Spec:
-    return spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as c:
+        yield c
+    contract = app.state.sandbox.stats.snapshot()["contract"]
+    assert contract["response_violations"] == 0, "the sandbox's own response check found violations"
 
 
-def _nullable_value_data(node: Any) -> None:
-    """Mark every `value_data` property schema nullable, wherever the spec inlines it."""
-    if isinstance(node, dict):
-        properties = node.get("properties")
-        if isinstance(properties, dict) and isinstance(properties.get("value_data"), dict):
-            properties["value_data"]["nullable"] = True
-        for child in node.values():
-            _nullable_value_data(child)
-    elif isinstance(node, list):
-        for child in node:
-            _nullable_value_data(child)
+# --- openapi-core on the errata-patched spec ----------------------------------------------------
 
 
-def _unwrap_created_modifier(spec: Spec) -> None:
-    _json_200(spec, "/catalog/products/{product_id}/modifiers", "post")["properties"]["data"] = {
-        "$ref": "#/components/schemas/productModifier_Full"}
+def _without_empty_content(spec: Spec) -> None:
+    """openapi-core reads a 204's `content: {}` as 'a body is expected'; an empty map means none.
 
-
-def _atom_config_dates(spec: Spec) -> None:
-    for name in ("config_Full", "productOptionConfig_Full"):
-        for key in ("date_earliest_value", "date_latest_value"):
-            spec["components"]["schemas"][name]["properties"][key].pop("format", None)
-
-
-def _nullable_option_set_id(spec: Spec) -> None:
-    spec["components"]["schemas"]["product_Full"]["allOf"][2]["properties"]["option_set_id"]["nullable"] = True
-
-
-def _no_body_on_204(spec: Spec) -> None:
+    A quirk of that validator, not a contradiction in the spec, so it is not an erratum.
+    """
     for operations in spec["paths"].values():
         for operation in operations.values():
-            response = operation.get("responses", {}).get("204", {}) if isinstance(operation, dict) else {}
-            if response.get("content") == {}:
-                del response["content"]
-
-
-@dataclass(frozen=True)
-class SpecPatch:
-    spec: str
-    reason: str
-    apply: Callable[[Spec], None]
-
-
-SPEC_PATCHES = {
-    "create-modifier-data": SpecPatch(
-        MODIFIERS_SPEC,
-        "POST modifier: the schema nests the modifier in `data.items`, its example (and BigCommerce) answer it "
-        "directly under `data`; validate `data` as productModifier_Full so the check is not vacuous",
-        _unwrap_created_modifier),
-    "value-data-null": SpecPatch(
-        MODIFIERS_SPEC,
-        "value_data is nullable in productModifierOptionValue_Base (and null in the POST modifier example for "
-        "types without value data), but the schemas inlined in POST/PUT value and PUT modifier responses "
-        "drop `nullable`",
-        _nullable_value_data),
-    "delete-204-no-content": SpecPatch(
-        MODIFIERS_SPEC,
-        "DELETE 204s declare `content: {}`; a 204 has no body, but openapi-core reads an empty content map "
-        "as 'a body is expected' and fails with MissingData, so the empty map is removed",
-        _no_body_on_204),
-    "product-option-set-id-null": SpecPatch(
-        PRODUCTS_SPEC,
-        "product_Full.option_set_id is a non-nullable integer, but products outside a legacy option set "
-        "answer `option_set_id: null`",
-        _nullable_option_set_id),
-    "product-config-dates-atom": SpecPatch(
-        PRODUCTS_SPEC,
-        "products spec: config date_earliest_value/date_latest_value are `format: date` (2026-01-01), while the "
-        "modifiers spec documents ISO-8601 ATOM datetimes (example 2025-08-15T15:52:01+00:00), as BigCommerce "
-        "answers; the format is dropped in the products spec",
-        _atom_config_dates),
-}
+            for response in (operation.get("responses", {}) if isinstance(operation, dict) else {}).values():
+                if response.get("content") == {}:
+                    del response["content"]
 
 
 @functools.cache
-def _parsed(name: str) -> Spec:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load((SPEC_DIR / name).read_text(), Loader=loader)  # noqa: S506 - a safe loader
-
-
-def _load(name: str, patches: list[str]) -> OpenAPI:
-    raw = copy.deepcopy(_parsed(name))
-    for key in patches:
-        SPEC_PATCHES[key].apply(raw)
+def _openapi_core(name: str, skip: frozenset[str] = frozenset()) -> OpenAPI:
+    raw = copy.deepcopy(load_spec(SPEC_DIR, name))
+    apply_errata(name, raw, skip)
+    _without_empty_content(raw)
     return OpenAPI.from_dict(raw)
-
-
-def _patches_for(name: str, skip: str | None = None) -> list[str]:
-    return [k for k, p in SPEC_PATCHES.items() if p.spec == name and k != skip]
-
-
-@pytest.fixture(scope="module")
-def specs() -> dict[str, OpenAPI]:
-    return {name: _load(name, _patches_for(name)) for name in (MODIFIERS_SPEC, PRODUCTS_SPEC)}
 
 
 @dataclass
@@ -176,111 +112,224 @@ class SpecResponse:
                    Headers(dict(response.headers)))
 
 
-def conforms(spec: OpenAPI, response: httpx.Response) -> None:
-    """Raise if the response does not validate against the operation the request hits."""
-    spec.validate_response(SpecRequest.of(response.request), SpecResponse.of(response))
+def conforms(name: str, response: httpx.Response) -> None:
+    """Raise if openapi-core finds the response breaks the (errata-patched) spec."""
+    _openapi_core(name).validate_response(SpecRequest.of(response.request), SpecResponse.of(response))
 
 
-def _check(specs: dict[str, OpenAPI], response: httpx.Response, status: int, name: str = MODIFIERS_SPEC) -> Any:
+def _check(response: httpx.Response, status: int, name: str = MODIFIERS_SPEC) -> Any:
     assert response.status_code == status, response.text
-    conforms(specs[name], response)
+    conforms(name, response)
     return response.json() if response.content else None
 
 
 async def _modifier(client: httpx.AsyncClient, type_name: str) -> dict[str, Any]:
-    r = await client.post(f"{API}/catalog/products/1/modifiers", json=modifier_body(type_name))
+    r = await client.post(MODS, json=modifier_body(type_name))
     assert r.status_code == 200, r.text
     return r.json()["data"]
 
 
-MODS = f"{API}/catalog/products/1/modifiers"
+# --- every endpoint and status -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("type_name", TYPE_NAMES)
-async def test_modifier_endpoints_conform(client: httpx.AsyncClient, specs: dict[str, OpenAPI],
-                                          type_name: str) -> None:
-    created = _check(specs, await client.post(MODS, json=modifier_body(type_name)), 200)["data"]
+async def test_modifier_endpoints_conform(client: httpx.AsyncClient, type_name: str) -> None:
+    created = _check(await client.post(MODS, json=modifier_body(type_name)), 200)["data"]
     url = f"{MODS}/{created['id']}"
-    _check(specs, await client.get(url), 200)
-    _check(specs, await client.get(MODS), 200)
-    _check(specs, await client.put(url, json={"display_name": "Changed", "required": True}), 200)
-    _check(specs, await client.put(url, json={"config": {"not_a_field": 1}}), 422)
-    _check(specs, await client.delete(url), 204)
-    _check(specs, await client.get(url), 404)
+    _check(await client.get(url), 200)
+    _check(await client.get(MODS), 200)
+    put = {"type": type_name, "required": True, "display_name": "Changed", "sort_order": 1}
+    _check(await client.put(url, json=put), 200)
+    _check(await client.put(url, json={**put, "config": {"not_a_field": 1}}), 422)  # the sandbox's own rule
+    _check(await client.put(url, json={"display_name": "No type"}), 422)  # the spec check
+    _check(await client.delete(url), 204)
+    _check(await client.get(url), 404)
 
 
-async def test_modifier_errors_conform(client: httpx.AsyncClient, specs: dict[str, OpenAPI]) -> None:
-    _check(specs, await client.post(MODS, json={"type": "text"}), 422)
-    _check(specs, await client.post(f"{API}/catalog/products/{LEGACY_PRODUCT}/modifiers",
-                                    json=modifier_body("text")), 422)
-    _check(specs, await client.get(f"{MODS}/424242"), 404)
+async def test_modifier_errors_conform(client: httpx.AsyncClient) -> None:
+    _check(await client.post(MODS, json={"type": "text"}), 422)
+    _check(await client.post(f"{API}/catalog/products/{LEGACY_PRODUCT}/modifiers", json=modifier_body("text")), 422)
+    _check(await client.post(f"{API}/catalog/products/424242/modifiers", json=modifier_body("text")), 404)
+    _check(await client.get(f"{MODS}/424242"), 404)
 
 
 @pytest.mark.parametrize("type_name", ["dropdown", "swatch", "product_list", "checkbox"])
-async def test_value_endpoints_conform(client: httpx.AsyncClient, specs: dict[str, OpenAPI], type_name: str) -> None:
+async def test_value_endpoints_conform(client: httpx.AsyncClient, type_name: str) -> None:
     modifier = await _modifier(client, type_name)
     values = f"{MODS}/{modifier['id']}/values"
-    _check(specs, await client.get(values), 200)
+    _check(await client.get(values), 200)
     existing = modifier["option_values"][0]
     if type_name == "checkbox":
-        _check(specs, await client.post(values, json=value_body("Maybe", 2)), 422)
+        _check(await client.post(values, json=value_body("Maybe", 2)), 422)
         target = existing
     else:
         data = {"swatch": {"colors": ["#102030"]}, "product_list": {"product_id": 9}}.get(type_name)
-        target = _check(specs, await client.post(values, json=value_body("Fresh", 5, value_data=data)), 200)["data"]
-        _check(specs, await client.post(values, json=value_body("Fresh", 6, value_data=data)), 422)
+        extra = {"value_data": data} if data else {}
+        target = _check(await client.post(values, json=value_body("Fresh", 5, **extra)), 200)["data"]
+        _check(await client.post(values, json=value_body("Fresh", 6, **extra)), 422)
     url = f"{values}/{target['id']}"
-    _check(specs, await client.get(url), 200)
-    _check(specs, await client.put(url, json={"adjusters": {"price": {"adjuster": "relative", "adjuster_value": 1}}}),
-           200)
-    _check(specs, await client.put(url, json={"sort_order": "first"}), 422)
-    _check(specs, await client.post(f"{url}/image", files={"image_file": ("a.png", png_bytes(), "image/png")}), 200)
-    _check(specs, await client.post(f"{url}/image", files={"image_file": ("a.png", b"text", "image/png")}), 422)
-    _check(specs, await client.post(f"{values}/424242/image", files={"image_file": ("a.png", png_bytes())}), 404)
-    _check(specs, await client.get(f"{values}/424242"), 404)
+    _check(await client.get(url), 200)
+    price = {"price": {"adjuster": "relative", "adjuster_value": 1}}
+    _check(await client.put(url, json=value_body(target["label"], target["sort_order"], adjusters=price)), 200)
+    _check(await client.put(url, json=value_body(target["label"], "first")), 422)
+    _check(await client.post(f"{url}/image", files={"image_file": ("a.png", png_bytes(), "image/png")}), 200)
+    _check(await client.post(f"{url}/image", files={"image_file": ("a.png", b"text", "image/png")}), 422)
+    _check(await client.post(f"{values}/424242/image", files={"image_file": ("a.png", png_bytes())}), 404)
+    _check(await client.get(f"{values}/424242"), 404)
     if type_name != "checkbox":
-        _check(specs, await client.delete(url), 204)
+        _check(await client.delete(url), 204)
 
 
-async def test_products_conform(client: httpx.AsyncClient, specs: dict[str, OpenAPI]) -> None:
+async def test_products_conform(client: httpx.AsyncClient) -> None:
     for type_name in TYPE_NAMES:  # every type embedded in one product
         await _modifier(client, type_name)
     for params in ({}, {"include": "modifiers"}, {"include": "modifiers", "id:in": "1,2,3,99"},
-                   {"limit": 5, "page": 2}, {"include_fields": "sku", "sku:in": "SKU-1"}):
-        _check(specs, await client.get(f"{API}/catalog/products", params=params), 200, PRODUCTS_SPEC)
+                   {"limit": 5, "page": 2}, {"include_fields": "sku", "sku:in": "SKU-1"},
+                   {"include": "modifiers,options", "date_modified:min": "2020-01-05T00:00:00+00:00"}):
+        _check(await client.get(f"{API}/catalog/products", params=params), 200, PRODUCTS_SPEC)
     for product_id in (1, 3, LEGACY_PRODUCT):
-        _check(specs, await client.get(f"{API}/catalog/products/{product_id}", params={"include": "modifiers"}),
+        _check(await client.get(f"{API}/catalog/products/{product_id}", params={"include": "modifiers"}),
                200, PRODUCTS_SPEC)
-    _check(specs, await client.get(f"{API}/catalog/products/424242"), 404, PRODUCTS_SPEC)
+    _check(await client.get(f"{API}/catalog/products/424242"), 404, PRODUCTS_SPEC)
+    _check(await client.get(f"{API}/catalog/products", params={"limit": 251}), 422, PRODUCTS_SPEC)
 
 
-async def test_each_spec_patch_is_needed(client: httpx.AsyncClient, specs: dict[str, OpenAPI]) -> None:
-    """Against the spec without a patch, the response it covers really fails validation."""
+async def test_gate_answers_conform(make_app: Callable[..., Starlette]) -> None:
+    """401 and 429 come from the gate, outside the routes; they are checked all the same."""
+    app = make_app(strict=True, check_responses=True, quota=1)
+    async with client_for(app, token="wrong") as client:
+        _check(await client.get(f"{API}/catalog/products"), 401, PRODUCTS_SPEC)
+        _check(await client.get(f"{API}/catalog/products"), 429, PRODUCTS_SPEC)
+    assert app.state.sandbox.stats.snapshot()["contract"]["responses_checked"] == 2
+
+
+# --- the errata --------------------------------------------------------------------------------
+
+
+@functools.cache
+def _contract(skip: str | None = None) -> Contract:
+    from pipeline.sandbox.openapi import load_contract
+
+    return load_contract(SPEC_DIR) if skip is None else compile_contract(SPEC_DIR, skip=frozenset({skip}))
+
+
+def _response_verdict(contract: Contract, response: httpx.Response) -> list[str]:
+    request = response.request
+    op, _ = contract.match(request.method, request.url.path.split("/v3", 1)[1])
+    selected = any(k in request.url.params for k in ("include_fields", "exclude_fields"))
+    return op.check_response(response.status_code, response.headers.get("content-type"), response.content, selected)
+
+
+def _request_verdict(contract: Contract, method: str, template: str, body: Any, media: str = "application/json",
+                     path: dict[str, str] | None = None) -> dict[str, str]:
+    op = contract.operation(method, template)
+    path = path or dict.fromkeys(("product_id", "modifier_id", "value_id"), "1")
+    return op.check_request(path, [], {"accept": "*/*", "content-type": media}, media, body)
+
+
+def test_errata_cite_the_spec() -> None:
+    """Each entry's lines hold its evidence, its reason is written down, and keys are unique."""
+    assert len({erratum.key for erratum in ERRATA}) == len(ERRATA)
+    for erratum in ERRATA:
+        first, last = erratum.lines
+        cited = "\n".join(spec_lines(SPEC_DIR, erratum.spec)[first - 1:last])
+        assert erratum.evidence in cited, f"{erratum.key}: {erratum.evidence!r} not on lines {first}-{last}"
+        assert len(erratum.reason) > 40
+
+
+def test_every_erratum_still_applies() -> None:
+    """A patch that changes nothing means the spec moved on: the entry must be reviewed."""
+    applied = _contract().errata_applied
+    assert set(applied) == {erratum.key for erratum in ERRATA}
+    assert all(count > 0 for count in applied.values()), applied
+
+
+def test_errata_work_on_copies() -> None:
+    _contract()
+    pristine = load_spec(SPEC_DIR, PRODUCTS_SPEC)["components"]["schemas"]["product_Full"]["allOf"][2]["properties"]
+    assert "nullable" not in pristine["option_set_id"]
+
+
+V = "/catalog/products/{product_id}/modifiers/{modifier_id}/values"
+M = "/catalog/products/{product_id}/modifiers/{modifier_id}"
+
+
+async def test_each_erratum_is_needed(app: Starlette, client: httpx.AsyncClient) -> None:
+    """Without its entry the spec gives a wrong verdict on a real exchange; with it, the right one."""
     dropdown = await _modifier(client, "dropdown")
     await _modifier(client, "date")
     values = f"{MODS}/{dropdown['id']}/values"
-    created = await client.post(values, json=value_body("Plain", 3))
-    cases = {
-        "create-modifier-data": await client.post(MODS, json=modifier_body("swatch", "Extra")),
-        "value-data-null": await client.put(f"{values}/{created.json()['data']['id']}", json={"label": "Plain 2"}),
+    created = (await client.post(values, json=value_body("Plain", 3))).json()["data"]
+    product_404 = await client.post(f"{API}/catalog/products/424242/modifiers", json=modifier_body("text"))
+    async with client_for(app, token="wrong") as wrong_token:
+        unauthorised = await wrong_token.get(f"{API}/catalog/products")
+    date_body = modifier_body("date")
+    bare_dates = {**date_body, "config": {**date_body["config"], "date_earliest_value": "2026-01-01"}}
+    bare_default = {**date_body, "config": {**date_body["config"], "default_value": "2026-05-01"}}
+    image_url = value_body("Pic", 4, adjusters={"image_url": "https://cdn.example/p.png"})
+    clear = value_body("Plain", 3, adjusters={"price": {"adjuster": None, "adjuster_value": 0}})
+
+    # entry -> (a real response the unpatched spec refuses, or: a verdict wrong without the entry)
+    wrongly_refused_responses = {
+        "response-value-data-null": await client.put(f"{values}/{created['id']}", json=value_body("Plain 2", 3)),
         "product-option-set-id-null": await client.get(f"{API}/catalog/products/1"),
         "product-config-dates-atom": await client.get(f"{API}/catalog/products/1", params={"include": "modifiers"}),
-        "delete-204-no-content": await client.delete(f"{values}/{created.json()['data']['id']}"),
+        "field-selection-partial": await client.get(MODS, params={"include_fields": "display_name"}),
+        "modifiers-error-statuses": product_404,
+        "products-error-statuses": unauthorised,
     }
-    assert set(cases) == set(SPEC_PATCHES)
-    for key, response in cases.items():
-        patch = SPEC_PATCHES[key]
-        conforms(specs[patch.spec], response)
-        if key == "create-modifier-data":
-            continue  # `data.items` is optional: unpatched, validation passes vacuously (checked below)
-        with pytest.raises(Exception):  # noqa: B017 - openapi-core raises several validation error types
-            conforms(_load(patch.spec, _patches_for(patch.spec, skip=key)), response)
-    unpatched = _parsed(MODIFIERS_SPEC)
-    assert "items" in _json_200(unpatched, "/catalog/products/{product_id}/modifiers", "post")["properties"]["data"][
-        "properties"]
-    assert "items" not in cases["create-modifier-data"].json()["data"]
+    for key, response in wrongly_refused_responses.items():
+        assert _response_verdict(_contract(), response) == [], key
+        assert _response_verdict(_contract(key), response), f"{key}: not needed"
+
+    wrongly_refused_requests = {"adjuster-null-clears": ("put", V + "/{value_id}", clear)}
+    wrongly_accepted_requests = {
+        "modifier-config-dates-atom": ("post", "/catalog/products/{product_id}/modifiers", bare_dates,
+                                       "config.date_earliest_value"),
+        "date-default-value-atom": ("post", "/catalog/products/{product_id}/modifiers", bare_default,
+                                    "config.default_value"),
+        "request-image-url-read-only": ("post", V, image_url, "adjusters.image_url"),
+    }
+    for key, (method, template, body) in wrongly_refused_requests.items():
+        assert _request_verdict(_contract(), method, template, body) == {}, key
+        assert _request_verdict(_contract(key), method, template, body), f"{key}: not needed"
+    for key, (method, template, body, location) in wrongly_accepted_requests.items():
+        assert location in _request_verdict(_contract(), method, template, body), key
+        assert _request_verdict(_contract(key), method, template, body) == {}, f"{key}: not needed"
+    text_default = modifier_body("text")  # a text default stays free text
+    assert _request_verdict(_contract(), "post", "/catalog/products/{product_id}/modifiers", text_default) == {}
+
+    no_file = {"picture": b""}
+    template = V + "/{value_id}/image"
+    assert "image_file" in _request_verdict(_contract(), "post", template, no_file, "multipart/form-data")
+    assert _request_verdict(_contract("image-file-required"), "post", template, no_file, "multipart/form-data") == {}
+
+    # create-modifier-data: unpatched, `data.items` is optional, so any `data` passes (a vacuous check)
+    created_modifier = await client.post(MODS, json=modifier_body("swatch", "Extra"))
+    assert "items" not in created_modifier.json()["data"]
+    broken = httpx.Response(200, json={"data": {**created_modifier.json()["data"], "required": "yes"}, "meta": {}},
+                            request=created_modifier.request)
+    assert _response_verdict(_contract(), created_modifier) == []
+    assert _response_verdict(_contract(), broken)
+    assert _response_verdict(_contract("create-modifier-data"), broken) == [], "create-modifier-data: not needed"
+
+    covered = {*wrongly_refused_responses, *wrongly_refused_requests, *wrongly_accepted_requests,
+               "image-file-required", "create-modifier-data"}
+    assert covered == {erratum.key for erratum in ERRATA}
 
 
-def test_spec_patches_work_on_copies(specs: dict[str, OpenAPI]) -> None:
-    pristine = _parsed(PRODUCTS_SPEC)["components"]["schemas"]["product_Full"]["allOf"][2]["properties"]
-    assert "nullable" not in pristine["option_set_id"]
+def test_openapi_core_agrees_on_the_errata() -> None:
+    """The independent validator also needs the response entries (one example each way)."""
+    response = httpx.Response(200, json={"data": {"id": 1, "name": "P", "option_set_id": None}, "meta": {}},
+                              request=httpx.Request("GET", f"http://sandbox.test{API}/catalog/products/1"))
+    conforms(PRODUCTS_SPEC, response)
+    with pytest.raises(Exception):  # noqa: B017 - openapi-core raises several validation error types
+        _openapi_core(PRODUCTS_SPEC, frozenset({"product-option-set-id-null"})).validate_response(
+            SpecRequest.of(response.request), SpecResponse.of(response))
+
+
+def test_no_body_operations_refuse_a_body() -> None:
+    op = _contract().operation("delete", M)
+    assert op.check_request({"product_id": "1", "modifier_id": "2"}, [], {"accept": "*/*"}, "application/json",
+                            json.loads('{"x": 1}')) == {"body": "deleteProductModifier takes no request body"}
+    assert op.check_request({"product_id": "1", "modifier_id": "2"}, [], {"accept": "*/*"}, None, NO_BODY) == {}

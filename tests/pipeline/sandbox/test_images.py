@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from pipeline.modifier_types import IMAGE_MAX_BYTES
 from pipeline.sandbox.images import check_upload, sniff_image
 
-from .support import API, assert_error, modifier_body, png_bytes
+from .support import API, SPEC_CHECK, assert_error, client_for, modifier_body, png_bytes
 
 pytestmark = pytest.mark.anyio
 MODS = f"{API}/catalog/products/1/modifiers"
@@ -65,10 +67,23 @@ async def test_over_8mb_is_refused(client: httpx.AsyncClient) -> None:
 
 
 async def test_missing_field_or_not_multipart(client: httpx.AsyncClient) -> None:
+    """Strict: the spec wants multipart/form-data with an `image_file` part (errata: image-file-required)."""
     url, _ = await _value_url(client)
+    not_multipart = "header.Content-Type" if SPEC_CHECK else "image_file"
     assert_error(await client.post(f"{url}/image", files={"picture": ("a.png", png_bytes())}), 422, "image_file")
-    assert_error(await client.post(f"{url}/image", data={"image_file": "https://x/y.png"}), 422, "image_file")
-    assert_error(await client.post(f"{url}/image", json={"image_file": "a.png"}), 422, "image_file")
+    assert_error(await client.post(f"{url}/image", data={"image_file": "https://x/y.png"}), 422, not_multipart)
+    assert_error(await client.post(f"{url}/image", json={"image_file": "a.png"}), 422, not_multipart)
+
+
+async def test_missing_field_or_not_multipart_by_own_rules(make_app: Callable[..., Starlette]) -> None:
+    """Non-strict, the sandbox's own rule: anything but a file part named image_file is refused on that name."""
+    async with client_for(make_app(strict=False)) as client:
+        url, _ = await _value_url(client)
+        assert_error(await client.post(f"{url}/image", files={"picture": ("a.png", png_bytes())}), 422, "image_file")
+        assert_error(await client.post(f"{url}/image", data={"image_file": "https://x/y.png"}), 422, "image_file")
+        assert_error(await client.post(f"{url}/image", json={"image_file": "a.png"}), 422, "image_file")
+        texts = {"image_file": (None, "not a file")}  # a text part of that name: the spec allows it, the sandbox not
+        assert_error(await client.post(f"{url}/image", files=texts), 422, "image_file")
 
 
 async def test_upload_to_unknown_value_is_404(client: httpx.AsyncClient) -> None:

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from pipeline.modifier_types import MODIFIER_TYPES, TYPE_NAMES
 
-from .support import API, CREATE_BODIES, LEGACY_PRODUCT, UPDATE_CONFIGS, assert_error, modifier_body, value_body
+from .support import (
+    API,
+    CREATE_BODIES,
+    LEGACY_PRODUCT,
+    UPDATE_CONFIGS,
+    assert_error,
+    client_for,
+    modifier_body,
+    needs_specs,
+    value_body,
+)
 
 pytestmark = pytest.mark.anyio
 MODS = f"{API}/catalog/products/1/modifiers"
@@ -46,7 +58,8 @@ async def test_create_get_update_delete_every_type(client: httpx.AsyncClient, ty
     fetched = (await client.get(url)).json()
     assert fetched == {"data": created, "meta": {}}
 
-    r = await client.put(url, json={"display_name": "Renamed", "required": True, "config": UPDATE_CONFIGS[type_name]})
+    r = await client.put(url, json={"type": type_name, "display_name": "Renamed", "required": True,
+                                    "config": UPDATE_CONFIGS[type_name]})
     assert r.status_code == 200, r.text
     updated = r.json()["data"]
     assert updated["display_name"] == "Renamed" and updated["required"] is True
@@ -92,35 +105,36 @@ async def test_checkbox_values_can_be_updated_not_created_or_deleted(client: htt
     created = await _create(client, modifier_body("checkbox"))
     values_url = f"{MODS}/{created['id']}/values"
     yes = created["option_values"][0]
-    r = await client.put(f"{values_url}/{yes['id']}", json={
-        "is_default": True, "adjusters": {"price": {"adjuster": "relative", "adjuster_value": 5}}})
+    r = await client.put(f"{values_url}/{yes['id']}", json=value_body(
+        "Yes", 0, is_default=True, adjusters={"price": {"adjuster": "relative", "adjuster_value": 5}}))
     assert r.status_code == 200, r.text
     assert r.json()["data"]["adjusters"]["price"] == {"adjuster": "relative", "adjuster_value": 5}
     after = (await client.get(values_url)).json()["data"]
     assert [v["is_default"] for v in after] == [True, False], "one default per modifier"
     assert_error(await client.post(values_url, json=value_body("Maybe", 2)), 422, "option_values")
     assert_error(await client.delete(f"{values_url}/{yes['id']}"), 422, "option_values")
-    assert_error(await client.put(f"{values_url}/{yes['id']}", json={"value_data": {"checked_value": False}}),
-                 422, "value_data")
+    assert_error(await client.put(f"{values_url}/{yes['id']}",
+                                  json=value_body("Yes", 0, value_data={"checked_value": False})), 422, "value_data")
     assert len((await client.get(values_url)).json()["data"]) == 2
 
 
 async def test_checkbox_values_updated_through_modifier_put(client: httpx.AsyncClient) -> None:
     created = await _create(client, modifier_body("checkbox"))
     yes_id = created["option_values"][0]["id"]
-    r = await client.put(f"{MODS}/{created['id']}", json={"option_values": [
+    r = await client.put(f"{MODS}/{created['id']}", json={"type": "checkbox", "required": False, "option_values": [
         {"id": yes_id, "adjusters": {"weight": {"adjuster": "percentage", "adjuster_value": 2.5}}}]})
     assert r.status_code == 200, r.text
     assert r.json()["data"]["option_values"][0]["adjusters"]["weight"] == {"adjuster": "percentage",
                                                                              "adjuster_value": 2.5}
-    assert_error(await client.put(f"{MODS}/{created['id']}", json={"option_values": [value_body("Extra", 3)]}),
-                 422, "option_values.0")
+    assert_error(await client.put(f"{MODS}/{created['id']}", json={
+        "type": "checkbox", "required": False, "option_values": [value_body("Extra", 3)]}), 422, "option_values.0")
 
 
 async def test_put_option_values_updates_by_id_and_creates_without_id(client: httpx.AsyncClient) -> None:
     created = await _create(client, modifier_body("dropdown", option_values=[value_body("A", 0), value_body("B", 1)]))
     a, b = created["option_values"]
-    r = await client.put(f"{MODS}/{created['id']}", json={"option_values": [
+    full = {"type": "dropdown", "required": False}
+    r = await client.put(f"{MODS}/{created['id']}", json={**full, "option_values": [
         {"id": a["id"], "label": "A2", "is_default": True}, value_body("C", 2, is_default=True)]})
     assert r.status_code == 200, r.text
     values = r.json()["data"]["option_values"]
@@ -129,22 +143,34 @@ async def test_put_option_values_updates_by_id_and_creates_without_id(client: ht
     assert values[1] == b
     other = await _create(client, modifier_body("dropdown", "Other", option_values=[value_body("X", 0)]))
     foreign = other["option_values"][0]["id"]
-    assert_error(await client.put(f"{MODS}/{created['id']}", json={"option_values": [{"id": foreign, "label": "Y"}]}),
-                 422, "option_values.0.id")
-    assert_error(await client.put(f"{MODS}/{created['id']}", json={"option_values": [value_body("B", 5)]}),
+    assert_error(await client.put(f"{MODS}/{created['id']}", json={
+        **full, "option_values": [{"id": foreign, "label": "Y"}]}), 422, "option_values.0.id")
+    assert_error(await client.put(f"{MODS}/{created['id']}", json={**full, "option_values": [value_body("B", 5)]}),
                  422, "option_values")
 
 
-async def test_put_config_merges_and_null_removes(client: httpx.AsyncClient) -> None:
-    created = await _create(client, modifier_body("text"))
-    r = await client.put(f"{MODS}/{created['id']}", json={"config": {"default_value": None, "text_max_length": 99}})
+async def test_put_config_merges_and_null_removes(make_app: Callable[..., Starlette]) -> None:
+    """The sandbox's own rule, so non-strict: the spec has no null for config fields (see the next test)."""
+    async with client_for(make_app(strict=False)) as client:
+        created = await _create(client, modifier_body("text"))
+        r = await client.put(f"{MODS}/{created['id']}", json={"type": "text", "required": False,
+                                                              "config": {"default_value": None, "text_max_length": 99}})
     assert r.json()["data"]["config"] == {"text_characters_limited": True, "text_min_length": 1,
                                           "text_max_length": 99}
 
 
+@needs_specs
+async def test_strict_refuses_null_config_fields(client: httpx.AsyncClient) -> None:
+    created = await _create(client, modifier_body("text"))
+    r = await client.put(f"{MODS}/{created['id']}", json={"type": "text", "required": False,
+                                                          "config": {"default_value": None}})
+    assert assert_error(r, 422, "config.default_value")["errors"]["config.default_value"] == "must not be null"
+
+
 async def test_type_is_immutable(client: httpx.AsyncClient) -> None:
     created = await _create(client, modifier_body("text"))
-    assert_error(await client.put(f"{MODS}/{created['id']}", json={"type": "dropdown"}), 422, "type")
+    assert_error(await client.put(f"{MODS}/{created['id']}", json={"type": "dropdown", "required": False}),
+                 422, "type")
     r = await client.put(f"{MODS}/{created['id']}", json={"type": "text", "required": True})
     assert r.status_code == 200
 
@@ -154,7 +180,7 @@ async def test_404s(client: httpx.AsyncClient) -> None:
     assert_error(await client.get(f"{API}/catalog/products/4242/modifiers"), 404)
     assert_error(await client.post(f"{API}/catalog/products/4242/modifiers", json=modifier_body("text")), 404)
     assert_error(await client.get(f"{MODS}/999999"), 404)
-    assert_error(await client.put(f"{MODS}/999999", json={"required": True}), 404)
+    assert_error(await client.put(f"{MODS}/999999", json={"type": "text", "required": True}), 404)
     assert_error(await client.delete(f"{MODS}/999999"), 404)
     # a modifier is only reachable under its own product
     assert_error(await client.get(f"{API}/catalog/products/2/modifiers/{created['id']}"), 404)
@@ -185,10 +211,10 @@ async def test_legacy_option_set_refuses_every_write(client: httpx.AsyncClient) 
     values = f"{mods}/{existing['id']}/values"
     attempts = [
         client.post(mods, json=modifier_body("text")),
-        client.put(f"{mods}/{existing['id']}", json={"required": True}),
+        client.put(f"{mods}/{existing['id']}", json={"type": "dropdown", "required": True}),
         client.delete(f"{mods}/{existing['id']}"),
         client.post(values, json=value_body("M", 1)),
-        client.put(f"{values}/{value['id']}", json={"label": "XS"}),
+        client.put(f"{values}/{value['id']}", json=value_body("XS", 0)),
         client.delete(f"{values}/{value['id']}"),
         client.post(f"{values}/{value['id']}/image", files={"image_file": ("a.png", b"\x89PNG\r\n\x1a\n...")}),
     ]
@@ -212,10 +238,10 @@ async def test_every_write_bumps_product_date_modified(client: httpx.AsyncClient
     # each later write must at least keep it at "now"; reset it to compare each write on its own
     store = client._transport.app.state.sandbox.store  # type: ignore[attr-defined]
     writes = [
-        lambda: client.put(f"{MODS}/{created['id']}", json={"required": True}),
+        lambda: client.put(f"{MODS}/{created['id']}", json={"type": "dropdown", "required": True}),
         lambda: client.post(f"{MODS}/{created['id']}/values", json=value_body("B", 1)),
         lambda: client.put(f"{MODS}/{created['id']}/values/{created['option_values'][0]['id']}",
-                           json={"label": "A1"}),
+                           json=value_body("A1", 0)),
         lambda: client.delete(f"{MODS}/{created['id']}/values/{created['option_values'][0]['id']}"),
         lambda: client.delete(f"{MODS}/{created['id']}"),
     ]

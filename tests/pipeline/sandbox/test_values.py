@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from pipeline.modifier_types import MODIFIER_TYPES
 
-from .support import API, assert_error, client_for, modifier_body, value_body
+from .support import API, assert_error, client_for, modifier_body, needs_specs, value_body
 
 pytestmark = pytest.mark.anyio
 MODS = f"{API}/catalog/products/1/modifiers"
@@ -34,7 +34,8 @@ async def test_value_crud_for_every_type_with_values(client: httpx.AsyncClient, 
     modifier = await _modifier(client, type_name)
     values_url = f"{MODS}/{modifier['id']}/values"
     before = (await client.get(values_url)).json()["data"]
-    body = value_body("New one", 9, value_data=NEW_VALUE_DATA[type_name], adjusters={
+    value_data = {"value_data": NEW_VALUE_DATA[type_name]} if NEW_VALUE_DATA[type_name] else {}
+    body = value_body("New one", 9, **value_data, adjusters={
         "price": {"adjuster": "relative", "adjuster_value": -2.5},
         "purchasing_disabled": {"status": True, "message": "Sold out"}})
     r = await client.post(values_url, json=body)
@@ -49,8 +50,8 @@ async def test_value_crud_for_every_type_with_values(client: httpx.AsyncClient, 
     url = f"{values_url}/{created['id']}"
     assert (await client.get(url)).json() == {"data": created, "meta": {}}
 
-    r = await client.put(url, json={"label": "Renamed", "adjusters": {"weight": {"adjuster": "percentage",
-                                                                                  "adjuster_value": 3}}})
+    r = await client.put(url, json=value_body("Renamed", 9, adjusters={"weight": {"adjuster": "percentage",
+                                                                                   "adjuster_value": 3}}))
     assert r.status_code == 200, r.text
     updated = r.json()["data"]
     assert updated["label"] == "Renamed" and updated["sort_order"] == 9
@@ -73,11 +74,11 @@ async def test_one_default_per_modifier(client: httpx.AsyncClient) -> None:
     values_url = f"{MODS}/{modifier['id']}/values"
     assert [v["is_default"] for v in modifier["option_values"]] == [True, False]
     gloss = modifier["option_values"][1]
-    await client.put(f"{values_url}/{gloss['id']}", json={"is_default": True})
+    await client.put(f"{values_url}/{gloss['id']}", json=value_body("Gloss", 1, is_default=True))
     assert [v["is_default"] for v in (await client.get(values_url)).json()["data"]] == [False, True]
     await client.post(values_url, json=value_body("Satin", 2, is_default=True))
     assert [v["is_default"] for v in (await client.get(values_url)).json()["data"]] == [False, False, True]
-    await client.put(f"{values_url}/{gloss['id']}", json={"is_default": False})
+    await client.put(f"{values_url}/{gloss['id']}", json=value_body("Gloss", 1, is_default=False))
     assert [v["is_default"] for v in (await client.get(values_url)).json()["data"]] == [False, False, True]
 
 
@@ -121,16 +122,41 @@ async def test_null_adjuster_means_no_adjustment(client: httpx.AsyncClient) -> N
     value = modifier["option_values"][0]
     assert value["adjusters"]["price"] == {"adjuster": "percentage", "adjuster_value": 10}
     r = await client.put(f"{MODS}/{modifier['id']}/values/{value['id']}",
-                         json={"adjusters": {"price": {"adjuster": None, "adjuster_value": 4}}})
+                         json=value_body(value["label"], 0, adjusters={"price": {"adjuster": None,
+                                                                                 "adjuster_value": 4}}))
     assert r.json()["data"]["adjusters"]["price"] == {}
 
 
-async def test_image_urls_of_this_sandbox_are_stored_relative(client: httpx.AsyncClient) -> None:
+async def test_image_urls_of_this_sandbox_are_stored_relative(make_app: Callable[..., Starlette]) -> None:
+    """The sandbox's own rule, so non-strict: strict refuses `adjusters.image_url` (see the next test)."""
+    async with client_for(make_app(strict=False)) as client:
+        await _image_urls_stored_relative(client)
+
+
+@needs_specs
+async def test_strict_refuses_adjusters_image_url(client: httpx.AsyncClient) -> None:
+    """Read-only on create: a value's image goes through POST .../image (errata: request-image-url-read-only)."""
+    modifier = await _modifier(client, "swatch")
+    values_url = f"{MODS}/{modifier['id']}/values"
+    image = {"adjusters": {"image_url": "https://cdn.example.com/a.png"}}
+    for response in (await client.post(values_url, json=value_body("Pic", 5, **image)),
+                     await client.put(f"{values_url}/{modifier['option_values'][0]['id']}",
+                                      json=value_body("Red", 0, **image)),
+                     await client.post(MODS, json=modifier_body("dropdown", option_values=[value_body("A", 0, **image)]))):
+        errors = assert_error(response, 422)["errors"]
+        assert any(key.endswith("adjusters.image_url") for key in errors), errors
+    swatch_image = await client.put(f"{values_url}/{modifier['option_values'][1]['id']}", json=value_body(
+        "Pattern", 1, value_data={"image_url": "https://cdn.example.com/p.png"}))
+    assert swatch_image.status_code == 200, "value_data.image_url (a swatch pattern) stays writable"
+
+
+async def _image_urls_stored_relative(client: httpx.AsyncClient) -> None:
     modifier = await _modifier(client, "swatch")
     value = modifier["option_values"][0]
     url = f"{MODS}/{modifier['id']}/values/{value['id']}"
     absolute = "http://sandbox.test/_sandbox/images/uploads/x.png"
-    r = await client.put(url, json={"value_data": {"image_url": absolute}, "adjusters": {"image_url": absolute}})
+    r = await client.put(url, json=value_body("Red", 0, value_data={"image_url": absolute},
+                                              adjusters={"image_url": absolute}))
     assert r.json()["data"]["adjusters"]["image_url"] == absolute
     store = client._transport.app.state.sandbox.store  # type: ignore[attr-defined]
     stored = store.get_value(modifier["id"], value["id"])
@@ -141,7 +167,7 @@ async def test_image_urls_of_this_sandbox_are_stored_relative(client: httpx.Asyn
         moved = (await other.get(url)).json()["data"]
     assert moved["adjusters"]["image_url"] == "http://other:9000/_sandbox/images/uploads/x.png"
     external = "https://cdn.example.com/a.png"
-    r = await client.put(url, json={"adjusters": {"image_url": external}})
+    r = await client.put(url, json=value_body("Red", 0, adjusters={"image_url": external}))
     assert r.json()["data"]["adjusters"]["image_url"] == external
 
 
