@@ -28,7 +28,8 @@ from pipeline.modifier_types import MODIFIER_TYPES, FieldKind
 from pipeline.settings import Settings
 
 Status = Literal["pass", "fail", "skip"]
-ATOM: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}")  # PHP's DATE_ATOM, as the spec's examples
+# PHP's DATE_ATOM (2027-04-01T00:00:00+00:00), as the spec's examples show dates
+ATOM: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}")
 DATE_FIELDS: Final = tuple(f.name for f in MODIFIER_TYPES["date"].config_fields if f.kind is FieldKind.DATE)
 IMAGE_TIMEOUT: Final = httpx.Timeout(15.0, connect=10.0)
 IMAGE_MAX_REDIRECTS: Final = 3

@@ -50,7 +50,7 @@ def doctor(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     sandbox_dir: Path = typer.Option(DEFAULT_SANDBOX_DIR, help="Embedded sandbox folder when no store is set."),
 ) -> None:
-    """Check the configured store, reading only: token, rate limits, embedded modifiers, include_fields, shapes, images."""
+    """Check the configured store, reading only: token, rate limits, modifiers, include_fields, shapes, images."""
     with open_store(sandbox_dir=sandbox_dir) as store:
         report = asyncio.run(run_doctor(store.settings, store=store.label, sandbox=store.sandbox))
     code = 0 if report.ok else 1

@@ -116,8 +116,8 @@ def test_the_export_command_shows_the_warnings(tmp_path):
     config = SandboxConfig(data_dir=tmp_path / "store", products=20, token=TEST_TOKEN, quota=None,
                            literal_include_fields=True)
     with serve_in_thread(config) as base_url:
-        env = {"BIGCOMMERCE_API_URL": f"{base_url}/stores/{config.store_hash}/v3", "BIGCOMMERCE_ACCESS_TOKEN": TEST_TOKEN,
-               "BIGCOMMERCE_STORE_HASH": None, "COLUMNS": "400"}
+        env = {"BIGCOMMERCE_API_URL": f"{base_url}/stores/{config.store_hash}/v3",
+               "BIGCOMMERCE_ACCESS_TOKEN": TEST_TOKEN, "BIGCOMMERCE_STORE_HASH": None, "COLUMNS": "400"}
         shown = CliRunner().invoke(app, ["export", "--out", str(tmp_path / "a.xlsx")], env=env)
         as_json = CliRunner().invoke(app, ["export", "--out", str(tmp_path / "b.xlsx"), "--json"], env=env)
     assert shown.exit_code == 0, shown.output
