@@ -9,7 +9,9 @@ appear: a store names the worker environment variable (`token_env`) or the Prefe
 (`token_secret_block`) that holds its token; a `token` key is refused without being echoed.
 
 Each child takes its store's slot (`store:<hash>`, one at a time), so a nightly run and an ad-hoc
-import of the same store, or two parents listing it, take turns rather than share its quota.
+import of the same store, or two parents listing it, take turns rather than share its quota. By
+default each child is incremental: it reads what changed since its store's last successful export.
+A parent with no stores fails and says where to list them, rather than completing green.
 """
 
 from __future__ import annotations
@@ -34,9 +36,14 @@ from prefect.deployments import arun_deployment
 from prefect.runtime import flow_run as current_flow_run
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flows.naming import agency_run_name, export_name
+
 EXPORT_FLOW_NAME = "export_modifiers"
 DEFAULT_EXPORT_DEPLOYMENT = "export-store"
-SUMMARY_FIELDS = ("store_hash", "products", "modifiers", "values", "requests", "seconds", "path")
+SUMMARY_FIELDS = ("store_hash", "products", "modifiers", "values", "window", "requests", "attempts", "seconds",
+                  "path", "host")
+NO_STORES = ("no stores listed: give agency-nightly its stores (the `stores` parameter in prefect.yaml, then "
+             "`prefect deploy -n agency-nightly`; or `python -m flows.deploy --stores stores.json`)")
 
 
 class StoreRef(BaseModel):
@@ -67,11 +74,16 @@ class StoresFailed(Exception):
     """At least one store's export did not complete; the others' results are in the message."""
 
 
-@flow(name="export_all_stores")
+class NoStoresListed(ValueError):
+    """The parent was given no store: a nightly run that exports nothing must not look green."""
+
+
+@flow(name="export_all_stores", flow_run_name=agency_run_name)
 async def export_all_stores(
     stores: list[StoreRef],
     out: str = "exports",
     deployment: str = DEFAULT_EXPORT_DEPLOYMENT,
+    incremental: bool = True,
     since_hours: float | None = None,
     csv: bool = False,
     concurrency: int = 8,
@@ -80,18 +92,18 @@ async def export_all_stores(
 ) -> list[dict[str, Any]]:
     """Export every store in its own flow run of `export_modifiers/<deployment>`, to `out/<name>/`.
 
-    Returns one row per store (name, flow run id, state, counts, path); fails, after collecting
-    every row, when a child failed or had not finished within `timeout` seconds.
+    Each child is `incremental` (since its store's last successful export) unless `since_hours` is
+    given. Returns one row per store (name, flow run id, state, counts, path, host); fails, after
+    collecting every row, when a child failed or had not finished within `timeout` seconds.
     """
     logger = get_run_logger()
+    if not stores:
+        raise NoStoresListed(NO_STORES)
     stores = [s if isinstance(s, StoreRef) else StoreRef.model_validate(s) for s in stores]
     names = [s.name for s in stores]
     if len(set(names)) != len(names):
         raise ValueError(f"store names must be unique: {names}")
-    if not stores:
-        logger.warning("no stores listed: nothing to export")
-        return []
-    common: dict[str, Any] = {"csv": csv, "concurrency": concurrency}
+    common: dict[str, Any] = {"csv": csv, "concurrency": concurrency, "incremental": incremental}
     if since_hours is not None:
         common["since_hours"] = since_hours
     parent_id = current_flow_run.id
@@ -100,7 +112,8 @@ async def export_all_stores(
         parameters = {**common, **store.export_parameters(), "out": str(Path(out) / store.name)}
         return await arun_deployment(
             name=f"{EXPORT_FLOW_NAME}/{deployment}", parameters=parameters, timeout=timeout,
-            poll_interval=poll_interval, flow_run_name=f"export-{store.name}", tags=["bcmod", f"store-{store.name}"],
+            poll_interval=poll_interval, flow_run_name=export_name(store.api_url, store.store_hash),
+            tags=["bcmod", f"store-{store.name}"],
             idempotency_key=f"{parent_id}:{store.name}" if parent_id else None,
         )
 
@@ -125,15 +138,10 @@ async def _summaries(flow_run_ids: list[UUID], batch: int = 50) -> dict[UUID, di
     artifacts: list[Artifact] = []
     async with get_client() as client:
         for i in range(0, len(flow_run_ids), batch):
-            # Posted by hand: `client.read_artifacts` sends null for the filters it is not given, which this
-            # server (fastapi 0.154) refuses with a 422, and an empty task-run filter would keep only artifacts
-            # made inside a task.
-            artifact_filter = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=flow_run_ids[i:i + batch]),
-                                             type=ArtifactFilterType(any_=["table"]))
-            response = await client.request("POST", "/artifacts/filter", json={
-                "artifacts": artifact_filter.model_dump(mode="json", exclude_unset=True),
-                "sort": ArtifactSort.CREATED_DESC.value, "limit": 200, "offset": 0})
-            artifacts += Artifact.model_validate_list(response.json())
+            artifacts += await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=flow_run_ids[i:i + batch]),
+                                               type=ArtifactFilterType(any_=["table"])),
+                sort=ArtifactSort.CREATED_DESC, limit=200)
     found: dict[UUID, dict[str, Any]] = {}
     for artifact in reversed(artifacts):
         data = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data

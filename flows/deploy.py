@@ -5,15 +5,16 @@ at, it creates the process work pool `bcmod-process` when missing and registers
 
 - `export_modifiers/export-store`: one store's export, started per store by `export_all_stores`;
 - `import_modifiers/import-store`: one store's validate -> plan -> apply, run on demand;
-- `export_all_stores/agency-nightly` (with `--stores`): every listed store, nightly cron, last 24 hours;
+- `export_all_stores/agency-nightly` (with `--stores`): every listed store, nightly cron, each one
+  incremental since its last successful export;
 
 and, with `--stores`, each store's global concurrency limit `store:<hash>` (1 slot) up front
-(the flows also create a missing one themselves, see `flows.store.store_slot`).
+(the flows also create a missing one themselves, see `flows.slot.store_slot`).
 
-Code is not shipped anywhere: every deployment's pull step sets the working directory to
-`{{ $BCMOD_HOME }}`, resolved on the worker when a run starts, so each machine running
-`prefect worker start --pool bcmod-process` sets BCMOD_HOME to its own checkout of this repository
-(`--home PATH` pins one absolute path instead). See docs/scale-out.md.
+Code is not shipped anywhere: entrypoints are module paths (`flows.export_flow.export_modifiers`),
+imported from the bcmod installed next to the worker, and the one pull step, `flows.home.enter_home`,
+changes into bcmod's home on that worker ($BCMOD_HOME, else its checkout; `--home PATH` pins one
+path for every worker). See docs/scale-out.md.
 """
 
 from __future__ import annotations
@@ -34,23 +35,28 @@ from flows.store import ensure_store_limit, store_key, store_limit_name
 from pipeline.settings import Settings
 
 WORK_POOL = "bcmod-process"
-HOME_TEMPLATE = "{{ $BCMOD_HOME }}"
+PULL_STEP = "flows.home.enter_home"
 EXPORT_DEPLOYMENT = "export-store"
 IMPORT_DEPLOYMENT = "import-store"
 AGENCY_DEPLOYMENT = "agency-nightly"
 ENTRYPOINTS = {
-    EXPORT_DEPLOYMENT: "flows/export_flow.py:export_modifiers",
-    IMPORT_DEPLOYMENT: "flows/import_flow.py:import_modifiers",
-    AGENCY_DEPLOYMENT: "flows/agency.py:export_all_stores",
+    EXPORT_DEPLOYMENT: "flows.export_flow.export_modifiers",
+    IMPORT_DEPLOYMENT: "flows.import_flow.import_modifiers",
+    AGENCY_DEPLOYMENT: "flows.agency.export_all_stores",
 }
 
 
-class WorkingDirectory:
-    """Deployment storage that pulls nothing: its pull step only changes into `directory` on the worker
-    (the code is already there). `directory` may be a template such as `{{ $BCMOD_HOME }}`."""
+def pull_step(home: str | None = None) -> dict[str, Any]:
+    """The deployments' one pull step: into `home`, or into each worker's own bcmod home."""
+    return {PULL_STEP: {"directory": home} if home else {}}
 
-    def __init__(self, directory: str):
-        self.directory = directory
+
+class HomeStep:
+    """Deployment storage that pulls nothing: its pull step only changes into bcmod's home on the
+    worker (`flows.home.enter_home`); the code is the bcmod installed there."""
+
+    def __init__(self, home: str | None = None):
+        self.home = home
         self._base_path = Path.cwd()
 
     def set_base_path(self, path: Path) -> None:
@@ -68,10 +74,10 @@ class WorkingDirectory:
         return None
 
     def to_pull_step(self) -> dict[str, Any]:
-        return {"prefect.deployments.steps.set_working_directory": {"directory": self.directory}}
+        return pull_step(self.home)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, WorkingDirectory) and other.directory == self.directory
+        return isinstance(other, HomeStep) and other.home == self.home
 
 
 async def ensure_work_pool(name: str = WORK_POOL) -> bool:
@@ -122,13 +128,13 @@ def load_stores(path: Path) -> list[StoreRef]:
     return [StoreRef.model_validate(item) for item in data]
 
 
-async def register(pool: str = WORK_POOL, home: str = HOME_TEMPLATE, stores: list[StoreRef] | None = None,
+async def register(pool: str = WORK_POOL, home: str | None = None, stores: list[StoreRef] | None = None,
                    out: str = "exports", cron: str = NIGHTLY_CRON) -> dict[str, UUID]:
     """Create the pool if needed and register (create or update) the deployments; returns their ids by name."""
     from prefect.schedules import Cron
 
     await ensure_work_pool(pool)
-    storage = WorkingDirectory(home)
+    storage = HomeStep(home)
     common: dict[str, Any] = {"work_pool_name": pool, "tags": ["bcmod"]}
     deployments = [
         await export_modifiers.ato_deployment(
@@ -140,8 +146,9 @@ async def register(pool: str = WORK_POOL, home: str = HOME_TEMPLATE, stores: lis
     if stores:
         await ensure_store_limits(stores)
         deployments.append(await export_all_stores.ato_deployment(
-            name=AGENCY_DEPLOYMENT, schedule=Cron(cron, timezone="UTC"), description="Nightly: one export run per store, last 24 hours.",
-            parameters={"stores": [s.model_dump(exclude_none=True) for s in stores], "out": out, "since_hours": 24},
+            name=AGENCY_DEPLOYMENT, schedule=Cron(cron, timezone="UTC"),
+            description="Nightly: one export run per store, each since its last successful export.",
+            parameters={"stores": [s.model_dump(exclude_none=True) for s in stores], "out": out, "incremental": True},
             **common))
     ids: dict[str, UUID] = {}
     for deployment in deployments:
@@ -154,8 +161,8 @@ async def register(pool: str = WORK_POOL, home: str = HOME_TEMPLATE, stores: lis
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.deploy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--pool", default=WORK_POOL, help=f"process work pool (default {WORK_POOL})")
-    parser.add_argument("--home", default=HOME_TEMPLATE,
-                        help="the repository's path on the workers (default: each worker's $BCMOD_HOME)")
+    parser.add_argument("--home", default=None,
+                        help="bcmod's home on every worker (default: each worker's $BCMOD_HOME, else its checkout)")
     parser.add_argument("--stores", type=Path, help="JSON/YAML list of stores: also registers agency-nightly")
     parser.add_argument("--out", default="exports", help="export folder for agency-nightly (one sub-folder per store)")
     parser.add_argument("--cron", default=NIGHTLY_CRON, help=f"agency-nightly schedule, UTC (default {NIGHTLY_CRON!r})")
@@ -170,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     ids = asyncio.run(register(args.pool, args.home, stores, args.out, args.cron))
     for name, deployment_id in ids.items():
         print(f"registered {name} ({deployment_id}) on work pool {args.pool}")
-    print(f"next: on each worker machine, BCMOD_HOME=<checkout> prefect worker start --pool {args.pool}")
+    print(f"next: on each worker machine, in its checkout: prefect worker start --pool {args.pool}")
     return 0
 
 

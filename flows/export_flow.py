@@ -1,61 +1,77 @@
-"""`export_modifiers`: the Prefect flow behind scheduled (nightly) exports.
+"""`export_modifiers`: the Prefect flow behind scheduled (nightly) and ad-hoc exports.
 
-A thin layer over `pipeline.export`: tasks get the store's URL and hash, never its token; the
-token is read inside the task from the environment (.env, or the variable `token_env` names) or
-from a Prefect Secret block, so no task input, result or log line can hold it.
+A thin layer over `pipeline.export`. Tasks get the store's URL and hash and where its token lives,
+never the token (see `flows.store`). The body holds the store's slot (`flows.slot.store_slot`), so
+two runs of one store never share its API quota, whichever workers they land on. Only transient
+failures are retried (`flows.retry`): a wrong token fails the run in seconds and frees the slot.
 
-The body holds the store's slot (`store:<hash>`, see `flows.store.store_slot`), so two runs of one
-store never share its API quota, whichever workers they land on. The summary (counts and the
-path) is also published as a table artifact, which is how `flows.agency` reads a child run's
-outcome without shared result storage.
+`incremental=True` (the nightly deployments) exports what changed since the start of the store's
+last successful export (`flows.window`); the first run is a full export. The run's name, its task
+names, the log and the artifacts (`flows.report`) say which store, which window, which file on
+which host, and how many requests every attempt together sent.
 """
 
 from __future__ import annotations
 
-import re
+import asyncio
+import os
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from flows import tally
+from flows.naming import export_run_name, read_task_name, window_text, write_task_name
+from flows.report import host, publish_export
+from flows.retry import retry_transient
+from flows.slot import store_slot
+from flows.store import aresolve_settings, store_key, store_settings
+from flows.window import LastExport, incremental_since, record_success
 from pipeline.client import BigCommerceClient
 from pipeline.export import export_meta, summarise_export, write_export
 from pipeline.extract import ExtractFilters, extract_products, parse_since, summarise
 from pipeline.normalise import products_to_frames
-from pipeline.settings import Settings
 
-from flows.store import resolve_settings, store_key, store_slot
-
-SUMMARY_ARTIFACT_PREFIX = "bcmod-export-"
+EXTRACT = "extract"
 
 
-@task(retries=3, retry_delay_seconds=[5, 30, 120], log_prints=False)
+@task(name="read the store", task_run_name=read_task_name, retries=3, retry_delay_seconds=[5, 30, 120],
+      retry_condition_fn=retry_transient)
 async def extract_task(api_url: str | None, store_hash: str | None, token_secret_block: str | None,
                        filters: ExtractFilters, concurrency: int = 8,
-                       token_env: str | None = None) -> tuple[list[dict[str, Any]], int]:
-    """Fetch the products with their modifiers; returns them with the request count."""
-    settings = resolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
+                       token_env: str | None = None) -> list[dict[str, Any]]:
+    """Fetch the products with their modifiers; every attempt's requests go to `flows.tally`."""
+    settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
     async with BigCommerceClient(settings) as client:
-        products = await extract_products(client, filters, concurrency=concurrency)
-        get_run_logger().info("extracted %s in %s requests", summarise(products), client.metrics.requests_sent)
-        return products, client.metrics.requests_sent
+        try:
+            products = await extract_products(client, filters, concurrency=concurrency)
+        finally:
+            tally.record_attempt(EXTRACT, client.metrics.requests_sent)
+        get_run_logger().info("read %s in %s requests", summarise(products), client.metrics.requests_sent)
+        return products
 
 
-@task
-def write_task(products: list[dict[str, Any]], requests: int, out: str, api_url: str | None,
-               store_hash: str | None, filters: ExtractFilters, csv: bool, started: float) -> dict[str, Any]:
-    """Normalise and write the dated workbook or CSV files; returns counts and the path."""
-    settings = Settings(**{k: v for k, v in {"api_url": api_url, "store_hash": store_hash}.items() if v})
+@task(name="write the export", task_run_name=write_task_name, cache_policy=NO_CACHE)
+async def write_task(products: list[dict[str, Any]], out: str, api_url: str | None, store_hash: str | None,
+                     filters: ExtractFilters, csv: bool) -> dict[str, Any]:
+    """Normalise and write the dated workbook (or zipped CSV) in `out`; returns counts and the path."""
+    settings = store_settings(api_url, store_hash)
     exported_at = datetime.now(timezone.utc).replace(microsecond=0)
-    frames = products_to_frames(products)
-    meta = export_meta(settings, filters, exported_at)
-    path = write_export(frames, Path(out), meta, exported_at=exported_at, csv=csv, zip_=csv)
-    return summarise_export(path, meta.store_hash, len(products), frames, requests, started).as_dict()
+
+    def write() -> dict[str, Any]:  # in a thread: a large workbook must not stall the run's event loop
+        frames = products_to_frames(products)
+        meta = export_meta(settings, filters, exported_at)
+        path = write_export(frames, Path(out), meta, exported_at=exported_at, csv=csv, zip_=csv)
+        return summarise_export(path.resolve(), meta.store_hash, len(products), frames, 0, time.perf_counter()).as_dict()
+
+    return await asyncio.to_thread(write)
 
 
-@flow(name="export_modifiers")
+@flow(name="export_modifiers", flow_run_name=export_run_name)
 async def export_modifiers(
     out: str = "exports",
     csv: bool = False,
@@ -63,34 +79,65 @@ async def export_modifiers(
     skus: list[str] | None = None,
     since: str | None = None,
     since_hours: float | None = None,
+    incremental: bool = False,
     api_url: str | None = None,
     store_hash: str | None = None,
     token_secret_block: str | None = None,
     concurrency: int = 8,
     token_env: str | None = None,
 ) -> dict[str, Any]:
-    """Export modifiers to a dated file in `out`. `since_hours=24` makes a nightly run incremental.
+    """Export modifiers to a dated file in `out` (relative to the worker's bcmod home).
 
+    `incremental` reads what changed since the store's last successful export (full on the first
+    run); `since` (a date or ISO time) or `since_hours` set the window by hand instead.
     `token_env` names the environment variable holding this store's token on the worker.
     """
+    logger = get_run_logger()
     started = time.perf_counter()
-    # fail fast, before any retried task
-    settings = resolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
-    since_at = parse_since(since) if since else None
-    if since_hours is not None:
-        since_at = datetime.now(timezone.utc) - timedelta(hours=since_hours)
-    filters = ExtractFilters(product_ids=tuple(product_ids or ()), skus=tuple(skus or ()), since=since_at)
-    async with store_slot(store_key(settings)):
-        products, requests = await extract_task(api_url, store_hash, token_secret_block, filters, concurrency,
-                                                token_env)
-        summary = write_task(products, requests, out, api_url, store_hash, filters, csv, started)
-    await publish_summary(summary)
+    settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)  # fail fast
+    key = store_key(settings)
+    out_dir = Path(out).expanduser().resolve()
+    logger.info("export of store %s to %s on host %s (pid %s)", key, out_dir, host(), os.getpid())
+    async with store_slot(key):
+        read_from = datetime.now(timezone.utc)
+        since_at, previous, from_record = await _window(key, since, since_hours, incremental)
+        if previous:
+            logger.info("last successful export of %s started %s (%s, run %s)", key, previous.started,
+                        previous.path, previous.flow_run)
+        elif incremental:
+            logger.info("no earlier successful export of %s recorded: full export", key)
+        filters = ExtractFilters(product_ids=tuple(product_ids or ()), skus=tuple(skus or ()), since=since_at)
+        logger.info("window: %s", window_text(since_at))
+        products = await extract_task(api_url, store_hash, token_secret_block, filters, concurrency, token_env)
+        summary = await write_task(products, str(out_dir), api_url, store_hash, filters, csv)
+        summary.update(_report(started, since_at))
+        if not (product_ids or skus) and (since_at is None or from_record):  # it read every change since
+            await record_success(key, read_from, summary, flow_run.name)
+    logger.info("wrote %s on host %s: %s products, %s modifiers, %s values; %s requests in %s attempt(s)",
+                summary["path"], summary["host"], summary["products"], summary["modifiers"], summary["values"],
+                summary["requests"], summary["attempts"])
+    await publish_export(summary, key)
     return summary
 
 
-async def publish_summary(summary: dict[str, Any]) -> None:
-    """The export's counts and path as a table artifact keyed by store (`bcmod-export-<hash>`)."""
-    row = {k: v for k, v in summary.items() if k != "counts_by_type"}
-    key = SUMMARY_ARTIFACT_PREFIX + (re.sub(r"[^a-z0-9-]+", "-", str(summary.get("store_hash", "")).lower()).strip("-")
-                                     or "store")
-    await acreate_table_artifact([row], key=key, description="bcmod export: counts and file")
+async def _window(key: str, since: str | None, since_hours: float | None,
+                  incremental: bool) -> tuple[datetime | None, LastExport | None, bool]:
+    """The window's start (None: everything), the record it came from, and whether it came from the
+    store's last success: by hand (`since_hours`, `since`) wins over `incremental`."""
+    if since_hours is not None:
+        return datetime.now(timezone.utc) - timedelta(hours=since_hours), None, False
+    if since:
+        return parse_since(since), None, False
+    if incremental:
+        since_at, previous = await incremental_since(key)
+        return since_at, previous, True
+    return None, None, False
+
+
+def _report(started: float, since_at: datetime | None) -> dict[str, Any]:
+    """What the summary adds for the operator: host, window, requests over all attempts, wall time."""
+    per_attempt = tally.attempts(EXTRACT)
+    return {"host": host(), "window": window_text(since_at),
+            "since": since_at.isoformat(timespec="seconds") if since_at else None,
+            "requests": sum(per_attempt), "attempts": len(per_attempt),
+            "seconds": round(time.perf_counter() - started, 3)}

@@ -2,9 +2,10 @@
 
 The plan is saved next to the workbook before anything is written, so a retried apply task
 applies the very same plan and its journal skips what already landed; creates are matched on
-natural keys, so a retry never duplicates. Results are counts and paths: no token, no payloads.
-The body holds the store's slot (`store:<hash>`, see `flows.store.store_slot`): no export or other
-import of the same store runs meanwhile, on any worker.
+natural keys, so a retry never duplicates. Only transient failures are retried (`flows.retry`);
+a workbook with problems, a wrong token or a refused payload fail the run at once. Results are
+counts and paths: no token, no payloads. The body holds the store's slot (`flows.slot`): no
+export or other import of the same store runs meanwhile, on any worker.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from flows.store import resolve_settings, store_key, store_slot
+from flows import tally
+from flows.naming import apply_task_name, import_run_name, plan_task_name
+from flows.report import host
+from flows.retry import retry_transient
+from flows.slot import store_slot
+from flows.store import aresolve_settings, store_key
 from pipeline.apply import Journal, apply_plan, write_results
 from pipeline.client import BigCommerceClient
 from pipeline.connection import store_hash_of
@@ -22,19 +28,22 @@ from pipeline.plan.build import PlanRefused, plan_workbook
 from pipeline.plan.operations import Plan
 from pipeline.plan.render import plan_summary
 
+PLAN, APPLY = "plan", "apply"
+
 
 class WorkbookRejected(Exception):
     """The workbook has validation problems; nothing was sent."""
 
 
-@task(retries=2, retry_delay_seconds=[5, 30])
+@task(name="validate and plan", task_run_name=plan_task_name, retries=2, retry_delay_seconds=[5, 30],
+      retry_condition_fn=retry_transient)
 async def plan_task(workbook: str, api_url: str | None, store_hash: str | None, token_secret_block: str | None,
                     prune: bool, force: bool, token_env: str | None = None) -> dict[str, str]:
     """Validate and plan (reads only): the saved plan's path, or why the workbook was rejected.
 
-    A rejection is returned, not raised, so the task's retries never re-read a bad workbook.
+    A rejection is returned, not raised: it is an answer about the file, not a failure to retry.
     """
-    settings = resolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
+    settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
     async with BigCommerceClient(settings) as client:
         try:
             plan, _ = await plan_workbook(Path(workbook), client, prune=prune, force=force,
@@ -43,22 +52,28 @@ async def plan_task(workbook: str, api_url: str | None, store_hash: str | None, 
             issues = refused.outcome.issues
             shown = "; ".join(str(i) for i in issues[:20])
             return {"rejected": f"{len(issues)} problems in {workbook}, nothing sent: {shown}"}
-    path = Path(workbook).with_suffix(".plan.json")
+        finally:
+            tally.record_attempt(PLAN, client.metrics.requests_sent)
+    path = Path(workbook).with_suffix(".plan.json").resolve()
     plan.save(path)
     get_run_logger().info("%s", plan_summary(plan)["summary"])
     return {"plan": str(path)}
 
 
-@task(retries=3, retry_delay_seconds=[10, 60, 300])
+@task(name="apply the plan", task_run_name=apply_task_name, retries=3, retry_delay_seconds=[10, 60, 300],
+      retry_condition_fn=retry_transient)
 async def apply_task(plan_path: str, api_url: str | None, store_hash: str | None, token_secret_block: str | None,
                      concurrency: int, token_env: str | None = None) -> dict[str, Any]:
     """Apply the saved plan with its journal; a retry resumes where the last attempt stopped."""
-    settings = resolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
+    settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
     plan = Plan.load(Path(plan_path))
     workbook = Path(plan.workbook)
     async with BigCommerceClient(settings) as client:
-        result = await apply_plan(plan, client, workbook_dir=workbook.parent, journal=Journal.for_workbook(workbook),
-                                  concurrency=concurrency)
+        try:
+            result = await apply_plan(plan, client, workbook_dir=workbook.parent,
+                                      journal=Journal.for_workbook(workbook), concurrency=concurrency)
+        finally:
+            tally.record_attempt(APPLY, client.metrics.requests_sent)
     results = write_results(result, workbook) if workbook.exists() else None
     summary = {"counts": result.counts(), "requests": result.requests, "writes": result.writes,
                "failed": len(result.failed), "seconds": result.seconds,
@@ -69,7 +84,7 @@ async def apply_task(plan_path: str, api_url: str | None, store_hash: str | None
     return summary
 
 
-@flow(name="import_modifiers")
+@flow(name="import_modifiers", flow_run_name=import_run_name)
 async def import_modifiers(
     workbook: str,
     prune: bool = False,
@@ -80,14 +95,24 @@ async def import_modifiers(
     concurrency: int = 8,
     token_env: str | None = None,
 ) -> dict[str, Any]:
-    """Validate, plan and apply `workbook`; fails without writing anything if the file has problems.
+    """Validate, plan and apply `workbook` (relative to the worker's bcmod home); fails without
+    writing anything if the file has problems.
 
     `token_env` names the environment variable holding this store's token on the worker.
     """
-    # fail fast, before any retried task
-    settings = resolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
-    async with store_slot(store_key(settings)):
+    logger = get_run_logger()
+    settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)  # fail fast
+    key = store_key(settings)
+    workbook = str(Path(workbook).expanduser().resolve())
+    logger.info("import of %s into store %s on host %s", workbook, key, host())
+    async with store_slot(key):
         planned = await plan_task(workbook, api_url, store_hash, token_secret_block, prune, force, token_env)
         if "rejected" in planned:
             raise WorkbookRejected(planned["rejected"])
-        return await apply_task(planned["plan"], api_url, store_hash, token_secret_block, concurrency, token_env)
+        summary = await apply_task(planned["plan"], api_url, store_hash, token_secret_block, concurrency, token_env)
+    summary.update({"host": host(), "requests_all_attempts": tally.total(PLAN, APPLY),
+                    "attempts": {PLAN: len(tally.attempts(PLAN)), APPLY: len(tally.attempts(APPLY))}})
+    logger.info("applied %s: %s; %s writes, %s failed; results %s on host %s; %s requests over all attempts",
+                Path(workbook).name, summary["counts"], summary["writes"], summary["failed"], summary["results"],
+                summary["host"], summary["requests_all_attempts"])
+    return summary

@@ -16,40 +16,57 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from pydantic import SecretStr
 
-from flows.store import resolve_settings, store_key, store_slot
+from flows import tally
+from flows.naming import migrate_run_name, migration_apply_task_name, migration_plan_task_name
+from flows.retry import retry_transient
+from flows.slot import store_slot
+from flows.store import aread_secret, aresolve_settings, store_key
 from pipeline.client import BigCommerceClient
-from pipeline.migrate import SOURCE_TOKEN_ENV, apply_migration, plan_migration, source_settings, target_settings
+from pipeline.migrate import (
+    SOURCE_TOKEN_ENV,
+    StoreConfigError,
+    apply_migration,
+    plan_migration,
+    source_settings,
+    target_settings,
+)
 from pipeline.plan.operations import Plan
 from pipeline.plan.render import summary_line
 from pipeline.settings import Settings
 
+PLAN, APPLY = "migration plan", "migration apply"
 
-def source_store(api_url: str | None, store_hash: str | None, token_env: str,
-                 token_secret_block: str | None) -> Settings:
+
+async def source_store(api_url: str | None, store_hash: str | None, token_env: str,
+                       token_secret_block: str | None) -> Settings:
     """The source store; its token from the Secret block when one is named, else from `token_env`."""
     if token_secret_block:
-        from prefect.blocks.system import Secret
-
-        token = SecretStr(Secret.load(token_secret_block).get())
+        if not (api_url or store_hash):
+            raise StoreConfigError("name the source store: source_api_url or source_store_hash")
+        token = SecretStr(await aread_secret(token_secret_block))
         return Settings(_env_file=None, api_url=api_url, store_hash=store_hash, access_token=token)
     return source_settings(api_url, store_hash, token_env)
 
 
-def target_store(api_url: str | None, store_hash: str | None, token_secret_block: str | None) -> Settings:
+async def target_store(api_url: str | None, store_hash: str | None, token_secret_block: str | None) -> Settings:
     """The target store, as the other flows find theirs (or BCMOD_TARGET_TOKEN when set)."""
     if token_secret_block:
-        return resolve_settings(api_url, store_hash, token_secret_block)
+        return await aresolve_settings(api_url, store_hash, token_secret_block)
     return target_settings(api_url, store_hash)
 
 
-@task(retries=2, retry_delay_seconds=[5, 30])
+@task(name="plan the migration", task_run_name=migration_plan_task_name, retries=2, retry_delay_seconds=[5, 30],
+      retry_condition_fn=retry_transient)
 async def plan_migration_task(source: dict[str, Any], target: dict[str, Any], workdir: str, skus: list[str] | None,
                               prune: bool, replace_images: bool, concurrency: int) -> dict[str, Any]:
     """Read both stores and plan (reads only); the saved plan's path and the migration's counts."""
-    async with BigCommerceClient(source_store(**source)) as source_client, \
-            BigCommerceClient(target_store(**target)) as target_client:
-        migration = await plan_migration(source_client, target_client, workdir=Path(workdir), product_skus=skus,
-                                         prune=prune, replace_images=replace_images, concurrency=concurrency)
+    async with BigCommerceClient(await source_store(**source)) as source_client, \
+            BigCommerceClient(await target_store(**target)) as target_client:
+        try:
+            migration = await plan_migration(source_client, target_client, workdir=Path(workdir), product_skus=skus,
+                                             prune=prune, replace_images=replace_images, concurrency=concurrency)
+        finally:
+            tally.record_attempt(PLAN, source_client.metrics.requests_sent + target_client.metrics.requests_sent)
     logger = get_run_logger()
     logger.info("%s matched, %s not migrated; %s", len(migration.matched), len(migration.unmatched),
                 summary_line(migration.plan))
@@ -66,12 +83,16 @@ async def plan_migration_task(source: dict[str, Any], target: dict[str, Any], wo
     }
 
 
-@task(retries=3, retry_delay_seconds=[10, 60, 300])
+@task(name="apply the migration", task_run_name=migration_apply_task_name, retries=3,
+      retry_delay_seconds=[10, 60, 300], retry_condition_fn=retry_transient)
 async def apply_migration_task(plan_path: str, target: dict[str, Any], concurrency: int) -> dict[str, Any]:
     """Apply the saved plan to the target with its journal; a retry resumes where the last attempt stopped."""
     plan = Plan.load(Path(plan_path))
-    async with BigCommerceClient(target_store(**target)) as client:
-        result, results = await apply_migration(plan, client, concurrency=concurrency)
+    async with BigCommerceClient(await target_store(**target)) as client:
+        try:
+            result, results = await apply_migration(plan, client, concurrency=concurrency)
+        finally:
+            tally.record_attempt(APPLY, client.metrics.requests_sent)
     if result.failed:
         get_run_logger().warning("%s operations failed; see %s", len(result.failed), results)
     return {"counts": result.counts(), "requests": result.requests, "writes": result.writes,
@@ -80,7 +101,7 @@ async def apply_migration_task(plan_path: str, target: dict[str, Any], concurren
             "results": str(results) if results else None, "journal": str(result.journal_path)}
 
 
-@flow(name="migrate_store")
+@flow(name="migrate_store", flow_run_name=migrate_run_name)
 async def migrate_store(
     source_api_url: str | None = None,
     source_store_hash: str | None = None,
@@ -101,12 +122,13 @@ async def migrate_store(
               "token_secret_block": source_token_secret_block}
     target = {"api_url": target_api_url, "store_hash": target_store_hash,
               "token_secret_block": target_token_secret_block}
-    source_settings_, target_settings_ = source_store(**source), target_store(**target)  # fail fast
+    source_settings_, target_settings_ = await source_store(**source), await target_store(**target)  # fail fast
     async with AsyncExitStack() as slots:
         # both stores' slots, always in the same order, so two migrations cannot deadlock
         for key in sorted({store_key(source_settings_), store_key(target_settings_)}):
             await slots.enter_async_context(store_slot(key))
         planned = await plan_migration_task(source, target, workdir, skus, prune, replace_images, concurrency)
-        if not apply or not planned["operations"]:
-            return {**planned, "applied": None}
-        return {**planned, "applied": await apply_migration_task(planned["plan"], target, concurrency)}
+        applied = None
+        if apply and planned["operations"]:
+            applied = await apply_migration_task(planned["plan"], target, concurrency)
+    return {**planned, "applied": applied, "requests_all_attempts": tally.total(PLAN, APPLY)}

@@ -1,12 +1,16 @@
-"""How a flow's tasks reach the store without the token ever being a parameter or a result,
-and how runs of one store take turns (a Prefect global concurrency limit per store)."""
+"""How a flow reaches its store without the token ever being a parameter, a task input or a result.
+
+A run names where the token lives: the worker's environment (`.env`, BIGCOMMERCE_ACCESS_TOKEN, or the
+variable `token_env` names) or a Prefect Secret block (`token_secret_block`). The token is read
+where it is used. Async code reads blocks with `Secret.aload`: `Secret.load` called inside a running
+event loop returns a coroutine, and `.get()` on that crashed the first 3.8 deployments.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,35 +20,89 @@ from pipeline.settings import Settings
 
 STORE_LIMIT_PREFIX = "store:"
 STORE_LIMIT_SLOTS = 1  # one run at a time per store: the API quota is per store
-# BCMOD_STORE_SLOTS: "auto" (default) creates a missing `store:<hash>` limit with 1 slot before taking it;
-# "existing" only uses limits an operator created (`prefect gcl create store:<hash> --limit 1`) and runs
-# unguarded, with a warning, when there is none; "off" takes no slot at all.
-STORE_SLOTS_ENV = "BCMOD_STORE_SLOTS"
-STORE_SLOT_TIMEOUT_ENV = "BCMOD_STORE_SLOT_TIMEOUT"  # seconds to wait for the slot; unset = wait as long as it takes
+SECRET_HINT = "create it with `python -m flows.secret {name}` (the token is read from the terminal or stdin)"
 
 
-def resolve_settings(api_url: str | None, store_hash: str | None, token_secret_block: str | None, *,
-                     token_env: str | None = None) -> Settings:
-    """Settings from the environment (.env), the flow's parameters taking precedence; the token
-    from a Prefect Secret block when one is named, or from the environment variable `token_env`
-    names (one worker can then hold the tokens of many stores, `BCMOD_TOKEN_<STORE>=...`)."""
-    if token_secret_block and token_env:
-        raise ValueError("name either token_secret_block or token_env, not both")
+class SecretBlockMissing(LookupError):
+    """The run names a Prefect Secret block that does not exist on the server."""
+
+
+def store_settings(api_url: str | None, store_hash: str | None) -> Settings:
+    """The store's address from the environment (.env), the run's parameters taking precedence."""
     overrides: dict[str, Any] = {k: v for k, v in {"api_url": api_url, "store_hash": store_hash}.items() if v}
-    settings = Settings(**overrides)
-    if token_secret_block:
-        from prefect.blocks.system import Secret
+    return Settings(**overrides)
 
-        settings = settings.model_copy(update={"access_token": SecretStr(Secret.load(token_secret_block).get())})
-    elif token_env:
-        token = os.environ.get(token_env, "").strip()
-        if not token:
-            raise ValueError(f"environment variable {token_env} (the store's token) is not set where this flow runs")
+
+def _with_token(settings: Settings, token: str | None, token_env: str | None) -> Settings:
+    if token is not None:
         settings = settings.model_copy(update={"access_token": SecretStr(token)})
+    elif token_env:
+        value = os.environ.get(token_env, "").strip()
+        if not value:
+            raise ValueError(f"environment variable {token_env} (the store's token) is not set where this flow runs")
+        settings = settings.model_copy(update={"access_token": SecretStr(value)})
     if not settings.is_configured:
         raise ValueError("no store configured: set BIGCOMMERCE_API_URL or BIGCOMMERCE_STORE_HASH, and "
                          "BIGCOMMERCE_ACCESS_TOKEN or a Secret block name")
     return settings
+
+
+def _check_sources(token_secret_block: str | None, token_env: str | None) -> None:
+    if token_secret_block and token_env:
+        raise ValueError("name either token_secret_block or token_env, not both")
+
+
+def read_secret(name: str) -> str:
+    """The token in Prefect Secret block `name`, from synchronous code."""
+    from prefect.blocks.system import Secret
+
+    try:
+        block = Secret.load(name, _sync=True)
+    except ValueError as error:
+        if _names_a_missing_block(error):
+            raise SecretBlockMissing(f"no Prefect Secret block named {name!r}: {SECRET_HINT.format(name=name)}") \
+                from error
+        raise
+    return str(block.get())
+
+
+async def aread_secret(name: str) -> str:
+    """The token in Prefect Secret block `name`, from async code (`Secret.aload`)."""
+    from prefect.blocks.system import Secret
+
+    try:
+        block = await Secret.aload(name)
+    except ValueError as error:
+        if _names_a_missing_block(error):
+            raise SecretBlockMissing(f"no Prefect Secret block named {name!r}: {SECRET_HINT.format(name=name)}") \
+                from error
+        raise
+    return str(block.get())
+
+
+def _names_a_missing_block(error: ValueError) -> bool:
+    """Prefect says "Unable to find block document named ..." with a ValueError raised from ObjectNotFound."""
+    from prefect.exceptions import ObjectNotFound
+
+    return isinstance(error.__cause__, ObjectNotFound)
+
+
+def resolve_settings(api_url: str | None, store_hash: str | None, token_secret_block: str | None, *,
+                     token_env: str | None = None) -> Settings:
+    """Settings with the token, from synchronous code; see `aresolve_settings`."""
+    _check_sources(token_secret_block, token_env)
+    token = read_secret(token_secret_block) if token_secret_block else None
+    return _with_token(store_settings(api_url, store_hash), token, token_env)
+
+
+async def aresolve_settings(api_url: str | None, store_hash: str | None, token_secret_block: str | None, *,
+                            token_env: str | None = None) -> Settings:
+    """Settings from the environment (.env), the run's parameters taking precedence; the token from a
+    Prefect Secret block when one is named, or from the environment variable `token_env` names (one
+    worker can then hold the tokens of many stores, `BCMOD_TOKEN_<STORE>=...`)."""
+    _check_sources(token_secret_block, token_env)
+    token = await aread_secret(token_secret_block) if token_secret_block else None
+    return _with_token(store_settings(api_url, store_hash), token, token_env)
 
 
 def store_key(settings: Settings) -> str:
@@ -57,6 +115,23 @@ def store_key(settings: Settings) -> str:
     if "stores" in segments[:-1]:
         return segments[segments.index("stores") + 1]
     return f"{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}{parts.path}".rstrip("/")
+
+
+def key_of(api_url: str | None, store_hash: str | None) -> str | None:
+    """The store key for these parameters and the environment, or None when no store is configured."""
+    try:
+        return store_key(store_settings(api_url, store_hash))
+    except ValueError:
+        return None
+
+
+def slug(key: str) -> str:
+    """`key` in the characters Prefect allows in variable names and artifact keys (a-z, 0-9, -, _);
+    a key that had to change gets a short digest, so two stores never share one name."""
+    clean = re.sub(r"[^a-z0-9_-]+", "-", key.lower()).strip("-") or "store"
+    if clean != key:
+        clean += "-" + hashlib.sha256(key.encode()).hexdigest()[:8]
+    return clean
 
 
 def store_limit_name(key: str) -> str:
@@ -85,45 +160,3 @@ async def ensure_store_limit(key: str, slots: int = STORE_LIMIT_SLOTS) -> bool:
         except ObjectAlreadyExists:  # another run created it first
             return False
     return True
-
-
-@asynccontextmanager
-async def store_slot(key: str, *, timeout_seconds: float | None = None) -> AsyncIterator[str | None]:
-    """Hold the store's slot (`store:<key>`, 1 slot) for the block: runs of one store, on any worker,
-    take turns instead of sharing its API quota blindly. Yields the limit's name (None when off).
-
-    The slot is a lease the server expires if the holder dies, so a killed worker frees it within
-    `lease_duration` (300 s). Waits as long as it takes unless `timeout_seconds` (or
-    BCMOD_STORE_SLOT_TIMEOUT) is set, then raises `TimeoutError` having sent nothing.
-    """
-    mode = os.environ.get(STORE_SLOTS_ENV, "auto").strip().lower() or "auto"
-    if mode not in {"auto", "existing", "off"}:
-        raise ValueError(f"{STORE_SLOTS_ENV} must be auto, existing or off, not {mode!r}")
-    if mode == "off":
-        yield None
-        return
-    from prefect.concurrency.asyncio import concurrency
-    from prefect.logging import get_logger
-
-    name = store_limit_name(key)
-    if mode == "auto":
-        await ensure_store_limit(key)
-    if timeout_seconds is None and os.environ.get(STORE_SLOT_TIMEOUT_ENV):
-        timeout_seconds = float(os.environ[STORE_SLOT_TIMEOUT_ENV])
-    logger = _run_logger() or get_logger("bcmod.store")
-    logger.info("waiting for the store slot %s", name)
-    # strict=False: a missing limit (mode "existing") logs a warning and the block runs unguarded
-    async with concurrency(name, occupy=1, timeout_seconds=timeout_seconds, strict=False):
-        logger.info("holding the store slot %s", name)
-        yield name
-    logger.info("released the store slot %s", name)
-
-
-def _run_logger() -> Any:
-    from prefect.exceptions import MissingContextError
-    from prefect.logging import get_run_logger
-
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return None

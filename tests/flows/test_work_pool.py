@@ -12,6 +12,7 @@ waits without sending a single request, and exports as soon as the slot is relea
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from flows.naming import utc_day
 from pipeline.sandbox.config import SandboxConfig
 from pipeline.sandbox.server import serve_in_thread
 from pipeline.workbook.reader import read_export
@@ -50,14 +52,14 @@ def sandbox_requests(base_url: str) -> int:
 
 
 def worker_env(api_url: str, home: Path) -> dict[str, str]:
-    """The worker's environment: the harness server, the repository, both tokens; no other store."""
+    """The worker's environment: the harness server and both tokens; no other store, no BCMOD_HOME
+    (the pull step finds the checkout, the entrypoints are module paths)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BIGCOMMERCE_", "PREFECT_", "BCMOD_"))}
     env.update({
         "PREFECT_API_URL": api_url,
         "PREFECT_HOME": str(home),
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.5",
-        "BCMOD_HOME": str(REPO),  # the deployments' pull step: set_working_directory {{ $BCMOD_HOME }}
         "BCMOD_TOKEN_ALPHA": TOKENS["alpha"],
         "BCMOD_TOKEN_BETA": TOKENS["beta"],
     })
@@ -100,7 +102,7 @@ def test_one_run_per_store_through_a_process_work_pool(prefect_harness, stores, 
     log_text = worker_log.read_text(errors="replace")
     rows, beta_waited, checks = outcome["rows"], outcome["beta_waited"], outcome["checks"]
     print(f"\nscale-out: {elapsed:.1f}s in all; alpha done at {outcome['alpha_done_at']:.1f}s; the test held "
-          f"store:beta {beta_waited:.1f}s, beta's run waited {checks['slot_wait']['export-beta']:.1f}s for it "
+          f"store:beta {beta_waited:.1f}s, beta's run waited {checks['slot_wait'][f'export-beta-{utc_day()}']:.1f}s for it "
           f"and was done at {outcome['beta_done_at']:.1f}s")
 
     # both child runs completed, each on its own store, with the right counts and files
@@ -115,17 +117,17 @@ def test_one_run_per_store_through_a_process_work_pool(prefect_harness, stores, 
         assert meta.store_hash == row["name"]
         assert frames.modifiers["product_id"].nunique() == PRODUCTS[row["name"]]
         assert len(frames.modifiers) == row["modifiers"] and len(frames.values) == row["values"]
-    assert checks["children"] == {"export-alpha", "export-beta"}
+    assert checks["children"] == {f"export-alpha-{utc_day()}", f"export-beta-{utc_day()}"}
     assert checks["child_deployments"] == {"export-store"} and checks["pools"] == {POOL}
     # the child runs were separate processes spawned by the worker (the worker logs each submission)
-    for name in ("export-alpha", "export-beta"):
+    for name in checks["children"]:
         assert f"Flow run '{name}' submitted to infrastructure" in log_text, log_text[-3000:]
 
     # the per-store limits exist with one slot, nothing left held; beta's run waited for the test's slot
     assert checks["limits"] == {"store:alpha": (1, 0), "store:beta": (1, 0)}
     assert outcome["beta_requests_while_held"] == 0 and beta_waited >= 2
-    assert checks["slot_wait"]["export-beta"] >= 2, checks["slot_wait"]  # from its own log lines
-    assert checks["slot_wait"]["export-alpha"] < 2, checks["slot_wait"]
+    assert checks["slot_wait"][f"export-beta-{utc_day()}"] >= 2, checks["slot_wait"]  # from its own log lines
+    assert checks["slot_wait"][f"export-alpha-{utc_day()}"] == 0, checks["slot_wait"]  # took it without waiting
 
     # no token anywhere: parameters, states, results, artifacts, worker output
     for token in TOKENS.values():
@@ -154,9 +156,9 @@ async def _scenario(stores: dict[str, str], out: Path, started: float) -> dict:
         async with concurrency("store:beta", occupy=1, strict=True):  # a run elsewhere holds beta's slot
             parent = asyncio.create_task(export_all_stores(
                 stores=refs, out=str(out), timeout=BUDGET_S - 20, poll_interval=0.5, return_state=True))
-            alpha = await _wait_for(client, parent, "export-alpha", lambda s: s.is_final(), started)
+            alpha = await _wait_for(client, parent, f"export-alpha-{utc_day()}", lambda s: s.is_final(), started)
             alpha_done_at = time.monotonic() - started
-            beta = await _wait_for(client, parent, "export-beta", lambda s: s.is_running(), started)
+            beta = await _wait_for(client, parent, f"export-beta-{utc_day()}", lambda s: s.is_running(), started)
             held_from = time.monotonic()
             await asyncio.sleep(2.5)  # beta's run is up and asking for its slot
             beta_requests_while_held = sandbox_requests(stores["beta"])
@@ -196,7 +198,6 @@ async def _checks(client, parent_id) -> dict:
         LogFilter,
         LogFilterFlowRunId,
     )
-    from prefect.client.schemas.objects import Artifact
     from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort, LogSort
 
     children = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
@@ -206,17 +207,15 @@ async def _checks(client, parent_id) -> dict:
     for name in ("store:alpha", "store:beta"):
         limit = await client.read_global_concurrency_limit_by_name(name)
         limits[name] = (limit.limit, limit.active_slots)
-    slot_wait = {}  # seconds between "waiting for the store slot" and "holding the store slot"
+    slot_wait = {}  # seconds between the first "waiting for the store slot" and "holding the store slot"
     for child in children:
         records = await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[child.id])),
                                          sort=LogSort.TIMESTAMP_ASC, limit=200, offset=0)
-        at = {r.message.split(" the store slot ")[0]: r.timestamp for r in records if " the store slot store:" in r.message}
-        slot_wait[child.name] = (at["holding"] - at["waiting for"]).total_seconds()
+        waiting = [r.timestamp for r in records if r.message.startswith("waiting for the store slot store:")]
+        holding = [r.timestamp for r in records if r.message.startswith("holding the store slot store:")]
+        slot_wait[child.name] = (holding[0] - waiting[0]).total_seconds() if waiting else 0
     every_run = await client.read_flow_runs(sort=FlowRunSort.ID_DESC, limit=200)
-    # by hand: the client sends null for filters it is not given, which this server refuses
-    response = await client.request("POST", "/artifacts/filter",
-                                    json={"sort": ArtifactSort.CREATED_DESC.value, "limit": 200, "offset": 0})
-    artifacts = Artifact.model_validate_list(response.json())
+    artifacts = await client.read_artifacts(sort=ArtifactSort.CREATED_DESC, limit=200)
     dump = json.dumps([r.model_dump(mode="json") for r in every_run] + [a.model_dump(mode="json") for a in artifacts],
                       default=str)
     return {"children": {c.name for c in children}, "child_deployments": deployments,
@@ -261,7 +260,7 @@ def test_store_slot_modes_under_the_harness(prefect_harness, monkeypatch):
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
-    from flows.store import store_slot
+    from flows.slot import store_slot
 
     async def scenario() -> dict:
         seen = {}
@@ -286,12 +285,19 @@ def test_store_slot_modes_under_the_harness(prefect_harness, monkeypatch):
 def test_prefect_yaml_and_flows_deploy_describe_the_same_deployments():
     import yaml
 
-    from flows.deploy import ENTRYPOINTS, HOME_TEMPLATE, WORK_POOL
+    from flows.deploy import ENTRYPOINTS, WORK_POOL, pull_step
+    from flows.nightly import SERVED_DEPLOYMENT
 
     config = yaml.safe_load((REPO / "prefect.yaml").read_text())
-    assert config["pull"] == [{"prefect.deployments.steps.set_working_directory": {"directory": HOME_TEMPLATE}}]
+    assert config["pull"] == [pull_step()]
     by_name = {d["name"]: d for d in config["deployments"]}
     for name, entrypoint in ENTRYPOINTS.items():
         assert by_name[name]["entrypoint"] == entrypoint and by_name[name]["work_pool"]["name"] == WORK_POOL
     assert by_name["nightly-export"]["work_pool"]["name"] == WORK_POOL
     assert by_name["agency-nightly"]["schedules"][0]["cron"] == by_name["nightly-export"]["schedules"][0]["cron"]
+    # one deployment per route: prefect.yaml's names are unique and `serve` uses a name of its own
+    routes = [(d["entrypoint"].rsplit(".", 1)[1], d["name"]) for d in config["deployments"]]
+    assert len(routes) == len(set(routes)) and SERVED_DEPLOYMENT not in by_name
+    for deployment in config["deployments"]:  # every entrypoint imports as a module path from anywhere
+        module, _, attribute = deployment["entrypoint"].rpartition(".")
+        assert ":" not in deployment["entrypoint"] and hasattr(importlib.import_module(module), attribute)
