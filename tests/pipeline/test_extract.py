@@ -129,7 +129,8 @@ async def _read(store, session: ExtractSession | None = None, filters: ExtractFi
 
 
 def _modifiers_by_product(products: list[dict]) -> dict[int, list[dict]]:
-    return {p["id"]: p["modifiers"] for p in products}
+    """Modifiers without `name`, which the store generates from the clock when it seeds them."""
+    return {p["id"]: [{k: v for k, v in m.items() if k != "name"} for m in p["modifiers"]] for p in products}
 
 
 @pytest.mark.anyio
