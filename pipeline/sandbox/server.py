@@ -10,6 +10,7 @@ completing the response" and closes the socket. httpx then raises `RemoteProtoco
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 import time
@@ -66,11 +67,35 @@ def serve_forever(config: SandboxConfig, host: str = "127.0.0.1", port: int = 87
     a test session counts the requests of sandboxes it ran as subprocesses.
     """
     app = create_app(config)
+    reported = _report_on_terminate()
     try:
         _server(app, host, port, log_level).run()
     finally:
         app.state.sandbox.store.close()
-        write_report()
+        if not reported:
+            write_report()
+
+
+def _report_on_terminate() -> list[bool]:
+    """Write the tally when SIGTERM ends the server, then die of it as before.
+
+    uvicorn shuts down cleanly on SIGTERM but then raises the signal again with the handler it
+    found, so code after `run()` never runs; the handler found is this one. Returns a flag that
+    is set once it has reported (so the normal exit does not report twice).
+    """
+    reported: list[bool] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if not reported:
+            reported.append(write_report())
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: no signal handling to hook into
+        pass
+    return reported
 
 
 @contextmanager

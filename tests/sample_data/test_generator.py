@@ -1,8 +1,14 @@
 """The sample catalog must cover every type and config field, deterministically."""
 
+import re
 from collections import Counter
 
+import httpx
+import pytest
+
 from pipeline.modifier_types import MODIFIER_TYPES, TYPE_NAMES
+from pipeline.sandbox import SandboxConfig, SandboxTransport, create_app
+from pipeline.sandbox.specs import default_spec_dir, specs_present
 from sample_data.generator import TRICKY_LABELS, generate_catalog, png_bytes, seed_image_bytes
 
 
@@ -55,3 +61,31 @@ def test_seed_images_are_valid_pngs():
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and data.endswith(b"IEND\xaeB`\x82")
     assert seed_image_bytes("a.png") != seed_image_bytes("b.png")
     assert png_bytes(b"\x00\x00\x00", 2, 2) != png_bytes(b"\xff\xff\xff", 2, 2)
+
+
+ATOM = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
+
+
+def test_dates_are_iso_8601_atom():
+    """BigCommerce stores and answers date configs as ATOM (`2027-04-01T00:00:00+00:00`); so does the seed."""
+    dates = [modifier["config"][key] for product in generate_catalog(60, seed=3) for modifier in product["modifiers"]
+             if modifier["type"] == "date" for key in ("default_value", "date_earliest_value", "date_latest_value")]
+    assert dates and all(ATOM.match(d) for d in dates), dates[:5]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_generated_store_answers_by_the_spec(tmp_path, anyio_backend):
+    """Every page of a generated catalog, modifiers embedded, passes the strict sandbox's response check."""
+    app = create_app(SandboxConfig(data_dir=tmp_path, products=60, seed=3, quota=None, token="t", strict=True,
+                                   check_responses=True))
+    async with httpx.AsyncClient(transport=SandboxTransport(app=app), base_url="http://sandbox.test",
+                                 headers={"X-Auth-Token": "t"}) as client:
+        url = "/stores/sandbox/v3/catalog/products?include=modifiers"
+        while url:
+            body = (await client.get(url)).json()
+            nxt = body["meta"]["pagination"]["links"].get("next")
+            url = f"/stores/sandbox/v3/catalog/products{nxt}" if nxt else None
+    contract = app.state.sandbox.stats.snapshot()["contract"]
+    if specs_present(default_spec_dir()):
+        assert contract["responses_checked"] == 6 and contract["response_violations"] == 0
