@@ -2,10 +2,14 @@
 
 The results copy is the edited workbook itself (streamed through `annotate_copy`, so formats,
 comments and drop-downs survive) with a `result` column on every data sheet: `ok`,
-`failed: <store's message>`, `skipped: <reason>`, `conflict: <message>` or `unchanged`; the ids of
-what was created are filled into the blank `modifier_id` / `value_id` cells, so the copy can be
-edited and applied again; and an `Apply summary` sheet with the counts and a linked list of the
-failures. A CSV export gets one `results.csv` (sheet, row, result, ids) instead.
+`failed: <store's message>`, `conflict: <message>`, `not applied: <why the plan refused it>`,
+`skipped: <reason>` (a value row that followed its modifier row), `kept: <reason>` (the store
+changed a row you did not edit) or `unchanged`; the ids of what was created are filled into the
+blank `modifier_id` / `value_id` cells, so the copy can be edited and applied again; and an `Apply
+summary` sheet whose title says whether every edited row is in the store, and if not how many are
+not and why, with the counts and a linked list of the rows that need attention. A CSV export gets
+one `results.csv` (sheet, row, result, ids) instead. `verdict` is the run's exit code and title,
+shared by the CLI.
 """
 
 from __future__ import annotations
@@ -19,18 +23,25 @@ from typing import Any, Final
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.apply.executor import FAILED, OK, SKIPPED, ApplyResult, OpOutcome
-from pipeline.plan.operations import RowRef
+from pipeline.exit_codes import ExitCode
+from pipeline.plan.attention import NotApplied, count_not_applied
+from pipeline.plan.operations import Conflict, RowRef, SkipKind
 from pipeline.workbook.annotate import Link, Look, Note, SheetNotes, SummarySheet, annotate_copy
 from pipeline.workbook.cells import neutralise
 from pipeline.workbook.layout import RESULT_COLUMN, RESULTS_CSV, RESULTS_SUMMARY_SHEET, SHEETS
 
-CONFLICT, UNCHANGED = "conflict", "unchanged"
+CONFLICT, REFUSED, KEPT, UNCHANGED = "conflict", "not applied", "kept", "unchanged"
 CSV_FIELDS: Final = ("sheet", "row", "result", "modifier_id", "value_id")
 # worst first: the status a row shows when several operations came from it
-_RANK: Final = {FAILED: 0, CONFLICT: 1, SKIPPED: 2, OK: 3, UNCHANGED: 4}
-_FILLS: Final = {FAILED: "FFFFC7CE", CONFLICT: "FFFFEB9C", SKIPPED: "FFFFEB9C", OK: "FFC6EFCE"}
+_RANK: Final = {FAILED: 0, CONFLICT: 1, REFUSED: 2, SKIPPED: 3, OK: 4, KEPT: 5, UNCHANGED: 6}
+_FILLS: Final = {FAILED: "FFFFC7CE", CONFLICT: "FFFFEB9C", REFUSED: "FFFFEB9C", SKIPPED: "FFFFEB9C",
+                 OK: "FFC6EFCE"}
+_SKIP_STATUS: Final = {SkipKind.KEPT: KEPT, SkipKind.REFUSED: REFUSED, SkipKind.WITH_MODIFIER: SKIPPED}
+ATTENTION: Final = (FAILED, CONFLICT, REFUSED, SKIPPED)  # statuses listed on the summary sheet
+OVERRIDDEN: Final = "conflict overridden with --force"
 _RESULT_WIDTH: Final = 60
 
 
@@ -42,6 +53,7 @@ class RowResult:
     messages: list[str] = field(default_factory=list)
     modifier_id: int | None = None
     value_id: int | None = None
+    notes: list[str] = field(default_factory=list)  # said after `ok` (e.g. a conflict overridden)
 
     def add(self, status: str, message: str = "") -> None:
         if _RANK[status] < _RANK[self.status]:
@@ -52,7 +64,7 @@ class RowResult:
     @property
     def text(self) -> str:
         if self.status in (OK, UNCHANGED):
-            return self.status
+            return f"{self.status} ({'; '.join(self.notes)})" if self.notes else self.status
         relevant = list(dict.fromkeys(self.messages))
         return f"{self.status}: " + " | ".join(relevant) if relevant else self.status
 
@@ -76,11 +88,68 @@ def row_results(result: ApplyResult) -> dict[RowRef, RowResult]:
             row.add(outcome.status, outcome.message)
             row.modifier_id = row.modifier_id or outcome.modifier_id
             row.value_id = row.value_id or outcome.value_ids.get(label)
+    overridden = {c.source for c in overridden_conflicts(result)}
     for conflict in result.conflicts:
-        at(conflict.source).add(CONFLICT, conflict.message)
+        if conflict.source in overridden:
+            at(conflict.source).notes.append(OVERRIDDEN)
+        else:
+            at(conflict.source).add(CONFLICT, conflict.message)
     for skipped in result.skipped_rows:
-        at(skipped.source).add(SKIPPED, skipped.reason)
+        at(skipped.source).add(_SKIP_STATUS[skipped.kind], skipped.reason)
     return rows
+
+
+def _sources(outcome: OpOutcome) -> list[RowRef]:
+    refs = [outcome.source] if outcome.source is not None else []
+    return [RowRef(r.sheet, int(r.row)) for r in (*refs, *outcome.value_rows.values())]
+
+
+def overridden_conflicts(result: ApplyResult) -> list[Conflict]:
+    """The conflicts whose rows were applied anyway (the plan was made with --force): an operation
+    came from the row. A conflict that is not forced gives its row no operation at all."""
+    planned = {ref for outcome in result.outcomes for ref in _sources(outcome)}
+    return [c for c in result.conflicts if RowRef(c.source.sheet, int(c.source.row)) in planned]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How an apply ended, for its exit code and the first line of its results."""
+
+    code: ExitCode
+    not_applied: NotApplied
+    applied: int  # operations that succeeded (done now or in an earlier run)
+    title: str
+
+
+def verdict(result: ApplyResult) -> Verdict:
+    """0 only when every edited row is in the store; 1 when operations failed; 3 when the run finished
+    with edited rows left out (conflicts not forced, rows the plan refused)."""
+    failed = {ref for outcome in result.outcomes if outcome.status in (FAILED, SKIPPED) for ref in _sources(outcome)}
+    overridden = {id(c) for c in overridden_conflicts(result)}
+    missing = count_not_applied([c for c in result.conflicts if id(c) not in overridden],
+                                [s for s in result.skipped_rows if s.kind is SkipKind.REFUSED], failed)
+    applied = sum(o.status == OK for o in result.outcomes)
+    unplaced = sum(o.status in (FAILED, SKIPPED) and o.source is None and not o.value_rows for o in result.outcomes)
+    others = [part for part in missing.parts() if not part.endswith("failed")]
+    if failed or unplaced:
+        parts = [_rows(missing.failed)] if failed else []
+        if unplaced:
+            parts.append(f"{unplaced} operation(s) on rows no longer in the file (--prune)")
+        title = f"Apply failed for {' and '.join(parts)}"
+        if others:
+            title += f"; {_rows(missing.conflicts + missing.refused)} more not applied ({', '.join(others)})"
+        return Verdict(ExitCode.PROBLEMS, missing, applied, title)
+    if missing.total:
+        rest = "every other edited row is in the store" if applied else "nothing was sent"
+        return Verdict(ExitCode.NOT_APPLIED, missing, applied,
+                       f"{_rows(missing.total)} not applied ({', '.join(others)}); {rest}")
+    title = "Apply succeeded: every edited row is in the store" if result.outcomes else \
+        "Nothing to apply: the store already has every edited row"
+    return Verdict(ExitCode.OK, missing, applied, title)
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" if n == 1 else f"{n:,} rows"
 
 
 def results_path(workbook: Path) -> Path:
@@ -139,9 +208,8 @@ def _sheet_notes(rows: dict[RowRef, RowResult]) -> dict[str, SheetNotes]:
 
 def _summary(result: ApplyResult, rows: dict[RowRef, RowResult]) -> SummarySheet:
     """The counts, the facts of the run, and every problem row linked to its row in the copy."""
-    counts = result.counts()
-    lines: list[list[Any]] = [["Apply failed for some rows" if counts[FAILED] else "Apply succeeded"]]
-    lines += [[key, value] for key, value in _facts(result)]
+    lines: list[list[Any]] = [[verdict(result).title]]
+    lines += [[key, value] for key, value in _facts(result, rows)]
     lines += [[], ["operation", "ok", "failed", "skipped"]]
     bold = [len(lines)]
     lines += [[kind, by_status[OK], by_status[FAILED], by_status[SKIPPED]]
@@ -149,25 +217,33 @@ def _summary(result: ApplyResult, rows: dict[RowRef, RowResult]) -> SummarySheet
     lines += [[], ["sheet", "row", "result"]]
     bold.append(len(lines))
     links = {}
-    problems = [(ref, row) for ref, row in rows.items() if row.status in (FAILED, CONFLICT, SKIPPED)]
+    problems = [(ref, row) for ref, row in rows.items() if row.status in ATTENTION]
     for ref, row in sorted(problems, key=lambda item: (item[0].sheet, item[0].row)):
         lines.append([ref.sheet, ref.row, row.text])
         links[(len(lines), 1)] = Link(ref.sheet, ref.row)
     looks = {1: Look(bold=True, size=13), **dict.fromkeys(bold, Look(bold=True))}
-    return SummarySheet(RESULTS_SUMMARY_SHEET, lines, looks=looks, links=links, widths=(26, 14, 100))
+    return SummarySheet(RESULTS_SUMMARY_SHEET, lines, looks=looks, links=links, widths=(40, 14, 100))
 
 
-def _facts(result: ApplyResult) -> Iterable[tuple[str, Any]]:
+def _facts(result: ApplyResult, rows: dict[RowRef, RowResult]) -> Iterable[tuple[str, Any]]:
     counts = result.counts()
+    judged = verdict(result)
+    statuses = [row.status for row in rows.values()]
     yield "store", result.store_hash
     yield "workbook", result.workbook
     yield "plan id", result.plan_id
+    yield "exit code", int(judged.code)
+    yield "rows not applied", judged.not_applied.total
+    yield "rows failed", judged.not_applied.failed
+    yield "rows in conflict (not applied)", judged.not_applied.conflicts
+    yield "rows refused by the plan (not applied)", judged.not_applied.refused
+    yield "conflicts overridden (--force)", len(overridden_conflicts(result))
+    yield "rows kept as the store has them (you did not edit them)", statuses.count(KEPT)
+    yield "rows left alone with their modifier row", statuses.count(SKIPPED)
+    yield "rows unchanged", result.unchanged
     yield "operations ok", counts[OK]
     yield "operations failed", counts[FAILED]
     yield "operations skipped", counts[SKIPPED]
-    yield "rows in conflict (not applied)", len(result.conflicts)
-    yield "rows skipped by the plan", len(result.skipped_rows)
-    yield "rows unchanged", result.unchanged
     yield "requests sent", result.requests
     yield "writes", result.writes
     yield "natural-key lookups", result.reconcile_reads
@@ -195,10 +271,6 @@ def render_summary(result: ApplyResult, console: Console, *, max_failures: int =
         table.add_row(kind.replace("_", " "), *(str(by_status[s]) for s in (OK, FAILED, SKIPPED)))
     console.print(table)
     extra = []
-    if result.conflicts:
-        extra.append(f"{len(result.conflicts)} row(s) in conflict, not applied")
-    if result.skipped_rows:
-        extra.append(f"{len(result.skipped_rows)} row(s) skipped by the plan")
     if result.resumed:
         extra.append("resumed an interrupted run")
     console.print(f"{result.requests} requests ({result.writes} writes, {result.reconcile_reads} natural-key "
@@ -215,3 +287,7 @@ def render_summary(result: ApplyResult, console: Console, *, max_failures: int =
         console.print(failed)
         if len(failures) > max_failures:
             console.print(f"... and {len(failures) - max_failures} more in the results file")
+    judged = verdict(result)
+    style = {ExitCode.OK: "green", ExitCode.NOT_APPLIED: "yellow"}.get(judged.code, "red")
+    console.print(Text(judged.title + ("" if judged.code is ExitCode.OK else
+                                       " (each row's reason is in the results file)"), style=f"bold {style}"))

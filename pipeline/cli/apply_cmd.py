@@ -3,8 +3,13 @@
 Both validate first and send nothing when the file has problems. `plan` only reads (the current
 state of the products the file touches). `apply` shows the same plan, asks for confirmation
 unless `--yes`, backs the touched products up, applies with a journal (a re-run after an
-interruption resumes), and writes a results workbook. Exit codes: 0 done, 1 problems in the file
-or failed rows, 2 usage, 4 cancelled at the prompt.
+interruption resumes), and writes a results workbook.
+
+Exit codes (`pipeline.exit_codes`): 0 every edited row is in the store (for `plan`: would be);
+1 problems in the file, an unreachable store, or failed rows; 2 usage; 3 the run finished but
+edited rows were not applied: conflicts with the store's changes (not forced) or rows the plan
+refuses (for `plan`: the plan has such rows, and is still printed and saved); 4 cancelled at
+the prompt. Rows the plan only keeps as the store has them (you did not edit them) do not count.
 """
 
 from __future__ import annotations
@@ -16,17 +21,21 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from pipeline.apply import BackupError, Journal, apply_plan, render_summary, write_results
+from pipeline.apply import ApplyResult, BackupError, Journal, apply_plan, render_summary, write_results
+from pipeline.apply.results import verdict
 from pipeline.cli.render import StageBars, stage_bars
 from pipeline.cli.validate_cmd import show_outcome
 from pipeline.client import BigCommerceClient, BigCommerceError
 from pipeline.connection import DEFAULT_SANDBOX_DIR, StoreConnection, open_store
 from pipeline.extract import ProgressCallback
+from pipeline.exit_codes import ExitCode
+from pipeline.plan.attention import nothing_edited, plan_exit_code, plan_not_applied
 from pipeline.plan.build import PlanRefused, plan_workbook
 from pipeline.plan.operations import Plan
 from pipeline.plan.render import plan_summary, render_plan
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_CANCELLED = 0, 1, 4
+EXIT_OK, EXIT_PROBLEMS, EXIT_NOT_APPLIED, EXIT_CANCELLED = (ExitCode.OK, ExitCode.PROBLEMS, ExitCode.NOT_APPLIED,
+                                                            ExitCode.CANCELLED)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -34,6 +43,8 @@ PRUNE = typer.Option(False, "--prune", help="Also delete modifiers and values of
                      "no longer in the file.")
 FORCE = typer.Option(False, "--force", help="Apply your rows even where the store changed them since the export.")
 SANDBOX = typer.Option(DEFAULT_SANDBOX_DIR, help="Embedded sandbox folder when no store is set.")
+VERBOSE = typer.Option(False, "--verbose", "-v", help="List every row left alone, refused or in conflict, not only "
+                       "the counts by reason.")
 
 
 async def _plan(file: Path, store: StoreConnection, *, prune: bool, force: bool,
@@ -65,9 +76,12 @@ def plan(
     out: Path | None = typer.Option(None, "--out", help="Save the plan as JSON, to apply later."),
     prune: bool = PRUNE,
     force: bool = FORCE,
+    verbose: bool = VERBOSE,
     sandbox_dir: Path = SANDBOX,
 ) -> None:
-    """Show what applying the edited file would change in the store; sends no writes."""
+    """Show what applying the edited file would change in the store; sends no writes.
+
+    Exits 3 when applying it would leave edited rows out (conflicts, refusals), else 0."""
     try:
         with open_store(sandbox_dir=sandbox_dir) as store:
             result = make_plan(file, store, prune=prune, force=force, as_json=as_json)
@@ -79,10 +93,10 @@ def plan(
     if as_json:
         typer.echo(json.dumps({**plan_summary(result), "saved_to": str(out) if out else None}, indent=2, default=str))
     else:
-        render_plan(result, console)
+        render_plan(result, console, verbose=verbose)
         if out is not None:
             console.print(f"Plan saved to [bold]{out}[/bold]; apply it with `bcmod apply {out}`.", highlight=False)
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(plan_exit_code(result))
 
 
 async def _apply(result_plan: Plan, store: StoreConnection, *, workbook_dir: Path, journal: Journal,
@@ -100,13 +114,17 @@ def apply(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     prune: bool = PRUNE,
     force: bool = FORCE,
+    verbose: bool = VERBOSE,
     sandbox_dir: Path = SANDBOX,
 ) -> None:
-    """Apply the edited file to the store: validate, plan, confirm, back up, write, report."""
+    """Apply the edited file to the store: validate, plan, confirm, back up, write, report.
+
+    Exits 0 only when every edited row is in the store; 3 when rows were not applied (conflicts,
+    refusals), 1 when rows failed."""
     try:
         with open_store(sandbox_dir=sandbox_dir) as store:
             if file.suffix.lower() == ".json":
-                the_plan = Plan.load(file)
+                the_plan = load_plan(file)
                 if the_plan.store_hash != store.store_hash:
                     err_console.print(f"[red]this plan is for store {the_plan.store_hash!r}, not "
                                       f"{store.store_hash!r}[/red]")
@@ -114,14 +132,13 @@ def apply(
             else:
                 the_plan = make_plan(file, store, prune=prune, force=force, as_json=as_json, verb="Not applied")
             if not as_json:
-                render_plan(the_plan, console)
+                render_plan(the_plan, console, verbose=verbose)
             if not the_plan.operations:
-                if as_json:
-                    typer.echo(json.dumps({**plan_summary(the_plan), "applied": False}, indent=2, default=str))
-                else:
-                    console.print("[green]Nothing to apply: the store already matches the file.[/green]")
-                raise typer.Exit(EXIT_OK)
-            if not yes and not typer.confirm(f"Apply {len(the_plan.operations)} operations to the {store.label}?"):
+                nothing_to_apply(the_plan, as_json=as_json)
+            left_out = plan_not_applied(the_plan).total
+            also = f" ({left_out} edited row(s) will not be applied, see above)" if left_out else ""
+            question = f"Apply {len(the_plan.operations)} operations to the {store.label}{also}?"
+            if not yes and not typer.confirm(question):
                 console.print("Cancelled; nothing was sent.")
                 raise typer.Exit(EXIT_CANCELLED)
             workbook = Path(the_plan.workbook)
@@ -137,11 +154,46 @@ def apply(
         with stage_bars(console, disable=as_json) as stages:
             stages.begin("writing the results workbook")
             results = write_results(result, workbook)
+    judged = verdict(result)
     if as_json:
-        typer.echo(json.dumps({**result.as_dict(), "results": str(results) if results else None}, indent=2,
-                              default=str))
+        typer.echo(json.dumps({**result.as_dict(), "results": str(results) if results else None,
+                               "exit_code": int(judged.code), "verdict": judged.title,
+                               "not_applied": judged.not_applied.as_dict()}, indent=2, default=str))
     else:
         render_summary(result, console)
         if results is not None:
             console.print(f"Results workbook: [bold]{results}[/bold]", highlight=False)
-    raise typer.Exit(result.exit_code)
+    raise typer.Exit(judged.code)
+
+
+def load_plan(file: Path) -> Plan:
+    """A plan saved with `plan --out`, or exit 1 saying why it cannot be read."""
+    try:
+        return Plan.load(file)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        err_console.print(f"[red]cannot read the plan {file}:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+
+
+def nothing_to_apply(the_plan: Plan, *, as_json: bool) -> None:
+    """A plan without operations: exit 0 when nothing was edited; otherwise (every edit is in conflict or
+    refused) write the results workbook that marks those rows, and exit 3. Nothing is sent either way."""
+    if nothing_edited(the_plan):
+        if as_json:
+            typer.echo(json.dumps({**plan_summary(the_plan), "applied": False}, indent=2, default=str))
+        else:
+            console.print("[green]Nothing to apply: the store already matches the file.[/green]")
+        raise typer.Exit(EXIT_OK)
+    result = ApplyResult(the_plan.plan_id, the_plan.store_hash, the_plan.workbook, conflicts=list(the_plan.conflicts),
+                         skipped_rows=list(the_plan.skipped), unchanged=the_plan.unchanged)
+    workbook = Path(the_plan.workbook)
+    results = write_results(result, workbook) if the_plan.workbook and workbook.exists() else None
+    judged = verdict(result)
+    if as_json:
+        typer.echo(json.dumps({**plan_summary(the_plan), "applied": False, "verdict": judged.title,
+                               "results": str(results) if results else None}, indent=2, default=str))
+    else:
+        console.print(f"[yellow]{judged.title}.[/yellow]", highlight=False)
+        if results is not None:
+            console.print(f"Results workbook: [bold]{results}[/bold]", highlight=False)
+    raise typer.Exit(judged.code)

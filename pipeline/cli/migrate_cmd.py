@@ -6,7 +6,10 @@ from BCMOD_TARGET_TOKEN, else BIGCOMMERCE_ACCESS_TOKEN. The migration is planned
 only) and printed: matched and unmatched products, rows left out, then the operations. With
 --apply it asks for confirmation (unless --yes), backs up the touched target products, applies
 with a journal (a re-run resumes) and writes a results copy of the migration workbook.
-Exit codes: 0 done (or planned), 1 a request or operation failed, 2 usage, 4 cancelled.
+Exit codes (`pipeline.exit_codes`): 0 every planned row is in the target (a dry run: would be);
+1 a request or operation failed; 2 usage; 3 finished with rows not applied (conflicts with the
+target's changes, rows the plan refuses; a dry run: the plan has such rows); 4 cancelled.
+Products without a matching SKU and rows left out of the migration are listed, not counted.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.apply import BackupError, render_summary
+from pipeline.apply.results import verdict
 from pipeline.cli.render import stage_bars
 from pipeline.client import BigCommerceClient, BigCommerceError
 from pipeline.migrate import (
@@ -35,10 +39,12 @@ from pipeline.migrate import (
     source_settings,
     target_settings,
 )
+from pipeline.exit_codes import ExitCode
+from pipeline.plan.attention import nothing_edited, plan_exit_code
 from pipeline.plan.render import render_plan
 from pipeline.settings import Settings
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 4
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = ExitCode.OK, ExitCode.PROBLEMS, ExitCode.USAGE, ExitCode.CANCELLED
 SHOWN_ROWS = 50
 console = Console()
 err_console = Console(stderr=True)
@@ -57,7 +63,7 @@ async def _apply(migration: MigrationPlan, target: Settings, *, concurrency: int
     return MigrationResult(migration, result, results)
 
 
-def render_migration(migration: MigrationPlan, out: Console) -> None:
+def render_migration(migration: MigrationPlan, out: Console, *, verbose: bool = False) -> None:
     """What the migration matched, what it leaves behind, then the plan itself."""
     out.print(Text(f"Migration from store {migration.source_store} to store {migration.target_store}", style="bold"))
     if migration.unmatched:
@@ -77,7 +83,7 @@ def render_migration(migration: MigrationPlan, out: Console) -> None:
     more = len(migration.unmatched) + len(migration.left_out) - 2 * SHOWN_ROWS
     if more > 0:
         out.print(f"... the whole lists are in --json output ({more} more).")
-    render_plan(migration.plan, out)
+    render_plan(migration.plan, out, verbose=verbose)
     lines = [f"{len(migration.matched)} products matched by SKU, {len(migration.unmatched)} not migrated",
              f"{migration.remapped} product-list links re-mapped to the target's products, "
              f"{len(migration.left_out)} rows left out",
@@ -124,6 +130,8 @@ def migrate(
                                  "backups and results."),
     concurrency: int = typer.Option(8, min=1, max=64, help="Requests in flight at once (within the rate limit)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every row of the plan left alone, refused or in "
+                                 "conflict, not only the counts by reason."),
 ) -> None:
     """Migrate modifiers from one store to another: products matched by SKU, a dry run unless --apply."""
     try:
@@ -145,16 +153,19 @@ def migrate(
         err_console.print(f"[red]migration planning failed:[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_FAILED) from None
     if not as_json:
-        render_migration(migration, console)
+        render_migration(migration, console, verbose=verbose)
     if not apply or not migration.plan.operations:
         if as_json:
             typer.echo(json.dumps(MigrationResult(migration).as_dict(), indent=2, default=str))
         elif not apply:
             console.print(f"[bold]Dry run:[/bold] nothing was written. Plan saved to {migration.plan_path}; "
                           "run again with --apply to carry it out.", highlight=False)
-        else:
+        elif nothing_edited(migration.plan):
             console.print("[green]Nothing to apply: the target already matches the source.[/green]")
-        raise typer.Exit(EXIT_OK)
+        else:
+            console.print("[yellow]Nothing can be applied: every planned row is in conflict or refused (see "
+                          "above); nothing was sent.[/yellow]")
+        raise typer.Exit(plan_exit_code(migration.plan))
     if not yes and not typer.confirm(f"Apply {len(migration.plan.operations)} operations to store "
                                      f"{migration.target_store}?"):
         console.print("Cancelled; nothing was sent.")
@@ -167,10 +178,12 @@ def migrate(
         err_console.print(f"[red]migration apply failed:[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_FAILED) from None
     assert result.applied is not None
+    judged = verdict(result.applied)
     if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
+        typer.echo(json.dumps({**result.as_dict(), "exit_code": int(judged.code), "verdict": judged.title,
+                               "not_applied": judged.not_applied.as_dict()}, indent=2, default=str))
     else:
         render_summary(result.applied, console)
         if result.results is not None:
             console.print(f"Results workbook: [bold]{result.results}[/bold]", highlight=False)
-    raise typer.Exit(result.applied.exit_code)
+    raise typer.Exit(judged.code)

@@ -70,7 +70,7 @@ from pipeline.normalise import (
     value_payload,
 )
 from pipeline.plan.bodies import DATE_FIELDS, modifier_body, uncleared_config_fields, value_body
-from pipeline.plan.operations import Change, Conflict, Operation, OpKind, Plan, RowRef, Skipped, op_id
+from pipeline.plan.operations import Change, Conflict, Operation, OpKind, Plan, RowRef, SkipKind, Skipped, op_id
 from pipeline.sandbox.store import checkbox_values
 from pipeline.workbook.layout import ACTION_DELETE, SHEETS
 from pipeline.workbook.meta import ExportMeta, utc_now_iso
@@ -382,7 +382,7 @@ class _Planner:
 
     def plan_value(self, row: _Row, target: _Target) -> None:
         if target.state == "blocked":
-            self.skip(row, target.reason or "its modifier row was skipped")
+            self.skip(row, target.reason or "its modifier row was skipped", SkipKind.WITH_MODIFIER)
         elif target.state == "deleted":
             assert target.op is not None
             target.op.value_rows[_key(row["label"])] = row.ref  # deleted along with its modifier
@@ -481,7 +481,7 @@ class _Planner:
             if replaceable or self.force:
                 self.upload(row, target, row["label"], store)
                 if outcome == "kept":
-                    self.skipped[-1] = Skipped(row.ref, KEPT_IMAGE_REASON)
+                    self.skipped[-1] = Skipped(row.ref, KEPT_IMAGE_REASON, SkipKind.KEPT)
                 return
             self.skip(row, f"the image {image.strip()} was not uploaded: the store's image was set or changed "
                       "since the export (perhaps by an earlier apply of this workbook); use --force to upload it "
@@ -562,7 +562,7 @@ class _Planner:
         if self.store_changed(kind, store, exported):
             as_written = self.effective(row.data, store, fields, type_name, keep=False)
             if fingerprint(_payload_of(kind)(as_written)) == exported:
-                self.skip(row, KEPT_REASON)
+                self.skip(row, KEPT_REASON, SkipKind.KEPT)
                 return "kept"
             if not self.conflict(row, kind, entity_id, CHANGED_CONFLICT, [c.field for c in changes]):
                 return "conflict"
@@ -589,11 +589,11 @@ class _Planner:
     def gone(self, row: _Row, kind: Kind, entity_id: int, exported: str | None) -> bool:
         """A row whose entity the store no longer has; True when it is to be created again (forced)."""
         if row.delete:
-            self.skip(row, ALREADY_DELETED)
+            self.skip(row, ALREADY_DELETED, SkipKind.KEPT)
             return False
         edited = exported is None or fingerprint(_payload_of(kind)(row.data)) != exported
         if not edited:
-            self.skip(row, GONE_KEPT_REASON)
+            self.skip(row, GONE_KEPT_REASON, SkipKind.KEPT)
             return False
         return self.conflict(row, kind, entity_id, GONE_CONFLICT)
 
@@ -605,8 +605,8 @@ class _Planner:
         self.conflicts.append(Conflict(row.ref, kind, entity_id, message, fields or []))
         return self.force
 
-    def skip(self, row: _Row, reason: str) -> None:
-        self.skipped.append(Skipped(row.ref, reason))
+    def skip(self, row: _Row, reason: str, kind: SkipKind = SkipKind.REFUSED) -> None:
+        self.skipped.append(Skipped(row.ref, reason, kind))
 
     def refuse(self, row: _Row, target: _Target, reason: str) -> _Target:
         self.skip(row, reason)

@@ -13,11 +13,11 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2  # 2: skipped rows carry their `kind`
 
 
 class OpKind(str, Enum):
@@ -87,12 +87,24 @@ class Conflict:
     fields: list[str] = field(default_factory=list)
 
 
+class SkipKind(StrEnum):
+    """Why a row is left alone, as far as the person's edit is concerned (this decides the exit code,
+    never the wording of `reason`)."""
+
+    KEPT = "kept"  # nothing of the person's is lost: the store's own change is kept, or nothing is left to do
+    REFUSED = "refused"  # the person's edit will not happen (the reason says why and what to do)
+    WITH_MODIFIER = "with_modifier"  # a value row left alone because its modifier row was; that row says why
+
+
 @dataclass
 class Skipped:
-    """A row left alone on purpose, with the reason (e.g. the store changed it and you did not)."""
+    """A row left alone on purpose, with the reason (e.g. the store changed it and you did not).
+
+    `kind` defaults to REFUSED so that a skip nobody classified never passes for a success."""
 
     source: RowRef
     reason: str
+    kind: SkipKind = SkipKind.REFUSED
 
 
 @dataclass
@@ -135,8 +147,12 @@ class Plan:
     @classmethod
     def from_json(cls, text: str) -> Plan:
         data = json.loads(text)
-        if data.pop("format", None) != PLAN_FORMAT:
-            raise ValueError("not a bcmod plan file (or one from another version)")
+        if not isinstance(data, dict) or "format" not in data or "operations" not in data:
+            raise ValueError("not a bcmod plan file")
+        found = data.pop("format")
+        if found != PLAN_FORMAT:
+            raise ValueError(f"this plan was saved by another version of bcmod (plan format {found}; this version "
+                             f"reads format {PLAN_FORMAT}): plan the workbook again with `bcmod plan --out`")
         data.pop("plan_id", None)
 
         def ref(item: dict[str, Any] | None) -> RowRef | None:
@@ -150,7 +166,7 @@ class Plan:
             op["value_rows"] = {k: RowRef(**v) for k, v in op["value_rows"].items()}
             operations.append(Operation(**op))
         conflicts = [Conflict(**{**c, "source": RowRef(**c["source"])}) for c in data.pop("conflicts")]
-        skipped = [Skipped(RowRef(**s["source"]), s["reason"]) for s in data.pop("skipped")]
+        skipped = [Skipped(RowRef(**s["source"]), s["reason"], SkipKind(s["kind"])) for s in data.pop("skipped")]
         blanked = [(RowRef(**r), f) for r, f in data.pop("blanked")]
         return cls(**data, operations=operations, conflicts=conflicts, skipped=skipped, blanked=blanked)
 

@@ -171,7 +171,7 @@ async def test_export_edit_plan_apply_then_nothing_left_to_do(store, tmp_path: P
     untouched = [r for r in data_rows(values) if get(values, r, RESULT_COLUMN) == "unchanged"]
     assert untouched  # rows nobody edited say so
     summary = book[RESULTS_SUMMARY_SHEET]
-    assert summary["A1"].value == "Apply succeeded"
+    assert summary["A1"].value == "Apply succeeded: every edited row is in the store"
 
 
 async def test_a_failing_row_is_reported_in_the_results_and_the_exit_code(store, tmp_path: Path) -> None:
@@ -199,7 +199,7 @@ async def test_a_failing_row_is_reported_in_the_results_and_the_exit_code(store,
     assert get(values, rows[0], RESULT_COLUMN) == "ok"
     message = get(values, rows[1], RESULT_COLUMN)
     assert message.startswith(f"failed: Choice values row {rows[1]}: ") and "not a PNG" in message
-    assert book[RESULTS_SUMMARY_SHEET]["A1"].value == "Apply failed for some rows"
+    assert book[RESULTS_SUMMARY_SHEET]["A1"].value == "Apply failed for 1 row"
     out = StringIO()
     render_summary(result, Console(file=out, width=160))
     text = out.getvalue()

@@ -245,7 +245,7 @@ def test_row_changed_in_both_is_a_conflict_and_force_applies_it(exported: Export
     assert plan.operations == [] and plan.skipped == []
     assert [(c.source, c.entity_id, c.message, c.fields) for c in plan.conflicts] == [
         (RowRef("Swatch values", swatch["_row"]), swatch["value_id"], CHANGED_CONFLICT, ["label"])]
-    assert summary_line(plan).endswith("; 1 conflict skipped.")
+    assert summary_line(plan).endswith("; not applied: 1 row in conflict.")
     forced, _ = exported.plan(force=True)
     (op,) = forced.operations
     assert (op.kind, op.value_id, op.payload["label"]) == (OpKind.UPDATE_VALUE, swatch["value_id"], "Mine")
