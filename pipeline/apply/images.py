@@ -1,10 +1,11 @@
 """Value images for an apply: a file inside the workbook's folder, or an http(s) URL.
 
 A local path must stay inside the folder that holds the workbook (no `..`, no absolute path
-elsewhere, no symlink leading out), exist, weigh at most 8 MB and be a real image by its magic
-bytes (PNG, JPEG, GIF, WEBP, BMP), whatever its name says. A URL is downloaded with httpx,
-streamed with a cap so a huge or endless body is cut off at 8 MB + 1 byte, and checked the same
-way. Every refusal is an `ImageError` whose message is one sentence naming the row.
+elsewhere, no symlink leading out), exist, weigh at most 8 MB and be a real GIF, JPEG or PNG by
+its content (`pipeline.image_kinds`), whatever its name says. A URL is downloaded by
+`pipeline.image_fetch` under an `ImagePolicy`: http(s) only, public hosts only (loopback too when
+the store is a local sandbox), redirects checked hop by hop, at most 8 MB counted as read. Every
+refusal is an `ImageError` whose message is one sentence naming the file, sheet, row and column.
 """
 
 from __future__ import annotations
@@ -12,16 +13,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlsplit
 
 import httpx
 
+from pipeline.image_fetch import FetchRefused, ImagePolicy, fetch_image, url_scheme
+from pipeline.image_kinds import image_kind, image_problem
 from pipeline.modifier_types import IMAGE_MAX_BYTES
 from pipeline.plan.operations import RowRef
-from pipeline.sandbox.images import sniff_image
 
-DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-KINDS = "a PNG, JPEG, GIF, WEBP or BMP image"
+COLUMN = "image_url"
 
 
 class ImageError(ValueError):
@@ -40,31 +40,28 @@ class ImageFile:
         return {"image_file": (self.filename, self.data, self.content_type)}
 
 
-def where(source: RowRef | None) -> str:
-    return f"{source.sheet} row {source.row}" if source else "this operation"
+def where(source: RowRef | None, workbook: str | Path | None = None) -> str:
+    """`edit.xlsx, sheet Choice values, row 7, column image_url`: where the cell that names the image is."""
+    place = f"sheet {source.sheet}, row {source.row}, column {COLUMN}" if source else "this operation"
+    return f"{Path(workbook).name}, {place}" if workbook else place
 
 
 def is_url(text: str) -> bool:
-    return text.strip().lower().startswith(("http://", "https://"))
+    """Whether `text` is an address (any scheme: `ftp:` or `file:` is refused, never read as a path)."""
+    return url_scheme(text) is not None
 
 
-def _checked(data: bytes, name: str, origin: str, row: str) -> ImageFile:
-    if not data:
-        raise ImageError(f"{row}: the image {origin} is empty.")
-    if len(data) > IMAGE_MAX_BYTES:
-        raise ImageError(f"{row}: the image {origin} is larger than 8 MB ({IMAGE_MAX_BYTES:,} bytes), "
-                         "BigCommerce's limit; make it smaller.")
-    kind = sniff_image(data)
-    if kind is None:
-        raise ImageError(f"{row}: {origin} is not {KINDS} (checked by its content, not its name).")
-    ext, content_type = kind
+def _image_file(data: bytes, name: str) -> ImageFile:
+    kind = image_kind(data)
+    assert kind is not None  # checked by image_problem
     stem = PurePosixPath(name).stem or "image"
-    return ImageFile(f"{stem}.{ext}", data, content_type)
+    return ImageFile(f"{stem}.{kind.extension}", data, kind.content_type)
 
 
-def resolve_local(text: str, workbook_dir: Path, source: RowRef | None = None) -> Path:
+def resolve_local(text: str, workbook_dir: Path, source: RowRef | None = None,
+                  workbook: str | Path | None = None) -> Path:
     """The file `text` names, resolved inside `workbook_dir`; `ImageError` if it escapes or is missing."""
-    row = where(source)
+    row = where(source, workbook)
     root = workbook_dir.resolve()
     relative = PurePosixPath(text.strip().replace("\\", "/"))
     if Path(text.strip()).is_absolute() or relative.is_absolute() or (relative.parts and ":" in relative.parts[0]):
@@ -83,10 +80,11 @@ def resolve_local(text: str, workbook_dir: Path, source: RowRef | None = None) -
     return resolved
 
 
-def load_local(text: str, workbook_dir: Path, source: RowRef | None = None) -> ImageFile:
+def load_local(text: str, workbook_dir: Path, source: RowRef | None = None,
+               workbook: str | Path | None = None) -> ImageFile:
     """Read and check an image file named relative to `workbook_dir`."""
-    path = resolve_local(text, workbook_dir, source)
-    row = where(source)
+    path = resolve_local(text, workbook_dir, source, workbook)
+    row = where(source, workbook)
     try:
         size = path.stat().st_size
         if size > IMAGE_MAX_BYTES:
@@ -96,43 +94,33 @@ def load_local(text: str, workbook_dir: Path, source: RowRef | None = None) -> I
             data = handle.read(IMAGE_MAX_BYTES + 1)
     except OSError as exc:
         raise ImageError(f"{row}: the image file {text!r} cannot be read ({exc.strerror or exc}).") from None
-    return _checked(data, path.name, f"file {text!r}", row)
+    if problem := image_problem(data):
+        raise ImageError(f"{row}: the image file {text!r} {problem}.")
+    return _image_file(data, path.name)
 
 
-async def download(url: str, source: RowRef | None = None, *,
-                   transport: httpx.AsyncBaseTransport | None = None) -> ImageFile:
-    """Download an http(s) image, reading at most 8 MB + 1 byte of it."""
-    row = where(source)
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ImageError(f"{row}: {url!r} is not a complete http(s) web address.")
-    chunks: list[bytes] = []
-    received = 0
+async def download(url: str, source: RowRef | None = None, *, policy: ImagePolicy | None = None,
+                   transport: httpx.AsyncBaseTransport | None = None,
+                   workbook: str | Path | None = None) -> ImageFile:
+    """Download and check an http(s) image under `policy` (public hosts only by default); see
+    `pipeline.image_fetch.fetch_image` for `transport`."""
     try:
-        async with httpx.AsyncClient(transport=transport, timeout=DOWNLOAD_TIMEOUT, follow_redirects=True,
-                                     max_redirects=5) as http:
-            async with http.stream("GET", url.strip()) as response:
-                if response.status_code != 200:
-                    raise ImageError(f"{row}: downloading the image {url!r} answered HTTP {response.status_code}.")
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > IMAGE_MAX_BYTES:
-                    raise ImageError(f"{row}: the image at {url!r} is {int(declared):,} bytes; BigCommerce takes "
-                                     f"at most 8 MB ({IMAGE_MAX_BYTES:,} bytes).")
-                async for chunk in response.aiter_bytes():
-                    chunks.append(chunk)
-                    received += len(chunk)
-                    if received > IMAGE_MAX_BYTES:
-                        break
-    except httpx.HTTPError as exc:
-        raise ImageError(f"{row}: the image {url!r} could not be downloaded ({type(exc).__name__}: {exc}).") from None
-    return _checked(b"".join(chunks), PurePosixPath(parts.path).name, f"at {url!r}", row)
+        fetched = await fetch_image(url, policy=policy, transport=transport)
+    except FetchRefused as exc:
+        raise ImageError(f"{where(source, workbook)}: {exc}.") from None
+    return _image_file(fetched.data, fetched.name)
 
 
 async def load_image(image: str, workbook_dir: Path, source: RowRef | None = None, *,
-                     transport: httpx.AsyncBaseTransport | None = None) -> ImageFile:
-    """The checked image an upload operation names: a URL (downloaded) or a file in `workbook_dir`."""
+                     transport: httpx.AsyncBaseTransport | None = None, policy: ImagePolicy | None = None,
+                     workbook: str | Path | None = None) -> ImageFile:
+    """The checked image an upload operation names: a URL (downloaded under `policy`) or a file in
+    `workbook_dir`. `workbook` (the edited file) only names the row in messages.
+
+    An apply passes `ImagePolicy.for_stores(client.base_url)`, so a local sandbox's own image
+    URLs work; without a policy only public hosts are allowed."""
     if not image or not image.strip():
-        raise ImageError(f"{where(source)}: no image given.")
+        raise ImageError(f"{where(source, workbook)}: no image given.")
     if is_url(image):
-        return await download(image, source, transport=transport)
-    return await asyncio.to_thread(load_local, image, workbook_dir, source)
+        return await download(image, source, policy=policy, transport=transport, workbook=workbook)
+    return await asyncio.to_thread(load_local, image, workbook_dir, source, workbook)

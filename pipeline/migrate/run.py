@@ -22,6 +22,7 @@ import httpx
 
 from pipeline.apply import ApplyResult, Journal, apply_plan, write_results
 from pipeline.client import BigCommerceClient
+from pipeline.image_fetch import GuardedTransport, ImagePolicy
 from pipeline.migrate.catalog import (
     ProductRef,
     SkuMap,
@@ -37,7 +38,10 @@ from pipeline.plan.build import store_hash_of_url
 from pipeline.plan.diff import build_plan
 from pipeline.plan.operations import Plan
 from pipeline.plan.render import plan_summary
-from pipeline.workbook.meta import ExportMeta, utc_now_iso
+from pipeline.workbook.layout import META_SHEET
+from pipeline.workbook.meta import ExportMeta, meta_from_frame, utc_now_iso
+from pipeline.workbook.reader import read_xlsx
+from pipeline.workbook.tables import EXPORT_TABLES, typed_table
 from pipeline.workbook.writer import write_workbook
 
 ProgressCallback = Callable[[int, int], None]
@@ -199,15 +203,39 @@ async def apply_migration(
     backup: bool = True,
     progress: ProgressCallback | None = None,
     image_transport: httpx.AsyncBaseTransport | None = None,
+    source_api_url: str | None = None,
 ) -> tuple[ApplyResult, Path | None]:
     """Apply a migration plan to the target with its journal (beside the migration workbook) and
-    write the results copy of the workbook; the apply downloads each image from the source."""
+    write the results copy of the workbook; the apply downloads each image from the source.
+
+    The downloads go through `pipeline.image_fetch` (http(s), public hosts, checked redirects,
+    8 MB, real GIF/JPEG/PNG) under the policy of both stores: loopback image hosts only when the
+    source (`source_api_url`, else the one the migration workbook records) or the target is a
+    local sandbox. `image_transport` replaces the network as given (tests)."""
     workbook = Path(plan.workbook)
-    result = await apply_plan(plan, target_client, workbook_dir=workbook.parent, journal=Journal.for_workbook(workbook),
-                              concurrency=concurrency, backup=backup, progress=progress,
-                              image_transport=image_transport)
+    guarded = None
+    if image_transport is None:
+        source = source_api_url or _recorded_source(workbook)
+        image_transport = guarded = GuardedTransport(ImagePolicy.for_stores(target_client.base_url, source))
+    try:
+        result = await apply_plan(plan, target_client, workbook_dir=workbook.parent,
+                                  journal=Journal.for_workbook(workbook), concurrency=concurrency, backup=backup,
+                                  progress=progress, image_transport=image_transport)
+    finally:
+        if guarded is not None:
+            await guarded.aclose()
     results = write_results(result, workbook) if workbook.exists() else None
     return result, results
+
+
+def _recorded_source(workbook: Path) -> str | None:
+    """The source store's API URL as the migration workbook's metadata records it (None if unreadable)."""
+    spec = next(spec for spec in EXPORT_TABLES if spec.name == META_SHEET)
+    try:
+        raw = read_xlsx(workbook, {META_SHEET}).tables[META_SHEET]
+        return meta_from_frame(typed_table(raw, spec), raw.where).api_url or None
+    except Exception:  # noqa: BLE001 - a workbook we cannot read only means the stricter policy
+        return None
 
 
 async def migrate(
@@ -230,5 +258,6 @@ async def migrate(
     if not apply or not migration.plan.operations:
         return MigrationResult(migration)
     result, results = await apply_migration(migration.plan, target_client, concurrency=concurrency, backup=backup,
-                                            progress=progress, image_transport=image_transport)
+                                            progress=progress, image_transport=image_transport,
+                                            source_api_url=source_client.base_url)
     return MigrationResult(migration, result, results)

@@ -14,6 +14,13 @@ columns and sheets; dates as Excel serial numbers or in a locale format; files t
 export, damaged or suspiciously compressed archives; CSV not in UTF-8 or not comma separated;
 a workbook from another store; image paths that leave the workbook's folder, do not exist, are
 too big or are not images.
+
+Hostile and huge files fail fast and small: every part is checked by what it really unpacks to and
+each sheet's cells are scanned before python-calamine parses it (`pipeline.workbook.guard`: a zip
+whose sizes lie, a bomb, a stray cell at XFD100000 or row 1,048,577 are refused with the cell
+named); a data sheet may hold the export's own row count (its `_bcmod` sheet's) plus as many again
+(at least 100,000); and reading stops after `MAX_ISSUES` problems, with no sheet returned, so a
+file of junk sends no request to the store.
 """
 
 from __future__ import annotations
@@ -22,20 +29,24 @@ import datetime as dt
 import difflib
 import math
 import re
-import xml.etree.ElementTree as ET
+import csv
+import io
+import itertools
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from pipeline.gc_pause import gc_paused
+from pipeline.image_fetch import url_scheme
+from pipeline.image_kinds import image_kind, image_problem
 from pipeline.modifier_types import IMAGE_MAX_BYTES
 from pipeline.validate.issues import Issue, shown_value
 from pipeline.workbook.cells import BOOL_HINT, MAX_WHOLE, as_text, number_text
@@ -50,14 +61,23 @@ from pipeline.workbook.layout import (
     ColumnKind,
 )
 from pipeline.workbook.meta import ExportMeta, meta_from_frame
+from pipeline.workbook.guard import (
+    ADDED_ROWS_FLOOR,
+    PackageDamaged,
+    PackageRefused,
+    SheetLimits,
+    SheetScan,
+    check_package,
+    check_parts,
+    check_sheet,
+    sheet_limits,
+)
 from pipeline.workbook.reader import Merged, XlsxSheets
 from pipeline.workbook.tables import EXPORT_TABLES, RawTable, TableRead, TableSpec, header_text, read_table
 
-# Archives bigger than this when unpacked, or packed tighter than this ratio, are refused unread:
-# an export of 100k value rows unpacks to about 40 MB at a ratio near 10.
-MAX_UNPACKED_BYTES: Final = 200 * 1024 * 1024
-MAX_COMPRESSION_RATIO: Final = 100
-RATIO_CHECK_MIN_BYTES: Final = 1024 * 1024  # tiny parts compress well without being bombs
+# Reading stops after this many problems: a person fixes the first ones and validates again, and a
+# file of junk costs no more than this (its sheets are not returned, so no product id is looked up).
+MAX_ISSUES: Final = 1000
 
 # Error values as Excel and LibreOffice show them (and write them into CSV files).
 ERROR_VALUES: Final = frozenset({
@@ -65,8 +85,6 @@ ERROR_VALUES: Final = frozenset({
     "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#NAME!", "#NA",
     *(f"Err:{code}" for code in range(500, 540)),
 })
-_IMAGE_MAGIC: Final = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
-                       (b"GIF89a", "GIF"), (b"BM", "BMP"))
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:(//|[^\\/])")
 _WINDOWS_PATH = re.compile(r"^(?:[a-zA-Z]:[\\/]|\\\\)")
 _WEB_ADDRESS = re.compile(r"^https?://[^/\s]+", re.I)
@@ -77,6 +95,7 @@ _EXCEL_EPOCH: Final = dt.date(1899, 12, 30)
 SHOWN_NAMES: Final = 8
 
 Format = Literal["xlsx", "csv"]
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -158,6 +177,7 @@ class _Reader:
         self.merged: dict[str, Merged] = {}
         self.xml_flags: dict[str, list[_XmlFlag]] = {}
         self.typed: dict[str, _Typed] = {}
+        self.stopped = False  # reading stopped at MAX_ISSUES
 
     # -- whole-file problems ------------------------------------------------------------------------
 
@@ -191,7 +211,6 @@ class _Reader:
                               "opened; export again, or open it in Excel and save a new copy") from None
         with archive:
             infos = archive.infolist()
-        self.check_archive(infos)
         names = {info.filename for info in infos}
         self.folder = path.parent
         if "xl/workbook.xml" in names:
@@ -199,6 +218,8 @@ class _Reader:
             self.read_xlsx()
         elif any(name.lower().endswith(".csv") for name in names):
             self.format = "csv"
+            # a damaged CSV file is reported on its own when it is read; the others are still read
+            self.check(lambda: check_parts(path, skip_damaged=True))
             self.read_csv()
         elif "content.xml" in names and "mimetype" in names:
             raise self.refuse("this is an OpenDocument file (.ods), not an xlsx workbook: in LibreOffice choose "
@@ -206,62 +227,108 @@ class _Reader:
         else:
             raise self.refuse("this zip file holds neither an xlsx workbook nor the CSV files of a bcmod export")
 
-    def check_archive(self, infos: Sequence[zipfile.ZipInfo]) -> None:
-        """Refuse a zip bomb before anything is unpacked."""
-        total = sum(info.file_size for info in infos)
-        if total > MAX_UNPACKED_BYTES:
-            raise self.refuse(f"the file would unpack to {total / 2**20:,.0f} MB, more than the "
-                              f"{MAX_UNPACKED_BYTES // 2**20} MB bcmod accepts: it is not a normal export "
-                              "(split the catalog into several exports)")
-        for info in infos:
-            ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size >= RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
-                raise self.refuse(f"part {info.filename!r} is compressed {ratio:,.0f} times (more than "
-                                  f"{MAX_COMPRESSION_RATIO}): the file looks like a zip bomb and is not read")
+    def check(self, step: Callable[[], _T]) -> _T:
+        """Run one step of the guard; a refusal becomes the file's issue (naming the cell, if one)."""
+        try:
+            return step()
+        except PackageRefused as exc:
+            raise self.refused(exc) from None
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            raise self.refuse(_DAMAGED.format(reason=_reason(exc))) from None
+
+    def refused(self, exc: PackageRefused, table: str | None = None) -> _Refused:
+        """The file is not read: the guard's reason, at the cell it names; nothing read is kept."""
+        self.raw.clear()
+        self.files.clear()
+        self.merged.clear()
+        self.typed.clear()
+        column = f"column {get_column_letter(exc.column)}" if exc.column and exc.column <= 16_384 else None
+        message = _DAMAGED.format(reason=exc.message) if isinstance(exc, PackageDamaged) else exc.message
+        self.issues.append(Issue(self.label, table or exc.sheet, exc.row, column, exc.cell, message))
+        return _Refused()
 
     # -- xlsx ---------------------------------------------------------------------------------------
 
     def read_xlsx(self) -> None:
-        try:
-            sizes = _sheet_sizes(self.path)
-        except (KeyError, ET.ParseError, zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise self.refuse(_DAMAGED.format(reason=_reason(exc))) from None
-        names = list(sizes)
-        actual = self.match_names(names, "sheet")
-        wanted = set(actual.values())
-        # biggest first, so that the sheet typed last, when nothing is left to parse, is a small one
-        by_size = sorted(wanted, key=lambda name: -sizes[name])
+        actual: dict[str, str] = {}
+
+        def wanted(names: list[str]) -> list[str]:
+            actual.update(self.match_names(names, "sheet"))
+            return list(actual.values())
+
+        parts = self.check(lambda: check_package(self.path, wanted))
+        sizes = self.check(lambda: _part_sizes(self.path, parts))
         table_of = {found: expected for expected, found in actual.items()}
-        # The formula and error scan runs beside python-calamine, and each sheet is typed as soon
-        # as it is read, while the next one is parsed (see `XlsxSheets`).
-        with ThreadPoolExecutor(1, "xml-scan") as pool, ExitStack() as stack:
-            scan = pool.submit(_xml_flags, self.path, names, wanted)
+        # the metadata first (it gives the data sheets their row limit; it is the biggest sheet of an
+        # export anyway), then biggest first, so that the sheet typed last, when nothing is left to
+        # parse, is a small one
+        order = sorted(table_of, key=lambda found: (table_of[found] != META_SHEET, -sizes.get(found, 0)))
+        # The guard's scan of each sheet (which also finds formulas and error cells) runs ahead of
+        # python-calamine in its own thread, and each sheet is typed as soon as it is read, while the
+        # next one is parsed (see `XlsxSheets`).
+        flags = {found: _Flags() for found in order}
+        with ThreadPoolExecutor(1, "sheet-scan") as pool, ExitStack() as stack:
+            scans: dict[str, Future[SheetScan]] = {}
+            meta: Future[SheetScan] | None = None
+            for found in order:
+                scans[found] = pool.submit(self.scan, found, parts[found], flags[found], meta)
+                meta = meta or (scans[found] if table_of[found] == META_SHEET else None)
+            stack.callback(lambda: [scan.cancel() for scan in scans.values()])
             try:
-                sheets = iter(stack.enter_context(XlsxSheets(self.path, by_size)))
+                sheets = iter(stack.enter_context(XlsxSheets(self.path, order,
+                                                             guard=lambda found: scans[found].result())))
+            except PackageRefused as exc:
+                raise self.refused(exc, table_of.get(exc.sheet or "")) from None
             except Exception as exc:  # noqa: BLE001 - python-calamine raises its own errors for damaged files
                 raise self.damaged(exc) from None
-            while (item := self.next_sheet(sheets)) is not None:
+            while (item := self.next_sheet(sheets, table_of)) is not None:
                 found, raw, merged = item
                 expected = table_of[found]
                 self.raw[expected] = raw
                 self.files[expected] = self.label
                 self.merged[expected] = merged
                 self.typed[expected] = self.type_table(_TABLE_SPECS[expected])
-            try:
-                unread = [found for expected, found in actual.items() if expected not in self.raw]
-                if unread:
-                    raise ValueError(f"sheet {unread[0]!r} cannot be found")
-                flags = scan.result()
-            except Exception as exc:  # noqa: BLE001 - a part the scan cannot read is damage too
-                raise self.damaged(exc) from None
+                if self.issue_count() > MAX_ISSUES:
+                    raise self.too_many()
+            unread = [found for expected, found in actual.items() if expected not in self.raw]
+            if unread:
+                raise self.damaged(ValueError(f"sheet {unread[0]!r} cannot be found"))
         for expected, found in actual.items():
-            self.xml_flags[expected] = flags.get(found, [])
+            self.xml_flags[expected] = flags[found].sorted()
 
-    def next_sheet(self, sheets: Iterator[tuple[str, RawTable, Merged]]) -> tuple[str, RawTable, Merged] | None:
+    def scan(self, found: str, part: str, flags: _Flags, meta: Future[SheetScan] | None) -> SheetScan:
+        """Check one sheet before it is parsed. A data sheet's row limit comes from the scan of the
+        metadata (`meta`, None for the metadata itself or when it is missing: 0 rows exported)."""
+        is_meta = found.casefold() == META_SHEET.casefold()
+        exported = None if is_meta else max(meta.result().last_row - 1, 0) if meta is not None else 0
+        return check_sheet(self.path, part, sheet_limits(found, exported), sheet=found, on_block=flags)
+
+    def next_sheet(self, sheets: Iterator[tuple[str, RawTable, Merged]],
+                   table_of: dict[str, str]) -> tuple[str, RawTable, Merged] | None:
         try:
             return next(sheets, None)
+        except PackageRefused as exc:
+            raise self.refused(exc, table_of.get(exc.sheet or "")) from None
         except Exception as exc:  # noqa: BLE001 - python-calamine raises its own errors for damaged files
             raise self.damaged(exc) from None
+
+    def issue_count(self) -> int:
+        return len(self.issues) + sum(len(typed.issues) for typed in self.typed.values())
+
+    def too_many(self) -> _Refused:
+        """Stop reading: the first `MAX_ISSUES` problems and a last one saying so; no sheet is kept,
+        so nothing more is checked and no product id is looked up in the store."""
+        found = self.issues + [issue for typed in self.typed.values() for issue in typed.issues]
+        self.issues = found[:MAX_ISSUES]
+        self.stopped = True
+        self.raw.clear()
+        self.files.clear()
+        self.merged.clear()
+        self.typed.clear()
+        self.issues.append(Issue(self.label, None, None, None, None,
+                                 f"bcmod stopped after {MAX_ISSUES:,} problems, so the rest of the file was not "
+                                 "checked: fix these (or start again from a fresh export) and validate again"))
+        return _Refused()
 
     def damaged(self, exc: BaseException) -> _Refused:
         """Refuse a workbook python-calamine or the scan cannot read; nothing of it is kept."""
@@ -321,14 +388,12 @@ class _Reader:
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise self.refuse(f"the CSV files cannot be listed ({_reason(exc)})") from None
         by_name = {file.name: file for file in reversed(files)}
-        if self.path.is_dir() and sum(file.size for file in files) > MAX_UNPACKED_BYTES:
-            raise self.refuse(f"the CSV files hold more than {MAX_UNPACKED_BYTES // 2**20} MB: that is not a normal "
-                              "export (split the catalog into several exports)")
         if not by_name:
             raise self.refuse("this folder holds no CSV files: give the .xlsx workbook, or the folder or zip "
                               "that holds the CSV files of the export")
         actual = self.match_names(list(dict.fromkeys(file.name for file in files)), "file")
-        for table, name in actual.items():
+        exported = 0  # the metadata's rows, read first: the data files' row limit comes from it
+        for table, name in sorted(actual.items(), key=lambda item: item[0] != META_SHEET):
             file = by_name[name]
             label = self.csv_label(name)
             self.files[table] = label
@@ -338,11 +403,22 @@ class _Reader:
                 self.issues.append(Issue(label, table, None, None, None,
                                          f"the file is damaged and cannot be read ({_reason(exc)})"))
                 continue
+            limits = sheet_limits(table, None if table == META_SHEET else exported)
+            if (past := _csv_past_limits(data, limits)) is not None:
+                row, column, message = past
+                self.raw.clear()
+                self.files.clear()
+                self.issues.append(Issue(label, table, row, f"column {get_column_letter(column)}" if column else None,
+                                         f"{get_column_letter(column)}{row}" if column else None, message))
+                raise _Refused()
             raw, problems = parse_csv(data, label)
+            del data
             for problem in problems:
                 self.issues.append(Issue(label, table, problem.row, None, problem.value, problem.message))
             if raw is not None:
                 self.raw[table] = raw
+                if table == META_SHEET:
+                    exported = len(raw.columns[0]) if raw.columns else 0
 
     # -- typing the tables --------------------------------------------------------------------------
 
@@ -374,6 +450,11 @@ class _Reader:
             if spec.name == META_SHEET:
                 meta = self.meta(read, file)
         sheets.pop(META_SHEET)
+        if len(self.issues) > MAX_ISSUES and not self.stopped:  # formulas and error cells come last
+            self.typed.clear()  # their issues are in self.issues now
+            self.too_many()
+            sheets = {name: frame.iloc[:0] for name, frame in sheets.items()}
+            meta = None
         return ReadResult(sheets, meta, self.issues, self.label, self.format, self.files, self.folder)
 
     def meta(self, read: TableRead, file: str) -> ExportMeta | None:
@@ -440,48 +521,13 @@ def _closest(name: str, candidates: Iterable[str]) -> str | None:
     return next(c for c in candidates if c.casefold() == matches[0])
 
 
-# --- workbook parts: sheet names, formulas and error cells ----------------------------------------------
+# --- workbook parts: sizes, formulas and error cells ------------------------------------------------------
 
-def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name -> its worksheet part, from the workbook and its relationships.
-
-    Elements are matched by local name, so Strict Open XML (other namespaces) reads the same.
-    """
-    workbook = ET.fromstring(archive.read("xl/workbook.xml"))
-    rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    targets = {rel.get("Id"): rel.get("Target", "") for rel in rels.iter() if _local(rel.tag) == "Relationship"}
-    parts: dict[str, str] = {}
-    for sheet in workbook.iter():
-        if _local(sheet.tag) != "sheet":
-            continue
-        rel_id = next((value for key, value in sheet.attrib.items() if key.startswith("{") and _local(key) == "id"),
-                      None)
-        target = targets.get(rel_id, "")
-        target = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-        parts[sheet.get("name", "")] = _normalise_part(target)
-    return parts
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _normalise_part(part: str) -> str:
-    out: list[str] = []
-    for piece in part.split("/"):
-        if piece == "..":
-            if out:
-                out.pop()
-        elif piece not in ("", "."):
-            out.append(piece)
-    return "/".join(out)
-
-
-def _sheet_sizes(path: Path) -> dict[str, int]:
-    """Sheet name -> the unpacked size of its part (0 when the part is missing), in workbook order."""
+def _part_sizes(path: Path, parts: dict[str, str]) -> dict[str, int]:
+    """Sheet name -> the declared unpacked size of its part (0 when the part is missing): for the
+    order sheets are read in, never to judge the file by."""
     with zipfile.ZipFile(path) as archive:
-        return {name: info.file_size if (info := archive.NameToInfo.get(part)) else 0
-                for name, part in _sheet_parts(archive).items()}
+        return {name: info.file_size if (info := archive.NameToInfo.get(part)) else 0 for name, part in parts.items()}
 
 
 @dataclass(frozen=True)
@@ -496,7 +542,6 @@ class _XmlFlag:
 # `<f>A1*2</f>`, `<f t="shared" ref="A2:A9" si="0">A1*2</f>`, `<f t="shared" si="0"/>` (prefixed or not);
 # formula text is XML-escaped, so it holds no "<".
 _FORMULA = re.compile(rb"<(?:\w+:)?f(?:\s[^>]*?)?(?:/>|>([^<]*)</(?:\w+:)?f>)")
-_ROOT = re.compile(rb"<(\w+:)?worksheet[\s>]")
 _CONSTANT_FORMULA = re.compile(rb"^\s*(?:TRUE|FALSE)(?:\(\))?\s*$", re.I)
 _ERROR_CELL = re.compile(rb"<(?:\w+:)?c\s[^>]*?\bt=\"e\"[^>]*>")
 _CELL_START = re.compile(rb"<(?:\w+:)?c\s[^>]*>")
@@ -504,45 +549,79 @@ _REF = re.compile(rb"\br=\"([A-Z]+)(\d+)\"")
 _VALUE = re.compile(rb"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", re.S)
 
 
-def _xml_flags(path: Path, names: Sequence[str], wanted: set[str]) -> dict[str, list[_XmlFlag]]:
-    """Cells holding a formula or an error, per wanted sheet, found by scanning the sheet XML.
+class _Flags:
+    """Cells holding a formula or an error in one sheet, found block by block as the guard streams
+    the sheet's XML (`BlockCallback`).
 
     python-calamine gives a formula's last result and an error cell as blank, so neither would be
-    noticed otherwise. A clean sheet costs two regular-expression searches.
+    noticed otherwise. A clean block costs two searches.
     """
-    out: dict[str, list[_XmlFlag]] = {}
-    with zipfile.ZipFile(path) as archive:
-        parts = _sheet_parts(archive)
-        for name in names:
-            if name not in wanted or parts.get(name) not in archive.NameToInfo:
-                continue
-            data = archive.read(parts[name])
-            start = max(data.find(b"sheetData"), 0)
-            end = data.rfind(b"sheetData>", start + 9)  # the closing tag, found from the end
-            end = len(data) if end < 0 else end
-            root = _ROOT.search(data, 0, 4096)
-            prefix = root.group(1) if root and root.group(1) else b""
-            flags: dict[tuple[int, int], _XmlFlag] = {}
-            has_formulas = data.find(b"<" + prefix + b"f", start, end) >= 0  # one cheap pass first
-            for match in _FORMULA.finditer(data, start, end) if has_formulas else ():
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[int, int], _XmlFlag] = {}
+
+    def __call__(self, data: bytes, start: int, end: int, prefix: bytes) -> None:
+        flags = self.found
+        if data.find(b"<" + prefix + b"f", start, end) >= 0:
+            for match in _FORMULA.finditer(data, start, end):
                 if match.group(1) is not None and _CONSTANT_FORMULA.match(match.group(1)):
                     continue  # how LibreOffice stores every TRUE and FALSE
                 cell = _enclosing_cell(data, match.start())
                 if cell is not None:
                     formula = match.group(1).decode("utf-8", "replace") if match.group(1) is not None else ""
                     flags[cell[:2]] = _XmlFlag(*cell, formula=_unescape(formula), error=None)
-            if data.find(b't="e"', start, end) >= 0:
-                for match in _ERROR_CELL.finditer(data, start, end):
-                    ref = _REF.search(match.group(0))
-                    if ref is None:
-                        continue
-                    cell = _cell_at(ref)
-                    value = _VALUE.search(data, match.end(), match.end() + 400)
-                    error = value.group(1).decode("utf-8", "replace") if value else "#N/A"
-                    previous = flags.get(cell[:2])
-                    flags[cell[:2]] = _XmlFlag(*cell, formula=previous.formula if previous else None, error=error)
-            out[name] = sorted(flags.values(), key=lambda f: (f.row, f.column))
+        if data.find(b't="e"', start, end) >= 0:
+            for match in _ERROR_CELL.finditer(data, start, end):
+                ref = _REF.search(match.group(0))
+                if ref is None:
+                    continue
+                cell = _cell_at(ref)
+                value = _VALUE.search(data, match.end(), match.end() + 400)
+                error = value.group(1).decode("utf-8", "replace") if value else "#N/A"
+                previous = flags.get(cell[:2])
+                flags[cell[:2]] = _XmlFlag(*cell, formula=previous.formula if previous else None, error=error)
+
+    def sorted(self) -> list[_XmlFlag]:
+        return sorted(self.found.values(), key=lambda f: (f.row, f.column))
+
+
+def _xml_flags(path: Path, names: Sequence[str], wanted: set[str]) -> dict[str, list[_XmlFlag]]:
+    """Formula and error cells per wanted sheet of the workbook at `path` (the guard checks it too)."""
+    parts = check_package(path, lambda found: [name for name in names if name in wanted])
+    out: dict[str, list[_XmlFlag]] = {}
+    for name in names:
+        if name in wanted and name in parts:
+            flags = _Flags()
+            check_sheet(path, parts[name], sheet_limits(name), sheet=name, on_block=flags)
+            out[name] = flags.sorted()
     return out
+
+
+def _csv_past_limits(data: bytes, limits: SheetLimits) -> tuple[int, int | None, str] | None:
+    """(row, column or None, message) for the first row of a CSV file past `limits.rows`, or the first
+    with more cells than `limits.columns`; None when it fits. Costs one pass of the csv module,
+    keeping nothing: the file is parsed for real only once it fits."""
+    text = data.decode("utf-8-sig", errors="replace")
+    first_line = text[:text.find("\n")] if "\n" in text else text
+    delimiter = "," if "," in first_line else next((d for d in ";\t|" if d in first_line), ",")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for row, cells in enumerate(itertools.islice(reader, limits.rows + 1), start=1):
+            if len(cells) > limits.columns:
+                column = limits.columns + 1
+                return row, column, (f"row {row:,} has {len(cells):,} cells, far more than this file's columns: "
+                                     "delete the cells right of your data (a stray value far from the data makes "
+                                     "the file enormous), save, and validate again")
+            if row > limits.rows:
+                exported = f"the export had {limits.exported_rows:,} rows" if limits.exported_rows is not None \
+                    else "the export's own row count is unknown"
+                return row, None, (f"row {row:,} is past row {limits.rows:,}, the last bcmod reads in this file "
+                                   f"({exported}; as many again, and at least {ADDED_ROWS_FLOOR:,}, may be added): delete the "
+                                   "rows below your data, or export the products you are adding rows for and "
+                                   "edit that export")
+    except csv.Error:
+        return None  # parse_csv reports it
+    return None
 
 
 def _enclosing_cell(data: bytes, position: int) -> tuple[int, int, str] | None:
@@ -859,6 +938,8 @@ def _image_problem(text: str, root: Path, files_allowed: bool) -> str | None:
             "the image link is not a complete web address: write it as https://example.com/image.png"
     if not files_allowed:
         return "the pattern image must be a web address starting with https:// (or http://)"
+    if message := _other_scheme(text):
+        return message
     if _WINDOWS_PATH.match(text):
         return ("the image path is a path on your computer: copy the image into the folder that holds this file "
                 f"({root}) and write its name relative to that folder, such as images/red.png")
@@ -882,9 +963,22 @@ def _image_problem(text: str, root: Path, files_allowed: bool) -> str | None:
             return (f"the image is {size:,} bytes ({size / 2**20:.1f} MB); BigCommerce takes images of at most "
                     f"8 MB ({IMAGE_MAX_BYTES:,} bytes): make it smaller")
         with resolved.open("rb") as handle:
-            head = handle.read(12)
+            data = handle.read(IMAGE_MAX_BYTES + 1)
     except OSError as exc:
         return f"the image cannot be read ({exc.strerror or exc})"
-    if any(head.startswith(magic) for magic, _ in _IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+    if image_kind(data) is None and data:
+        return "the file is not an image BigCommerce takes: use a GIF, JPEG or PNG file"
+    problem = image_problem(data)  # the same check as the apply's
+    return f"the image file {problem}" if problem else None
+
+
+def _other_scheme(text: str) -> str | None:
+    """An address of another kind than http(s) (`file:`, `ftp:`, `data:`, `javascript:`), which
+    bcmod neither downloads nor reads as a file name."""
+    scheme = url_scheme(text)
+    if scheme is None:
         return None
-    return "the file is not an image: use a PNG, JPEG, GIF, WEBP or BMP file"
+    if scheme in ("http", "https"):  # `https:/x`, `http:x`: the cell above took the complete ones
+        return "the image link is not a complete web address: write it as https://example.com/image.png"
+    return (f"{scheme}: addresses are not used for images: write a web address starting with https:// "
+            "(or http://), or the name of an image file in the folder that holds this file, such as images/red.png")
