@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.extras import modifier_extras, value_extras
 from pipeline.modifier_types import ALL_CONFIG_FIELDS, MODIFIER_TYPES, FieldKind
 
 # Pandas extension dtypes keep missing cells distinct from False/0/"" all the way to the sheet.
@@ -83,7 +84,7 @@ LIST_CONFIG_FIELDS = frozenset(
 )
 
 
-KNOWN_ADJUSTER_KEYS = frozenset({"price", "weight", "image_url", "purchasing_disabled"})
+WRITABLE_EXTRA_PARTS = frozenset({"config", "value_data", "adjusters"})
 # ("modifier" | "value", id) -> {"config" | "value_data" | "adjusters": {unknown key: value}}
 Extras = dict[tuple[str, int], dict[str, dict[str, Any]]]
 
@@ -120,36 +121,16 @@ def products_to_frames(products: Iterable[Mapping[str, Any]]) -> ModifierFrames:
     for product in products:
         for modifier in product.get("modifiers") or ():
             modifier_rows.append(_modifier_row(product, modifier))
-            _keep_extras(extras, "modifier", modifier, {"config": _unknown_config(modifier)})
+            _keep_extras(extras, "modifier", modifier, modifier_extras(modifier))
             for value in modifier.get("option_values") or ():
                 value_rows.append(_value_row(product, modifier, value))
-                _keep_extras(extras, "value", value, _unknown_value_parts(modifier, value))
+                _keep_extras(extras, "value", value, value_extras(value, str(modifier.get("type"))))
     return ModifierFrames(_typed(modifier_rows, MODIFIER_DTYPES), _typed(value_rows, VALUE_DTYPES), extras)
 
 
-def _unknown_config(modifier: Mapping[str, Any]) -> dict[str, Any]:
-    config = modifier.get("config")
-    spec = MODIFIER_TYPES.get(modifier.get("type"))  # type: ignore[arg-type]
-    if not isinstance(config, Mapping) or spec is None:
-        return {}
-    known = set(spec.config_field_names)
-    return {key: item for key, item in config.items() if key not in known}
-
-
-def _unknown_value_parts(modifier: Mapping[str, Any], value: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    spec = MODIFIER_TYPES.get(modifier.get("type"))  # type: ignore[arg-type]
-    value_data, adjusters = value.get("value_data"), value.get("adjusters")
-    known_data = set(spec.value_data_fields) if spec is not None else set()
-    return {
-        "value_data": {k: v for k, v in value_data.items() if k not in known_data}
-        if isinstance(value_data, Mapping) else {},
-        "adjusters": {k: v for k, v in adjusters.items() if k not in KNOWN_ADJUSTER_KEYS}
-        if isinstance(adjusters, Mapping) else {},
-    }
-
-
-def _keep_extras(extras: Extras, kind: str, item: Mapping[str, Any], parts: dict[str, dict[str, Any]]) -> None:
-    kept = {part: keys for part, keys in parts.items() if keys}
+def _keep_extras(extras: Extras, kind: str, item: Mapping[str, Any], parts: Mapping[str, dict[str, Any]]) -> None:
+    """Keep the writable parts (not top-level keys, which a write leaves alone by not sending them)."""
+    kept = {part: keys for part, keys in parts.items() if part in WRITABLE_EXTRA_PARTS}
     if kept and item.get("id") is not None:
         extras[(kind, int(item["id"]))] = kept
 

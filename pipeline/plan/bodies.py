@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from pipeline.dates import to_atom
+from pipeline.extras import merge_extras
 from pipeline.modifier_types import MODIFIER_TYPES, FieldKind
 from pipeline.normalise import LIST_CONFIG_FIELDS, modifier_payload, value_payload
 
@@ -42,7 +43,7 @@ def modifier_body(row: Record, store: Record | None = None, extras: Mapping[str,
     """A modifier POST/PUT body: `type`, `required`, `display_name`, `sort_order` and the whole config
     of its type, dates in ATOM, blanked text as "", the store's unknown config keys kept (`extras`)."""
     payload = modifier_payload(row)
-    config: dict[str, Any] = dict((extras or {}).get("config") or {})
+    config: dict[str, Any] = {}
     spec = MODIFIER_TYPES[row["type"]]
     for field in spec.config_fields:
         if field.name in payload["config"]:
@@ -58,7 +59,7 @@ def modifier_body(row: Record, store: Record | None = None, extras: Mapping[str,
         body["sort_order"] = payload["sort_order"]
     if config or spec.config_fields:  # a type without config gets none (the spec's examples differ on its shape)
         body["config"] = config
-    return body
+    return merge_extras(body, extras or {})
 
 
 def value_body(row: Record, *, type_name: str, store: Record | None = None,
@@ -75,12 +76,9 @@ def value_body(row: Record, *, type_name: str, store: Record | None = None,
                             "sort_order": payload.get("sort_order", default_sort_order)}
     if spec.supports_default_value and "is_default" in payload:
         body["is_default"] = payload["is_default"]
-    extra = extras or {}
-    if spec.value_data_fields and not spec.generated_values:
-        value_data = {**(extra.get("value_data") or {}), **(payload.get("value_data") or {})}
-        if value_data:
-            body["value_data"] = value_data
-    adjusters: dict[str, Any] = dict(extra.get("adjusters") or {})
+    if spec.value_data_fields and not spec.generated_values and payload.get("value_data"):
+        body["value_data"] = payload["value_data"]
+    adjusters: dict[str, Any] = {}
     for part in ("price", "weight"):
         adjuster = payload["adjusters"][part]
         if adjuster:
@@ -93,4 +91,4 @@ def value_body(row: Record, *, type_name: str, store: Record | None = None,
                                             "message": disabled.get("message") or ""}
     if adjusters:
         body["adjusters"] = adjusters
-    return body
+    return merge_extras(body, extras or {})

@@ -591,3 +591,19 @@ def test_sheets_as_exported_plan_nothing_with_frames_to_sheets_index() -> None:
     raw = frames_to_sheets(scenario.current)
     assert build_plan(raw, scenario.meta, scenario.current, workbook="x").operations == []
     assert isinstance(next(iter(raw.values())), pd.DataFrame)
+
+
+def test_keys_no_column_holds_are_sent_back_in_writes_never_erased() -> None:
+    scenario = Scenario()
+    scenario.store_modifier(12)["config"]["text_pattern"] = "[A-Z]+"  # a field newer than this code
+    scenario.store_value(101)["adjusters"]["price"]["rounding"] = "up"
+    scenario.store_value(101)["adjusters"]["gift_wrap"] = {"status": True}
+    scenario.edit("Text modifiers", {"modifier_id": 12}, text_max_length=30)
+    scenario.edit(CHOICE_VALUES, {"value_id": 101}, label="Mid", price_adjuster="relative", price_adjuster_value=2.0)
+    by_id = {op.modifier_id if op.kind is OpKind.UPDATE_MODIFIER else op.value_id: op
+             for op in scenario.plan().operations}
+    assert by_id[12].payload["config"]["text_pattern"] == "[A-Z]+"
+    assert by_id[12].payload["config"]["text_max_length"] == 30
+    adjusters = by_id[101].payload["adjusters"]
+    assert adjusters["price"] == {"adjuster": "relative", "adjuster_value": 2.0, "rounding": "up"}
+    assert adjusters["gift_wrap"] == {"status": True}
