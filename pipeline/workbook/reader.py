@@ -3,13 +3,15 @@
 This is the plain round-trip reader: it checks that every sheet and column is there and that each
 cell can be read as its column's kind, and returns typed frames. Row-level validation of the
 content is a separate, later step. Workbooks are read with python-calamine (Rust), which is
-several times faster than openpyxl.
+several times faster than openpyxl, and which trusts the file: every part it reads, and every sheet
+before it parses it, passes `pipeline.workbook.guard` first (a lying zip, a bomb, a stray cell at
+XFD100000 are refused with `PackageRefused`, a ValueError, instead of unpacking or allocating them).
 """
 
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from python_calamine import CalamineSheet, CalamineWorkbook
 from pipeline.gc_pause import gc_paused
 from pipeline.normalise import ModifierFrames
 from pipeline.workbook.csv_files import csv_name, read_csv_tables
+from pipeline.workbook.guard import check_package, check_sheet, sheet_limits
 from pipeline.workbook.layout import META_SHEET
 from pipeline.workbook.meta import ExportMeta, meta_from_frame
 from pipeline.workbook.split import sheets_to_frames
@@ -46,6 +49,8 @@ def read_sheets(path: Path) -> tuple[dict[str, pd.DataFrame], ExportMeta]:
     else:
         with zipfile.ZipFile(path) as archive:
             is_xlsx = "xl/workbook.xml" in archive.namelist()
+        if not is_xlsx:
+            check_package(path, lambda names: ())
         raw = _xlsx_tables(path) if is_xlsx else read_csv_tables(path)
     missing = [f"sheet {s.name!r}" if is_xlsx else csv_name(s.name) for s in EXPORT_TABLES if s.name not in raw]
     if missing:
@@ -79,7 +84,8 @@ class XlsxContent:
 def read_xlsx(path: Path, wanted: Collection[str]) -> XlsxContent:
     """The raw cells of the sheets in `wanted` (a sheet with no rows has an empty header).
 
-    Raises python-calamine's errors for a file it cannot read.
+    Raises python-calamine's errors for a file it cannot read, and `PackageRefused` for one the
+    guard refuses.
     """
     with XlsxSheets(path, wanted) as sheets:
         content = XlsxContent(sheets.names, {}, {})
@@ -87,6 +93,9 @@ def read_xlsx(path: Path, wanted: Collection[str]) -> XlsxContent:
             content.tables[name] = table
             content.merged[name] = merged
     return content
+
+
+SheetGuard = Callable[[str], object]
 
 
 class XlsxSheets:
@@ -98,16 +107,25 @@ class XlsxSheets:
     wanted sheets one after the other while the caller converts and uses those already parsed:
     on two cores the parsing costs little time of its own. (The caller keeps up with the worker,
     so few parsed sheets wait in memory: the peak is the same as parsing each sheet when asked.)
-    Opening and iterating raise python-calamine's errors for a file it cannot read.
+
+    `guard`: called in the worker with each sheet's name before that sheet is parsed; it raises
+    to refuse the sheet. A caller that gives one has checked the package's other parts (see
+    `guard.check_package`) before opening. None: the package is checked on opening and each sheet
+    is scanned with its layout's limits before it is parsed. Opening and iterating raise
+    python-calamine's errors for a file it cannot read, and `PackageRefused` for one refused.
     """
 
-    def __init__(self, path: Path, wanted: Collection[str]) -> None:
+    def __init__(self, path: Path, wanted: Collection[str], *, guard: SheetGuard | None = None) -> None:
         self.path = Path(path)
         self.wanted = wanted
+        self.guard = guard
         self.names: list[str] = []
         self._stack = ExitStack()
 
     def __enter__(self) -> XlsxSheets:
+        if self.guard is None:
+            parts = check_package(self.path, lambda names: [n for n in names if n in set(self.wanted)])
+            self.guard = lambda name: check_sheet(self.path, parts.get(name, ""), sheet_limits(name), sheet=name)
         with ExitStack() as stack:
             self._workbook = stack.enter_context(CalamineWorkbook.from_path(self.path))
             self._pool = stack.enter_context(ThreadPoolExecutor(1, "calamine"))
@@ -124,12 +142,17 @@ class XlsxSheets:
         for future in self._parsed:
             future.cancel()
 
+    def _parse(self, name: str) -> CalamineSheet:
+        assert self.guard is not None
+        self.guard(name)
+        return self._workbook.get_sheet_by_name(name)
+
     def __iter__(self) -> Iterator[tuple[str, RawTable, Merged]]:
         present = set(self.names)
         chosen = [name for name in self.wanted if name in present] if isinstance(self.wanted, Sequence) \
             else [name for name in self.names if name in self.wanted]
-        # one worker: the workbook parses one sheet at a time
-        self._parsed = [self._pool.submit(self._workbook.get_sheet_by_name, name) for name in chosen]
+        # one worker: the workbook parses one sheet at a time, each after its guard
+        self._parsed = [self._pool.submit(self._parse, name) for name in chosen]
         for name, parsed in zip(chosen, self._parsed, strict=True):
             sheet = parsed.result()
             rows = sheet.to_python(skip_empty_area=False)
