@@ -30,7 +30,7 @@ from jsonschema import FormatChecker
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
-from openapi_schema_validator._format import oas30_format_checker
+from openapi_schema_validator import oas30_format_checker
 
 from pipeline.sandbox.errata import ATOM_EXAMPLE, ATOM_PATTERN, FIELD_SELECTION_FLAG, apply_errata
 from pipeline.sandbox.specs import SERVED_OPERATIONS, SPEC_FILES, Spec, load_spec, specs_present

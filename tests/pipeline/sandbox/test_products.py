@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
-from .support import API, LEGACY_PRODUCT, PLAIN_PRODUCTS, assert_error, product_date, strict_key
+from .support import (
+    API,
+    LEGACY_PRODUCT,
+    PLAIN_PRODUCTS,
+    SPEC_CHECK,
+    assert_error,
+    client_for,
+    product_date,
+    strict_key,
+)
 
 pytestmark = pytest.mark.anyio
 TOTAL = PLAIN_PRODUCTS + 1  # plus the legacy product
@@ -155,3 +166,29 @@ async def test_seed_image_urls_render_absolute_from_request_host(client: httpx.A
     assert values[1]["value_data"]["image_url"] == "http://sandbox.test/_sandbox/images/seed/pattern.png"
     assert values[1]["adjusters"]["image_url"] == "http://sandbox.test/_sandbox/images/seed/pattern-value.png"
     assert values[0]["adjusters"]["image_url"] == ""
+
+
+async def test_literal_include_fields_drops_unnamed_sub_resources(make_app: Callable[..., Starlette]) -> None:
+    """A store that applies include_fields literally: included modifiers come back only when named there."""
+    async with client_for(make_app(literal_include_fields=True)) as client:
+        trimmed = await client.get(f"{API}/catalog/products", params={
+            "include": "modifiers", "include_fields": "sku,date_modified", "id:in": "2"})
+        assert trimmed.status_code == 200
+        assert trimmed.json()["data"] == [{"id": 2, "sku": "SKU-2", "date_modified": product_date(2)}]
+        assert trimmed.json()["meta"]["pagination"]["per_page"] == 10, "include=modifiers still caps the page"
+        whole = await client.get(f"{API}/catalog/products", params={"include": "modifiers", "id:in": "2"})
+        assert [m["display_name"] for m in whole.json()["data"][0]["modifiers"]] == ["Material", "Gift wrap"]
+        single = await client.get(f"{API}/catalog/products/2", params={"include": "modifiers", "include_fields": "sku"})
+        assert set(single.json()["data"]) == {"id", "sku"}
+
+
+async def test_literal_include_fields_naming_modifiers(make_app: Callable[..., Starlette]) -> None:
+    """Naming `modifiers` in include_fields embeds them; the products spec's enum has no such field, so a
+    strict store refuses that request (the sandbox's own rules, non-strict, let it through)."""
+    params = {"include": "modifiers", "include_fields": "sku,modifiers", "id:in": "2"}
+    async with client_for(make_app(literal_include_fields=True, strict=False)) as client:
+        named = await client.get(f"{API}/catalog/products", params=params)
+        assert set(named.json()["data"][0]) == {"id", "sku", "modifiers"}
+    if SPEC_CHECK:
+        async with client_for(make_app(literal_include_fields=True)) as client:
+            assert_error(await client.get(f"{API}/catalog/products", params=params), 422, "query.include_fields")
