@@ -41,8 +41,9 @@ class ImageFile:
 
 
 def where(source: RowRef | None, workbook: str | Path | None = None) -> str:
-    """`edit.xlsx, sheet Choice values, row 7, column image_url`: where the cell that names the image is."""
-    place = f"sheet {source.sheet}, row {source.row}, column {COLUMN}" if source else "this operation"
+    """`edit.xlsx, sheet 'Choice values', row 7, column 'image_url'`: the cell that names the image, said
+    as validation says where an issue is."""
+    place = f"sheet {source.sheet!r}, row {source.row}, column {COLUMN!r}" if source else "this operation"
     return f"{Path(workbook).name}, {place}" if workbook else place
 
 

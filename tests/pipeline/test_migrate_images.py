@@ -79,7 +79,7 @@ async def test_migrate_downloads_the_sources_images_and_refuses_inner_links(stor
     failed = [o for o in uploads.values() if o.status != "ok"]
     assert sorted(ops[o.op_id].image for o in failed) == sorted(INNER)
     for outcome in failed:  # (the executor names the workbook too once it passes `workbook=` to load_image)
-        assert (f"sheet {outcome.source.sheet}, row {outcome.source.row}, column image_url: the image at "
+        assert (f"sheet {outcome.source.sheet!r}, row {outcome.source.row}, column 'image_url': the image at "
                 in outcome.message)
         assert "link-local address" in outcome.message or "private network address" in outcome.message
     assert [o.status for o in result.applied.outcomes if o.kind is not OpKind.UPLOAD_IMAGE].count("failed") == 0

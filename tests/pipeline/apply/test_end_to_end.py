@@ -198,12 +198,13 @@ async def test_a_failing_row_is_reported_in_the_results_and_the_exit_code(store,
     values = book["Choice values"]
     assert get(values, rows[0], RESULT_COLUMN) == "ok"
     message = get(values, rows[1], RESULT_COLUMN)
-    assert message.startswith(f"failed: Choice values row {rows[1]}: ") and "not a PNG" in message
+    assert message.startswith(f"failed: sheet 'Choice values', row {rows[1]}, column 'image_url': ")
+    assert "is not a GIF, JPEG or PNG image" in message
     assert book[RESULTS_SUMMARY_SHEET]["A1"].value == "Apply failed for 1 row"
     out = StringIO()
     render_summary(result, Console(file=out, width=160))
     text = out.getvalue()
-    assert "1 failed operation" in text and "not a PNG" in text and "update value" in text
+    assert "1 failed operation" in text and "not a GIF, JPEG or PNG" in text and "update value" in text
 
 
 async def test_csv_exports_get_a_results_csv(store, tmp_path: Path) -> None:

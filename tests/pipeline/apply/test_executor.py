@@ -309,7 +309,7 @@ async def test_images_for_new_values_find_their_ids_and_bad_images_fail_alone(st
     result = await run(store, plan_of(ops + bad), folder)
     assert result.outcome(ops[-1].op_id).status == OK
     failure = result.outcome(bad[-1].op_id)
-    assert failure.status == FAILED and "New values row 40" in failure.message and "outside" in failure.message
+    assert failure.status == FAILED and "sheet 'New values', row 40," in failure.message and "outside" in failure.message
     assert result.outcome(bad[0].op_id).status == OK  # the modifier itself landed
     beta = next(v for v in modifier_named(products_of(store), FIRST_PRODUCT_ID, "With pictures")["option_values"]
                 if v["label"] == "Beta")

@@ -25,7 +25,7 @@ from tests.stores import TEST_TOKEN, sandbox_store
 
 pytestmark = pytest.mark.anyio
 ROW = RowRef("Choice values", 7)
-AT = "sheet Choice values, row 7, column image_url: "
+AT = "sheet 'Choice values', row 7, column 'image_url': "
 PNG = png_bytes(b"\x01\x02\x03")
 WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 32
 BMP = b"BM" + b"\x00" * 12 + (40).to_bytes(4, "little") + b"\x00" * 40
@@ -92,7 +92,7 @@ def test_too_big_and_not_an_image_are_refused(folder: Path) -> None:
     with big.open("wb") as handle:
         handle.write(PNG)
         handle.truncate(IMAGE_MAX_BYTES + 1)
-    with pytest.raises(ImageError, match=r"row 7, column image_url: the image file 'images/big.png' is 8,388,609 "
+    with pytest.raises(ImageError, match=r"row 7, column 'image_url': the image file 'images/big.png' is 8,388,609 "
                                          r"bytes \(8.0 MB\)"):
         load_local("images/big.png", folder, ROW)
     exactly = folder / "images" / "max.png"
@@ -210,7 +210,7 @@ async def test_a_redirect_to_loopback_is_refused_when_the_store_is_not_local(fol
         return httpx.Response(302, headers={"location": "http://127.0.0.1:8765/red.png"})
 
     transport = GuardedTransport(ImagePolicy(), inner=httpx.MockTransport(handler), resolve=public)
-    with pytest.raises(ImageError, match=r"column image_url: the image at 'http://127.0.0.1:8765/red.png' "
+    with pytest.raises(ImageError, match=r"column 'image_url': the image at 'http://127.0.0.1:8765/red.png' "
                                          r"\(redirected from 'http://images.example/go'\): its host 127.0.0.1 is a "
                                          r"loopback address"):
         await load_image("http://images.example/go", folder, ROW, transport=transport)
