@@ -17,16 +17,18 @@ from typing import Any, Final, NamedTuple
 import numpy as np
 import pandas as pd
 
+from pipeline.workbook.date_text import dates_from_sheet
 from pipeline.workbook.layout import ColumnKind
 
 TEXT_KINDS: Final[frozenset[ColumnKind]] = frozenset({"text", "list", "date", "enum", "action"})
 BOOL_TEXT: Final = {True: "TRUE", False: "FALSE"}
 
-# A spreadsheet evaluates CSV text that starts with one of these; the CSV writer prefixes such text
-# with an apostrophe. Text that already starts with apostrophes before such a character gets one
-# more, so the reader removing exactly one apostrophe always gives back what was written.
-FORMULA_TRIGGERS: Final = "=+-@"
-_NEUTRALISED = re.compile(r"'*[=+\-@]")
+# A spreadsheet evaluates CSV text that starts with one of these (OWASP's list: = + - @, and tab and
+# carriage return, which some programs skip before evaluating what follows); the CSV writer prefixes
+# such text with an apostrophe. Text that already starts with apostrophes before such a character
+# gets one more, so the reader removing exactly one apostrophe always gives back what was written.
+FORMULA_TRIGGERS: Final = "=+-@\t\r"
+_NEUTRALISED = re.compile(r"'*[=+\-@\t\r]")
 
 
 def neutralise(text: str) -> str:
@@ -94,6 +96,8 @@ def coerce_cells(cells: Sequence[Any], kind: ColumnKind, dtype: str, *, from_csv
     kinds = set(map(type, cells))
     if dtype == "string":
         array, missing = _text_array(cells, kinds, from_csv and kind in TEXT_KINDS)
+        if kind == "date":  # the workbook shows a day alone for midnight UTC
+            array = dates_from_sheet(array)
         return Coerced(array, missing, bad)
     if dtype == "boolean":
         array = _boolean_array(cells, kinds, bad)

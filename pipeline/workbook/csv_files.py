@@ -1,9 +1,11 @@
 """The export as CSV files: one per sheet plus `_bcmod.csv`, in a folder or a zip.
 
 UTF-8 with a byte-order mark so Excel opens accented text correctly, comma separated, CRLF line
-ends. Text that a spreadsheet would evaluate (starting with =, +, - or @) gets a leading
-apostrophe, which the reader removes again, so `=SUM(A1)` and `-10%` round-trip exactly. Cells
-follow the same conventions as the workbook: TRUE/FALSE, whole-number ids, blank = missing.
+ends. Text that a spreadsheet would evaluate (starting with =, +, -, @, a tab or a carriage return:
+OWASP's list) gets a leading apostrophe, which the reader removes again, so `=SUM(A1)`, `-10%` and
+a label starting with a tab round-trip exactly (`cells.neutralise`/`unneutralise`). Cells follow
+the same conventions as the workbook: TRUE/FALSE, whole-number ids, blank = missing, except that
+dates keep their exported ATOM text (see `date_text`).
 """
 
 from __future__ import annotations

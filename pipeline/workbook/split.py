@@ -6,6 +6,8 @@ Every writer (xlsx, CSV) starts from `frames_to_sheets` and every reader ends wi
 A sheet can only hold what a person sees in it, which is slightly less than the frames:
 - a column the layout does not show for a sheet is not carried (the read-only, store-generated
   `name` of a modifier; `is_default` of swatch values, which have no default);
+- a reference column a sheet shows but its frame does not hold (`product_name` on value sheets)
+  is looked up from the modifier frame when written and dropped again when read;
 - an empty string and a missing value are the same blank cell (neither Excel, LibreOffice nor
   CSV keeps them apart), and a blank cell reads back as missing. `products_to_frames` already
   stores blanks as missing; the split makes sure of it for frames from anywhere else.
@@ -23,6 +25,7 @@ from pipeline.normalise import MODIFIER_DTYPES, VALUE_DTYPES, ModifierFrames
 from pipeline.workbook.layout import SHEETS, SheetSpec
 
 ACTION_DTYPE = "string"
+REFERENCE_DTYPE = "string"  # a reference column the frame does not hold (product_name on value sheets)
 
 
 def frame_dtypes(kind: str) -> dict[str, str]:
@@ -33,7 +36,8 @@ def frame_dtypes(kind: str) -> dict[str, str]:
 def sheet_dtypes(spec: SheetSpec) -> dict[str, str]:
     """Column -> pandas dtype for one sheet, in the layout's column order."""
     dtypes = frame_dtypes(spec.kind)
-    return {c.name: ACTION_DTYPE if c.kind == "action" else dtypes[c.name] for c in spec.columns}
+    return {c.name: ACTION_DTYPE if c.kind == "action" else dtypes.get(c.name, REFERENCE_DTYPE)
+            for c in spec.columns}
 
 
 def empty_sheet(spec: SheetSpec) -> pd.DataFrame:
@@ -48,6 +52,7 @@ def frames_to_sheets(frames: ModifierFrames) -> dict[str, pd.DataFrame]:
     """
     out: dict[str, pd.DataFrame] = {}
     placed = {"modifiers": 0, "values": 0}
+    product_names = _product_names(frames.modifiers)
     for spec in SHEETS:
         source = frames.modifiers if spec.kind == "modifiers" else frames.values
         rows = source.loc[source["type"].isin(spec.types).fillna(False).to_numpy(bool)]
@@ -57,7 +62,12 @@ def frames_to_sheets(frames: ModifierFrames) -> dict[str, pd.DataFrame]:
             if name == "action":
                 sheet[name] = pd.Series(pd.NA, index=sheet.index, dtype=dtype)
                 continue
-            column = rows[name].astype(dtype).reset_index(drop=True)
+            if name in rows.columns:
+                column = rows[name].astype(dtype).reset_index(drop=True)
+            elif name == "product_name":
+                column = rows["product_id"].map(product_names).astype(dtype).reset_index(drop=True)
+            else:
+                raise AssertionError(f"sheet {spec.name!r} shows {name!r}, which its frame does not hold")
             if dtype == "string":
                 column = column.replace("", pd.NA)
             sheet[name] = column
@@ -67,6 +77,13 @@ def frames_to_sheets(frames: ModifierFrames) -> dict[str, pd.DataFrame]:
             unknown = sorted(set(frame["type"].dropna()) - {t for s in SHEETS if s.kind == kind for t in s.types})
             raise ValueError(f"{len(frame) - placed[kind]} {kind} rows have a type with no sheet: {unknown}")
     return out
+
+
+def _product_names(modifiers: pd.DataFrame) -> pd.Series:
+    """Product id -> product name, as the modifier rows give it (for the value sheets)."""
+    named = modifiers.loc[modifiers["product_id"].notna(), ["product_id", "product_name"]]
+    named = named.drop_duplicates("product_id")
+    return pd.Series(named["product_name"].to_numpy(), index=named["product_id"].astype("int64").to_numpy())
 
 
 def sheets_to_frames(sheets: Mapping[str, pd.DataFrame]) -> ModifierFrames:

@@ -2,8 +2,8 @@
 
 Design: openpyxl builds a small *skeleton* workbook (no data rows) that carries everything fiddly
 and rarely large: styles, header comments with their VML drawings, drop-down data validations,
-column widths and default column styles, frozen panes, autofilters, the hidden metadata sheet and
-the README. The data rows are then streamed straight into each worksheet's `<sheetData>` as XML
+column widths and default column styles, frozen panes, autofilters, the very hidden metadata sheet
+and the README. The data rows are then streamed straight into each worksheet's `<sheetData>` as XML
 text built column by column, with one shared-string table for the whole workbook (so each
 distinct text is escaped once). That keeps every feature of a normal openpyxl workbook while
 writing 100k value rows several times faster than `DataFrame.to_excel` (see bench/).
@@ -18,6 +18,12 @@ Cell conventions (the reader and the README rely on them):
 - int and number columns: plain numbers; bool columns: real booleans (TRUE/FALSE).
 - a missing value is an empty cell (no cell at all).
 Columns a person should not edit are shaded grey.
+
+Made to be read as it opens: widths fit the header and the typical value (`widths`); the header row
+and the identity columns (product, modifier, value) are frozen; a date that is a day shows as the
+day (`date_text`; fingerprints are taken from the ATOM text as exported, which the reader gives back);
+swatch colours are filled with their colours (`swatches`: a style per distinct colour list, the only
+per-row style); the metadata sheet is very hidden, so it is not offered in the Unhide dialog.
 """
 
 from __future__ import annotations
@@ -40,19 +46,24 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from pipeline.normalise import ModifierFrames
 from pipeline.workbook.cells import TEXT_KINDS
-from pipeline.workbook.layout import META_SHEET, README_SHEET, SHEETS, Column, ColumnKind
+from pipeline.workbook.date_text import dates_for_sheet
+from pipeline.workbook.layout import META_SHEET, README_SHEET, SHEETS, Column, ColumnKind, SheetSpec
 from pipeline.workbook.meta import META_COLUMNS, ExportMeta, meta_to_frame
 from pipeline.workbook.readme import README_LINES
 from pipeline.workbook.split import frames_to_sheets
+from pipeline.workbook.swatches import FONT_NAME, preview
+from pipeline.workbook.widths import fitted_width
 
 NEW_ROW_MARGIN = 1000  # empty rows below the data that still get drop-downs
 ROWS_PER_CHUNK = 5000
-README_WIDTH = 100  # characters
+README_WIDTH = 90  # characters: a printed page is as wide
 COMPRESS_LEVEL = 6  # zlib default: 1 would save ~15% of the write time for ~30% bigger files
+MAX_PREVIEW_STYLES = 2000  # distinct colour lists previewed (the most frequent); Excel allows ~64,000 styles
 
 _GREY = PatternFill("solid", start_color="FFE7E6E6")
 _HEADER_FILL = PatternFill("solid", start_color="FFDDEBF7")
-_BOLD = Font(bold=True)
+_CENTRED = Alignment(horizontal="center")
+_BOLD = Font(name=FONT_NAME, size=11, bold=True)
 _BOOL_CHOICES = ("TRUE", "FALSE")
 # LibreOffice shows a boolean cell styled "General" as 0/1; this format shows TRUE/FALSE everywhere.
 BOOL_FORMAT = '"TRUE";"TRUE";"FALSE"'
@@ -66,9 +77,9 @@ def write_workbook(frames: ModifierFrames, path: Path, meta: ExportMeta) -> Path
     """
     path = Path(path)
     sheets = frames_to_sheets(frames)
-    meta = meta.with_fingerprints(sheets)
+    meta = meta.with_fingerprints(sheets)  # of the rows as exported, before dates are shown as days
     tables = [_Table(README_SHEET, None, ())]
-    tables += [_Table(spec.name, sheets[spec.name], spec.columns) for spec in SHEETS]
+    tables += [_Table(spec.name, _as_shown(sheets[spec.name], spec), spec.columns, spec.identity) for spec in SHEETS]
     tables.append(_Table(META_SHEET, meta_to_frame(meta), META_COLUMNS))
     skeleton = _skeleton(tables)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +90,14 @@ def write_workbook(frames: ModifierFrames, path: Path, meta: ExportMeta) -> Path
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _as_shown(sheet: pd.DataFrame, spec: SheetSpec) -> pd.DataFrame:
+    """The sheet's rows as the workbook shows them: date columns with days as days."""
+    dates = [c.name for c in spec.columns if c.kind == "date"]
+    if not dates or not len(sheet):
+        return sheet
+    return sheet.assign(**{name: dates_for_sheet(sheet[name]) for name in dates})
 
 
 def _write_parts(skeleton: io.BytesIO, tables: list[_Table], target: Path) -> None:
@@ -133,7 +152,9 @@ class _Table:
     title: str
     frame: pd.DataFrame | None
     columns: Sequence[Column]
+    identity: int = 0  # leading columns frozen with the header
     styles: list[int] = field(default_factory=list)
+    value_styles: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> cell text -> xf id
     header_styles: tuple[int, int] = (0, 0)  # editable, read-only
     readme_styles: tuple[int, int, int] = (0, 0, 0)  # title, heading, body
 
@@ -154,7 +175,7 @@ def _skeleton(tables: list[_Table]) -> io.BytesIO:
         else:
             _data_skeleton(ws, table, with_help=table.title != META_SHEET)
         if table.title == META_SHEET:
-            ws.sheet_state = "hidden"
+            ws.sheet_state = "veryHidden"  # only a macro or an XML editor can show it
     wb.active = 0
     buffer = io.BytesIO()
     wb.save(buffer)
@@ -169,7 +190,7 @@ def _readme_skeleton(ws, table: _Table) -> None:
     ws.page_setup.fitToHeight = 0
     wrap = Alignment(wrap_text=True, vertical="top")
     table.readme_styles = (
-        _style_id(ws, font=Font(bold=True, size=14)),
+        _style_id(ws, font=Font(name=FONT_NAME, bold=True, size=14)),
         _style_id(ws, font=_BOLD),
         _style_id(ws, alignment=wrap),
     )
@@ -186,13 +207,19 @@ def _data_skeleton(ws, table: _Table, *, with_help: bool) -> None:
         letter = get_column_letter(position)
         fill = None if column.editable else _GREY
         number_format = _NUMBER_FORMATS.get(column.kind, "General")
-        table.styles.append(_style_id(ws, fill=fill, number_format=number_format))
+        alignment = _CENTRED if column.kind == "bool" else None  # TRUE/FALSE apart from the numbers beside them
+        table.styles.append(_style_id(ws, fill=fill, number_format=number_format, alignment=alignment))
+        values = table.frame[column.name] if n_rows else None
+        if column.colour_preview and values is not None:
+            table.value_styles[column.name] = _preview_styles(ws, values, number_format)
         dimension = ws.column_dimensions[letter]
-        dimension.width = column.width
+        dimension.width = fitted_width(column, values) if with_help else column.width
         if number_format != "General" or fill is not None:
             dimension.number_format = number_format
             if fill is not None:
                 dimension.fill = fill
+            if alignment is not None:
+                dimension.alignment = alignment
         if not with_help:
             continue
         ws.cell(row=1, column=position).comment = _comment(column)
@@ -208,7 +235,7 @@ def _data_skeleton(ws, table: _Table, *, with_help: bool) -> None:
                 validations[choices] = validation
                 ws.add_data_validation(validation)
             validation.add(f"{letter}2:{letter}{margin_row}")
-    ws.freeze_panes = "A2"
+    ws.freeze_panes = f"{get_column_letter(table.identity + 1)}2"
     ws.print_title_rows = "1:1"
     ws.page_setup.orientation = "landscape"
     ws.sheet_properties.pageSetUpPr.fitToPage = True  # print all columns across one page width
@@ -226,11 +253,22 @@ def _style_id(ws, **attributes) -> int:
     return probe.style_id
 
 
+def _preview_styles(ws, values: pd.Series, number_format: str) -> dict[str, int]:
+    """Cell text -> xf id of a style filled with the colours it lists, for the most frequent lists."""
+    out: dict[str, int] = {}
+    for text in values.dropna().value_counts().index[:MAX_PREVIEW_STYLES].tolist():
+        shown = preview(text)
+        if shown is not None:
+            out[text] = _style_id(ws, fill=shown.fill, font=shown.font, number_format=number_format)
+    return out
+
+
 def _comment(column: Column) -> Comment:
-    text = column.comment
+    """The header's comment: the column in plain words, then what to write in it."""
+    text = f"{column.heading}\n{column.comment}"
     if not column.editable:
-        text += " (For reference; changes here are ignored.)"
-    lines = 2 + len(text) // 40
+        text += " Read-only: for reference, not sent to the store."
+    lines = 3 + len(text) // 40
     comment = Comment(text, "bcmod", height=18 * lines, width=300)
     return comment
 
@@ -308,7 +346,9 @@ def _readme_rows(table: _Table, strings: _SharedStrings) -> Iterator[str]:
         if not text:
             continue
         style = {0: title, 1: heading}.get(level, body)
-        lines = -(-len(text) // README_WIDTH)  # wrapped lines; spreadsheets do not grow rows on open
+        # wrapped lines (spreadsheets do not grow rows on open); a width unit is a digit, a bit wider
+        # than the average letter
+        lines = -(-len(text) // int(README_WIDTH * 1.1))
         height = f' ht="{15 * lines + 3 * (level == 0)}" customHeight="1"' if lines > 1 or level == 0 else ""
         yield (f'<row r="{number}"{height}><c r="A{number}" s="{style}" t="s"><v>{strings.code(text)}</v></c>'
                "</row>")
@@ -332,7 +372,8 @@ def _data_rows(table: _Table, strings: _SharedStrings) -> Iterator[str]:
         return
     row_numbers = [str(n) for n in range(2, n_rows + 2)]
     columns = [
-        _cells(frame[column.name], column.kind, get_column_letter(i), style, row_numbers, strings)
+        _cells(frame[column.name], column.kind, get_column_letter(i), style, row_numbers, strings,
+               table.value_styles.get(column.name))
         for i, (column, style) in enumerate(zip(table.columns, table.styles, strict=True), start=1)
     ]
     for start in range(0, n_rows, ROWS_PER_CHUNK):
@@ -344,8 +385,14 @@ def _data_rows(table: _Table, strings: _SharedStrings) -> Iterator[str]:
 
 
 def _cells(column: pd.Series, kind: ColumnKind, letter: str, style: int, row_numbers: list[str],
-           strings: _SharedStrings) -> list[str]:
-    """The `<c>` element of every row of one column ('' where the value is missing)."""
+           strings: _SharedStrings, value_styles: dict[str, int] | None = None) -> list[str]:
+    """The `<c>` element of every row of one column ('' where the value is missing); a cell whose
+    text has a style of its own in `value_styles` gets that style instead of the column's."""
+    if kind in TEXT_KINDS and value_styles:
+        codes, present = strings.codes(column)
+        own = column.map(value_styles).fillna(style).to_numpy(dtype=np.int64).tolist()
+        return [f'<c r="{letter}{r}" s="{s}" t="s"><v>{t}</v></c>' if p else ""
+                for r, s, t, p in zip(row_numbers, own, codes.tolist(), present.tolist())]
     if kind in TEXT_KINDS:
         codes, present = strings.codes(column)
         head, tail = f'<c r="{letter}', f'" s="{style}" t="s"><v>'

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import zipfile
 
 import pytest
@@ -13,7 +15,9 @@ from pipeline.workbook.cells import neutralise, unneutralise
 from pipeline.workbook.csv_files import csv_name, write_csv
 from pipeline.workbook.layout import META_SHEET, SHEETS
 from pipeline.workbook.meta import ExportMeta
-from tests.helpers import sample_frames
+from pipeline.workbook.reader import read_export
+from pipeline.workbook.split import as_in_workbook
+from tests.helpers import assert_frames_equal, sample_frames
 
 META = ExportMeta("abc123", "https://api.bigcommerce.com/stores/abc123/v3")
 FILE_NAMES = sorted([csv_name(s.name) for s in SHEETS] + ["_bcmod.csv"])
@@ -51,7 +55,29 @@ def test_text_a_spreadsheet_would_evaluate_gets_an_apostrophe_and_numbers_do_not
 def test_neutralising_round_trips_any_text(text):
     guarded = neutralise(text)
     assert unneutralise(guarded) == text
-    assert guarded[:1] not in ("=", "+", "-", "@")
+    assert guarded[:1] not in ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.parametrize("zip_", [False, True])
+def test_a_leading_tab_or_carriage_return_is_guarded_too_and_reads_back_as_written(tmp_path, zip_):
+    # OWASP's CSV injection list: a spreadsheet may skip a leading tab or CR and evaluate what follows
+    frames = sample_frames(12, extra_text=False)
+    choice = frames.values.index[frames.values["type"].isin(["dropdown", "radio_buttons", "rectangles"])]
+    labels = ["\t=1+1", "\r=HYPERLINK(\"http://x.test\")", "\tplain", "'\t=quoted", "x\t=inside"]
+    frames.values.loc[choice[:len(labels)], "label"] = labels
+    frames.values.loc[choice[len(labels)], "purchasing_disabled_message"] = "\r@SUM(1)"
+    path = write_csv(frames, tmp_path / "export", META, zip_=zip_)
+    data = zipfile.ZipFile(path).read("choice_values.csv") if zip_ else (path / "choice_values.csv").read_bytes()
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    cells = {cell for row in rows for cell in row}
+    for written in ("'\t=1+1", "'\r=HYPERLINK(\"http://x.test\")", "'\tplain", "''\t=quoted", "x\t=inside",
+                    "'\r@SUM(1)"):
+        assert written in cells, repr(written)
+    unguarded = [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert all(float(c) < 0 for c in unguarded), unguarded  # only negative numbers, which are numbers
+    back, _ = read_export(path)
+    assert_frames_equal(back, as_in_workbook(frames))
+    assert set(labels) <= set(back.values["label"])
 
 
 def test_zip_holds_the_same_files_and_gets_a_zip_suffix(tmp_path):

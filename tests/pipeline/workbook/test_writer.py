@@ -5,18 +5,22 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import re
+
 import openpyxl
 import pandas as pd
 import pytest
+from openpyxl.utils import get_column_letter
 
 from pipeline.normalise import empty_frames, modifier_fingerprints, value_fingerprints
 from pipeline.workbook.cells import TEXT_KINDS
 from pipeline.workbook.layout import META_SHEET, README_SHEET, SHEETS
 from pipeline.workbook.meta import ExportMeta
-from pipeline.workbook.split import frames_to_sheets
+from pipeline.workbook.reader import read_export
+from pipeline.workbook.split import as_in_workbook, frames_to_sheets
 from pipeline.workbook.writer import BOOL_FORMAT, NEW_ROW_MARGIN, write_workbook
 from sample_data.generator import TRICKY_LABELS
-from tests.helpers import sample_frames
+from tests.helpers import assert_frames_equal, sample_frames
 
 META = ExportMeta("abc123", "https://api.bigcommerce.com/stores/abc123/v3", exported_at="2026-11-23T19:00:00+00:00",
                   filters={"id:in": [101, 102], "date_modified:min": "2026-01-01"})
@@ -37,11 +41,14 @@ def workbook(workbook_path):
     return openpyxl.load_workbook(workbook_path)
 
 
-def test_sheets_readme_first_then_every_layout_sheet_then_hidden_metadata(workbook):
+def test_sheets_readme_first_then_every_layout_sheet_then_very_hidden_metadata(workbook, workbook_path):
     assert workbook.sheetnames == [README_SHEET, *(s.name for s in SHEETS), META_SHEET]
     assert workbook.active.title == README_SHEET
-    assert workbook[META_SHEET].sheet_state in ("hidden", "veryHidden")
+    assert workbook[META_SHEET].sheet_state == "veryHidden"  # not offered by Unhide
     assert all(workbook[s.name].sheet_state == "visible" for s in SHEETS)
+    with zipfile.ZipFile(workbook_path) as archive:
+        assert f'name="{META_SHEET}" sheetId="{len(SHEETS) + 2}" state="veryHidden"'.encode() in \
+            archive.read("xl/workbook.xml")
 
 
 def test_readme_explains_how_to_edit(workbook):
@@ -51,21 +58,110 @@ def test_readme_explains_how_to_edit(workbook):
         assert phrase in text, phrase
 
 
-def test_headers_are_bold_frozen_filtered_commented_and_sized(workbook, frames):
+def test_headers_are_bold_filtered_commented_and_frozen_with_the_identity_columns(workbook, frames):
     sheets = frames_to_sheets(frames)
     for spec in SHEETS:
         ws = workbook[spec.name]
         n_rows = len(sheets[spec.name])
         header = [c.value for c in ws[1]]
-        assert header == list(spec.column_names), spec.name
-        assert ws.freeze_panes == "A2"
+        assert header == list(spec.column_names), spec.name  # the API names the reader matches
+        frozen = spec.column_names[:spec.identity]
+        assert ws.freeze_panes == f"{get_column_letter(spec.identity + 1)}2", spec.name
+        assert {"product_id", "product_name", "display_name"} <= set(frozen), spec.name
+        assert ("label" in frozen) == (spec.kind == "values")
         assert ws.auto_filter.ref == f"A1:{ws.cell(1, len(spec.columns)).column_letter}{max(n_rows + 1, 2)}"
         for cell, column in zip(ws[1], spec.columns, strict=True):
-            assert cell.font.bold
-            assert cell.comment is not None and cell.comment.text.startswith(column.comment)
-            assert ws.column_dimensions[cell.column_letter].width == column.width
+            assert cell.font.bold and cell.font.name == "Calibri"
+            assert cell.comment is not None
+            heading, _, rest = cell.comment.text.partition("\n")
+            assert heading == column.heading and heading != column.name and rest.startswith(column.comment)
             grey = ws.column_dimensions[cell.column_letter].fill.fgColor.rgb == "FFE7E6E6"
             assert grey == (not column.editable), (spec.name, column.name)
+            assert ("Read-only" in rest) == (not column.editable)
+
+
+def test_widths_fit_the_header_and_typical_values(workbook, frames):
+    sheets = frames_to_sheets(frames)
+    for spec in SHEETS:
+        ws = workbook[spec.name]
+        for cell, column in zip(ws[1], spec.columns, strict=True):
+            width = ws.column_dimensions[cell.column_letter].width
+            assert width >= round(len(column.name) * 1.1 + 3, 1), (spec.name, column.name)  # bold, by the filter button
+            assert width <= 42, (spec.name, column.name)
+            values = sheets[spec.name][column.name].dropna()
+            if column.kind in ("text", "list") and len(values):
+                typical = values.astype(str).str.len().quantile(0.9, interpolation="higher")
+                assert width >= min(typical, 38), (spec.name, column.name)
+    names = workbook["Choice values"]
+    assert names.column_dimensions["D"].width >= len("Sample product 101")  # product_name, typical length
+
+
+def test_value_sheets_show_the_product_name_read_only(workbook, frames):
+    names = dict(zip(frames.modifiers["product_id"], frames.modifiers["product_name"]))
+    for spec in SHEETS:
+        ws = workbook[spec.name]
+        header = [c.value for c in ws[1]]
+        assert header[:4] == ["action", "product_id", "product_sku", "product_name"]
+        assert not spec.column("product_name").editable and not spec.column("product_sku").editable
+        for row in ws.iter_rows(min_row=2, max_row=min(ws.max_row, 40), max_col=4, values_only=True):
+            assert row[3] == names[row[1]], spec.name
+
+
+def test_type_is_read_only_on_value_sheets_and_a_drop_down_on_modifier_sheets(workbook):
+    for spec in SHEETS:
+        ws = workbook[spec.name]
+        letter = get_column_letter(spec.column_names.index("type") + 1)
+        grey = ws.column_dimensions[letter].fill.fgColor.rgb == "FFE7E6E6"
+        has_drop_down = any(letter in str(dv.sqref) for dv in ws.data_validations.dataValidation)
+        assert grey == (spec.kind == "values") and has_drop_down == (spec.kind == "modifiers"), spec.name
+        assert spec.column("type").editable == (spec.kind == "modifiers")
+
+
+def test_a_day_shows_as_the_day_and_other_dates_as_exported(tmp_path, frames):
+    frames = sample_frames()
+    dates = frames.modifiers.index[frames.modifiers["type"] == "date"]
+    frames.modifiers.loc[dates[0], "default_value"] = "2027-04-01T09:30:00+02:00"
+    frames.modifiers.loc[dates[1], "default_value"] = "2027-04-01T00:00:00Z"
+    path = write_workbook(frames, tmp_path / "dates.xlsx", META)
+    ws = openpyxl.load_workbook(path)["Date modifiers"]
+    header = [c.value for c in ws[1]]
+    shown = {c: [r[header.index(c)] for r in ws.iter_rows(min_row=2, values_only=True)]
+             for c in ("default_value", "date_earliest_value")}
+    assert shown["default_value"][:2] == ["2027-04-01T09:30:00+02:00", "2027-04-01T00:00:00Z"]
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d in shown["default_value"][2:] + shown["date_earliest_value"]
+               if d is not None)
+    assert all(ws.cell(r, header.index("default_value") + 1).data_type == "s" for r in range(2, ws.max_row + 1))
+    back, meta = read_export(path)  # read back as exported: the fingerprints still match the store's rows
+    assert_frames_equal(back, as_in_workbook(frames))
+    assert back.modifiers.loc[back.modifiers["type"] == "date", "date_earliest_value"].str.endswith(
+        "T00:00:00+00:00").all()
+
+
+def test_swatch_colours_are_previewed_by_the_cells_fill_and_read_back_as_text(tmp_path, frames):
+    frames = sample_frames()
+    swatches = frames.values.index[frames.values["type"] == "swatch"]
+    tests = {"#ff0000": ("solid", ["FFFF0000"], "FF000000"), "#000080": ("solid", ["FF000080"], "FFFFFFFF"),
+             "#fff,#000000,#00ff00": ("linear", ["FFFFFFFF", "FF000000", "FF00FF00"], "FF000000"),
+             "not a colour": (None, [], None)}
+    frames.values.loc[swatches[:len(tests)], "colors"] = list(tests)
+    path = write_workbook(frames, tmp_path / "colours.xlsx", META)
+    ws = openpyxl.load_workbook(path)["Swatch values"]
+    column = [c.value for c in ws[1]].index("colors") + 1
+    for row, (text, (kind, colours, font)) in enumerate(tests.items(), start=2):
+        cell = ws.cell(row, column)
+        assert cell.value == text and cell.data_type == "s" and cell.number_format == "@"
+        if kind is None:
+            assert cell.fill.fill_type is None and cell.font.color.type == "theme"  # the default font
+            continue
+        if kind == "solid":
+            assert cell.fill.fill_type == "solid" and [cell.fill.fgColor.rgb] == colours
+        else:
+            stops = cell.fill.stop
+            assert cell.fill.type == "linear" and [s.color.rgb for s in stops][::2] == colours
+            assert [s.position for s in stops] == sorted(s.position for s in stops)
+        assert cell.font.color.rgb == font
+    back, _ = read_export(path)
+    assert_frames_equal(back, as_in_workbook(frames))
 
 
 def test_drop_downs_on_every_enum_bool_and_action_column_with_room_for_new_rows(workbook, frames):
