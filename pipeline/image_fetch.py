@@ -17,7 +17,8 @@ metadata service. So a download:
 The one exception is a local sandbox: a store whose API is on a loopback address serves its own
 images there, so `ImagePolicy.for_stores` allows loopback hosts (never the other kinds) when a
 store involved is loopback. No proxy from the environment is used (it would resolve the host
-itself, out of reach of the checks), and no credential is ever sent.
+itself, out of reach of the checks), and the store's token is never sent (the download has its
+own client).
 """
 
 from __future__ import annotations
@@ -132,7 +133,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     def __init__(self, policy: ImagePolicy | None = None, *, inner: httpx.AsyncBaseTransport | None = None,
                  resolve: Resolver | None = None) -> None:
         self.policy = policy or ImagePolicy()
-        self._inner = inner or httpx.AsyncHTTPTransport(retries=0)
+        # no connection is kept for reuse: the pool knows a connection by IP and port only, so a kept
+        # TLS connection made for one host name could otherwise carry a request for another name
+        self._inner = inner or httpx.AsyncHTTPTransport(retries=0, limits=httpx.Limits(max_keepalive_connections=0))
         self._resolve = resolve or resolve_host
 
     async def checked_addresses(self, host: str, port: int) -> list[str]:
