@@ -12,6 +12,7 @@ through `Text`, never markup, so a label such as `[red]` prints as written.
 
 from __future__ import annotations
 
+import shlex
 from collections import defaultdict
 from typing import Any, Final
 
@@ -202,8 +203,9 @@ def _listed(lines: list[Text], console: Console, *, verbose: bool) -> None:
 def _refused(rows: list[Skipped], console: Console, *, verbose: bool) -> None:
     if not rows:
         return
-    console.print(Text(f"\nNot applied: {_rows(len({s.source for s in rows}))} refused, as they stand (fix the row, "
-                       "then plan again):", style="bold red"))
+    n = len({s.source for s in rows})
+    console.print(Text(f"\nNot applied: {_rows(n)} refused, as {'it stands' if n == 1 else 'they stand'} (fix "
+                       f"{'it' if n == 1 else 'them'}, then plan again):", style="bold red"))
     _listed([Text(f"  {where(s.source)}: {shorten(s.reason)}") for s in rows], console, verbose=verbose)
 
 
@@ -216,17 +218,18 @@ def conflict_line(conflict: Conflict) -> Text:
 def _conflicts(plan: Plan, console: Console, *, verbose: bool) -> None:
     if not plan.conflicts:
         return
-    n = _rows(len({c.source for c in plan.conflicts}))
+    count = len({c.source for c in plan.conflicts})
     if plan.forced:
-        console.print(Text(f"\nConflicts overridden by --force ({n}): your rows are applied over the store's "
-                           "changes:", style="bold magenta"))
+        console.print(Text(f"\nConflicts overridden by --force ({_rows(count)}): your rows are applied over the "
+                           "store's changes:", style="bold magenta"))
     else:
-        console.print(Text(f"\nNot applied: {n} in conflict (the store changed them since the export, and so "
-                           "did you):", style="bold magenta"))
+        them = "it" if count == 1 else "them"
+        console.print(Text(f"\nNot applied: {_rows(count)} in conflict (the store changed {them} since the export, "
+                           "and so did you):", style="bold magenta"))
     _listed([conflict_line(c) for c in plan.conflicts], console, verbose=verbose)
     if not plan.forced:
-        console.print(Text(f"  To apply your rows over the store's changes: bcmod apply --force {plan.workbook}",
-                           style="magenta"))
+        console.print(Text("  To apply your rows over the store's changes: bcmod apply --force "
+                           f"{shlex.quote(plan.workbook)}", style="magenta"))
 
 
 def render_plan(plan: Plan, console: Console, *, verbose: bool = False) -> None:
