@@ -130,14 +130,15 @@ def verdict(result: ApplyResult) -> Verdict:
                                 [s for s in result.skipped_rows if s.kind is SkipKind.REFUSED], failed)
     applied = sum(o.status == OK for o in result.outcomes)
     unplaced = sum(o.status in (FAILED, SKIPPED) and o.source is None and not o.value_rows for o in result.outcomes)
-    others = [part for part in missing.parts() if not part.endswith("failed")]
+    others = missing.parts(failed=False)
     if failed or unplaced:
         parts = [_rows(missing.failed)] if failed else []
         if unplaced:
             parts.append(f"{unplaced} operation(s) on rows no longer in the file (--prune)")
         title = f"Apply failed for {' and '.join(parts)}"
         if others:
-            title += f"; {_rows(missing.conflicts + missing.refused)} more not applied ({', '.join(others)})"
+            more = missing.conflicts + missing.refused
+            title += f"; {more:,} more {'row' if more == 1 else 'rows'} not applied ({', '.join(others)})"
         return Verdict(ExitCode.PROBLEMS, missing, applied, title)
     if missing.total:
         rest = "every other edited row is in the store" if applied else "nothing was sent"

@@ -43,10 +43,11 @@ class NotApplied:
     def total(self) -> int:
         return self.conflicts + self.refused + self.failed
 
-    def parts(self) -> list[str]:
-        """`['2 in conflict with the store's changes', '1 refused']`, leaving out the zeros."""
+    def parts(self, *, failed: bool = True) -> list[str]:
+        """`['2 in conflict with the store's changes', '1 refused']`, leaving out the zeros (and the
+        failed rows unless `failed`)."""
         out = []
-        if self.failed:
+        if self.failed and failed:
             out.append(f"{self.failed} failed")
         if self.conflicts:
             out.append(f"{self.conflicts} in conflict with the store's changes")
