@@ -155,7 +155,8 @@ def test_rows_the_store_changed_alone_are_counted_by_reason_and_listed_only_with
     assert [s.kind for s in plan.skipped] == [SkipKind.KEPT] * 4
     out = rendered(plan)
     lines = out.splitlines()
-    assert lines[0] == "No changes: the store already matches edited.xlsx (16 rows unchanged; 4 rows left alone, see below)."
+    assert lines[0] == ("No changes: the store already matches edited.xlsx (16 rows unchanged; 4 rows left alone, "
+                        "see below).")
     assert "Rows left alone (4), by reason:" in lines
     assert f"  3  {diff.KEPT_REASON}" in lines and f"  1  {diff.ALREADY_DELETED}" in lines
     assert not any("Choice values row" in line or "Text modifiers row" in line for line in lines)
@@ -231,7 +232,8 @@ def test_many_rows_stay_short_without_verbose() -> None:
     kept = [Skipped(RowRef("Choice values", n), diff.KEPT_REASON, SkipKind.KEPT) for n in range(2, 380)]
     odd = [Skipped(RowRef("Text modifiers", n), f"reason number {n}", SkipKind.WITH_MODIFIER) for n in range(2, 22)]
     refusals = [Skipped(RowRef("Choice modifiers", n), "cannot", SkipKind.REFUSED) for n in range(2, 32)]
-    conflicts = [Conflict(RowRef("Choice values", n), "value", n, "changed in both", ["label"]) for n in range(400, 430)]
+    conflicts = [Conflict(RowRef("Choice values", n), "value", n, "changed in both", ["label"])
+                 for n in range(400, 430)]
     plan = bare_plan(skipped=kept + odd + refusals, conflicts=conflicts)
     lines = rendered(plan).splitlines()
     assert len(lines) < 100
