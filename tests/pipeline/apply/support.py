@@ -77,7 +77,9 @@ def plan_of(operations: list[Operation], workbook: str = "", store_hash: str = "
 
 def value_body(type_name: str, label: str, sort_order: int = 0, **extra: Any) -> dict[str, Any]:
     """A valid new option value of a type."""
-    body: dict[str, Any] = {"label": label, "sort_order": sort_order, "is_default": False}
+    body: dict[str, Any] = {"label": label, "sort_order": sort_order}
+    if type_name != "swatch":  # no is_default on a swatch: the spec says swatches do not support it
+        body["is_default"] = False
     if type_name == "swatch":
         body["value_data"] = {"colors": ["#123456"]}
     elif type_name.startswith("product_list"):
@@ -105,6 +107,14 @@ def modifier_body(type_name: str, display_name: str, labels: tuple[str, ...] = (
     return body
 
 
+def modifier_update(modifier: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A complete modifier PUT body (the spec requires type and required) from the store's modifier."""
+    body = {key: modifier[key] for key in ("type", "required", "display_name", "sort_order")}
+    if MODIFIER_TYPES[modifier["type"]].config_fields:
+        body["config"] = modifier["config"]
+    return {**body, **changes}
+
+
 def new_modifier_ops(product_id: int, type_name: str, display_name: str, sheet_row: int,
                      labels: tuple[str, ...] = ("Alpha", "Beta"), image_label: str | None = None,
                      image: str = "images/swatch.png") -> list[Operation]:
@@ -119,7 +129,8 @@ def new_modifier_ops(product_id: int, type_name: str, display_name: str, sheet_r
     if spec.generated_values:
         for i, (label, price) in enumerate((("Yes", 4.0), ("No", 0.0))):
             ops.append(make_op(OpKind.UPDATE_VALUE, product_id, display_name, type_name, label=label,
-                               payload={"adjusters": {"price": {"adjuster": "relative", "adjuster_value": price}}},
+                               payload={"label": label, "sort_order": i,
+                                        "adjusters": {"price": {"adjuster": "relative", "adjuster_value": price}}},
                                depends_on=create.op_id, source=RowRef(sheet + " values", sheet_row * 10 + i)))
     if image_label is not None and image_label in labels:
         ops.append(make_op(OpKind.UPLOAD_IMAGE, product_id, display_name, type_name, label=image_label,
@@ -147,7 +158,8 @@ def mixed_plan(products: list[dict[str, Any]], *, n_products: int, image: str | 
                 ops.append(make_op(OpKind.DELETE_MODIFIER, pid, name, mtype, modifier_id=mid, source=RowRef("M", row)))
                 continue
             ops.append(make_op(OpKind.UPDATE_MODIFIER, pid, name, mtype, modifier_id=mid,
-                               payload={"sort_order": modifier["sort_order"] + 10, "required": not modifier["required"]},
+                               payload=modifier_update(modifier, sort_order=modifier["sort_order"] + 10,
+                                                       required=not modifier["required"]),
                                source=RowRef("M", row)))
             values = modifier["option_values"]
             spec = MODIFIER_TYPES[mtype]
@@ -156,8 +168,8 @@ def mixed_plan(products: list[dict[str, Any]], *, n_products: int, image: str | 
             first, last = values[0], values[-1]
             ops.append(make_op(OpKind.UPDATE_VALUE, pid, name, mtype, modifier_id=mid, value_id=first["id"],
                                label=first["label"], source=RowRef("V", row),
-                               payload={"adjusters": {"price": {"adjuster": "percentage", "adjuster_value": 7}},
-                                        "sort_order": first["sort_order"] + 100}))
+                               payload={"label": first["label"], "sort_order": first["sort_order"] + 100,
+                                        "adjusters": {"price": {"adjuster": "percentage", "adjuster_value": 7}}}))
             if spec.generated_values or len(values) < 3:
                 continue
             ops.append(make_op(OpKind.DELETE_VALUE, pid, name, mtype, modifier_id=mid, value_id=last["id"],

@@ -22,6 +22,7 @@ from tests.pipeline.apply.support import (
     duplicates,
     first_of_type,
     make_op,
+    modifier_update,
     modifier_named,
     new_modifier_ops,
     plan_of,
@@ -59,7 +60,7 @@ async def test_every_operation_kind_on_every_modifier_type(store, folder: Path) 
         ops += new_modifier_ops(FIRST_PRODUCT_ID, type_name, f"New {type_name}", 10 + n)
         pid, keep = first_of_type(before, type_name)
         ops.append(make_op(OpKind.UPDATE_MODIFIER, pid, keep["display_name"], type_name, modifier_id=keep["id"],
-                           payload={"required": not keep["required"], "sort_order": 42}))
+                           payload=modifier_update(keep, required=not keep["required"], sort_order=42)))
         gone_pid, gone = first_of_type(before, type_name, skip=1)
         ops.append(make_op(OpKind.DELETE_MODIFIER, gone_pid, gone["display_name"], type_name, modifier_id=gone["id"]))
         expected[type_name] = (pid, keep, gone_pid, gone)
@@ -68,7 +69,8 @@ async def test_every_operation_kind_on_every_modifier_type(store, folder: Path) 
             yes = next(v for v in values if v["label"] == "Yes")
             ops.append(make_op(OpKind.UPDATE_VALUE, pid, keep["display_name"], type_name, modifier_id=keep["id"],
                                value_id=yes["id"], label="Yes",
-                               payload={"adjusters": {"price": {"adjuster": "relative", "adjuster_value": 2.5}}}))
+                               payload={"label": "Yes", "sort_order": yes["sort_order"],
+                                        "adjusters": {"price": {"adjuster": "relative", "adjuster_value": 2.5}}}))
         elif type_name in VALUE_TYPES:
             first, last = values[0], values[-1]
             ops.append(make_op(OpKind.CREATE_VALUE, pid, keep["display_name"], type_name, modifier_id=keep["id"],
@@ -158,12 +160,14 @@ async def test_a_refused_operation_is_reported_and_the_others_land(store, folder
     cpid, checkbox = first_of_type(before, "checkbox")
     bad_colours = make_op(OpKind.UPDATE_VALUE, pid, swatch["display_name"], "swatch", modifier_id=swatch["id"],
                           value_id=swatch["option_values"][0]["id"], label=swatch["option_values"][0]["label"],
-                          payload={"value_data": {"colors": ["#000000"] * 4}}, source=RowRef("Swatch values", 4))
+                          payload={"label": swatch["option_values"][0]["label"], "sort_order": 0,
+                                   "value_data": {"colors": ["#000000"] * 4}}, source=RowRef("Swatch values", 4))
     checkbox_value = make_op(OpKind.CREATE_VALUE, cpid, checkbox["display_name"], "checkbox",
                              modifier_id=checkbox["id"], label="Maybe", payload={"label": "Maybe", "sort_order": 3})
-    gone = make_op(OpKind.UPDATE_MODIFIER, pid, "Vanished", "text", modifier_id=999_999, payload={"sort_order": 1})
+    gone = make_op(OpKind.UPDATE_MODIFIER, pid, "Vanished", "text", modifier_id=999_999,
+                   payload={"type": "text", "required": False, "sort_order": 1})
     fine = make_op(OpKind.UPDATE_MODIFIER, pid, swatch["display_name"], "swatch", modifier_id=swatch["id"],
-                   payload={"sort_order": 31})
+                   payload=modifier_update(swatch, sort_order=31))
     result = await run(store, plan_of([bad_colours, checkbox_value, gone, fine]), folder)
     assert result.counts() == {"ok": 1, "failed": 3, "skipped": 0}
     assert "at most 3 colours" in result.outcome(bad_colours.op_id).message
@@ -294,7 +298,8 @@ async def test_a_relabel_and_a_create_of_the_old_label_do_not_clash(store, folde
     pid, modifier = first_of_type(products_of(store), "radio_buttons")
     first = modifier["option_values"][0]
     relabel = make_op(OpKind.UPDATE_VALUE, pid, modifier["display_name"], "radio_buttons", modifier_id=modifier["id"],
-                      value_id=first["id"], label=first["label"], payload={"label": "Moved"},
+                      value_id=first["id"], label=first["label"], payload={"label": "Moved",
+                                                                            "sort_order": first["sort_order"]},
                       changes=[Change("label", first["label"], "Moved")])
     create = make_op(OpKind.CREATE_VALUE, pid, modifier["display_name"], "radio_buttons", modifier_id=modifier["id"],
                      label=first["label"], payload=value_body("radio_buttons", first["label"]))

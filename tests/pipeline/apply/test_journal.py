@@ -15,6 +15,7 @@ from tests.pipeline.apply.support import (
     duplicates,
     first_of_type,
     make_op,
+    modifier_update,
     modifier_named,
     new_modifier_ops,
     plan_of,
@@ -57,7 +58,7 @@ def sample_plan(store):
     ops = new_modifier_ops(FIRST_PRODUCT_ID, "checkbox", "Journaled box", 3)
     ops += new_modifier_ops(FIRST_PRODUCT_ID + 1, "swatch", "Journaled swatch", 4)
     ops.append(make_op(OpKind.UPDATE_MODIFIER, pid, modifier["display_name"], "dropdown", modifier_id=modifier["id"],
-                       payload={"sort_order": 55}))
+                       payload=modifier_update(modifier, sort_order=55)))
     return plan_of(ops)
 
 
