@@ -186,7 +186,7 @@ def test_date_cells_with_a_time_are_ambiguous_and_midnight_reads_as_the_date(xls
         ws.cell(3, column_of(ws, "default_value")).value = dt.datetime(2026, 3, 15, 14, 30)
     edit_xlsx(xlsx, edit)
     result = read_for_validation(xlsx, expected_store_hash=None)
-    assert result.sheets["Date modifiers"].loc[2, "default_value"] == "2026-03-15"
+    assert result.sheets["Date modifiers"].loc[2, "default_value"] == "2026-03-15T00:00:00+00:00"  # a day: midnight UTC
     assert [(i.row, i.column) for i in result.issues] == [(3, "default_value")]
     assert "no time zone" in result.issues[0].message
 

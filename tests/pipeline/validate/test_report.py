@@ -109,7 +109,7 @@ def test_annotated_copy_marks_cells_adds_errors_and_a_summary(edited, tmp_path):
     rows = list(summary.iter_rows(min_row=3, values_only=True))
     assert len(rows) == len(outcome.issues)
     link = next(r for r in summary.iter_rows(min_row=3) if (r[1].value, r[2].value) == ("Choice values", 4))[1]
-    assert link.hyperlink.location == "'Choice values'!I4"
+    assert link.hyperlink.location == "'Choice values'!J4"  # sort_order
     with zipfile.ZipFile(out) as archive:  # "=1+1" is shown as text in the summary, not made a formula again
         summary_xml = archive.read(sheet_part(out, SUMMARY_SHEET))
     assert b"=1+1" in summary_xml and b"<f>" not in summary_xml
