@@ -33,6 +33,7 @@ import httpx
 
 from pipeline.apply.backup import backup_products
 from pipeline.apply.images import ImageError, load_image
+from pipeline.image_fetch import ImagePolicy
 from pipeline.apply.journal import DoneRecord, Journal
 from pipeline.client import (
     AmbiguousWriteError,
@@ -567,7 +568,9 @@ class _Run:
         return self._outcome(op, OK, modifier_id=modifier_id, value_id=value_id)
 
     async def _upload_image(self, op: Operation) -> OpOutcome:
-        image = await load_image(op.image or "", self.workbook_dir, op.source, transport=self.image_transport)
+        image = await load_image(op.image or "", self.workbook_dir, op.source, transport=self.image_transport,
+                                 policy=ImagePolicy.for_stores(self.client.base_url),
+                                 workbook=self.plan.workbook or None)
         modifier_id = await self._modifier_id(op)
         value_id = await self._value_id(op, modifier_id)
         await self._started(op)

@@ -198,7 +198,7 @@ async def test_a_failing_row_is_reported_in_the_results_and_the_exit_code(store,
     values = book["Choice values"]
     assert get(values, rows[0], RESULT_COLUMN) == "ok"
     message = get(values, rows[1], RESULT_COLUMN)
-    assert message.startswith(f"failed: sheet 'Choice values', row {rows[1]}, column 'image_url': ")
+    assert message.startswith(f"failed: edits.xlsx, sheet 'Choice values', row {rows[1]}, column 'image_url': ")
     assert "is not a GIF, JPEG or PNG image" in message
     assert book[RESULTS_SUMMARY_SHEET]["A1"].value == "Apply failed for 1 row"
     out = StringIO()

@@ -281,8 +281,6 @@ async def test_upload_from_a_url_and_from_a_file_over_http(served: str, folder: 
     assert result.writes == 2
 
 
-@pytest.mark.xfail(strict=True, reason="until the executor passes policy=ImagePolicy.for_stores(client.base_url) "
-                                       "to load_image; then remove this marker")
 async def test_an_apply_derives_the_image_policy_from_its_store(served: str, folder: Path, tmp_path: Path) -> None:
     result, urls, first, _ = await _upload_two(served, folder, tmp_path)
     assert result.ok, result.failed
