@@ -159,7 +159,8 @@ async def test_writes_and_their_errors(tmp_path):
     async with client_for(store) as client:
         created = await client.post_json(path, {"type": "text", "required": False, "display_name": "Engraving"})
         assert created["display_name"] == "Engraving" and created["id"]
-        updated = await client.put_json(f"{path}/{created['id']}", {"display_name": "Monogram"})
+        updated = await client.put_json(f"{path}/{created['id']}", {"type": "text", "required": False,
+                                                                    "display_name": "Monogram"})
         assert updated["display_name"] == "Monogram"
         with pytest.raises(ValidationError) as invalid:
             await client.post_json(path, {"type": "nonsense", "required": False, "display_name": "x"})
