@@ -96,12 +96,14 @@ BlockCallback = Callable[[bytes, int, int, bytes], None]
 
 
 def sheet_limits(name: str, exported_rows: int | None = None) -> SheetLimits:
-    """The limits of the export sheet `name` (matched ignoring case; Excel's for another sheet).
+    """The limits of the export sheet `name` (matched ignoring case and a numbered continuation's
+    " (2)"; Excel's for another sheet).
 
     `exported_rows`: how many data rows the export recorded (its `_bcmod` sheet's); a data sheet
     may hold that many plus as many again (at least `ADDED_ROWS_FLOOR`) added rows. None: Excel's.
     """
-    spec = next((s for s in EXPORT_TABLES if s.name.casefold() == name.casefold()), None)
+    base = re.sub(r"\s*\(\d+\)$", "", name).casefold()  # "Choice values (2)" continues "Choice values"
+    spec = next((s for s in EXPORT_TABLES if s.name.casefold() == base), None)
     if spec is None:
         return SheetLimits()
     columns = len(spec.columns) + len(ANNOTATION_COLUMNS) + EXTRA_COLUMNS
@@ -269,7 +271,8 @@ def scan_sheet(handle: BinaryIO, info: zipfile.ZipInfo, limits: SheetLimits, *, 
             carry = data
             continue
         # cut after the last whole row: at the end of a row, or at the start of one
-        cut = max(data.rfind(walk.row_close) + len(walk.row_close), data.rfind(walk.row_open))
+        closed = data.rfind(walk.row_close)
+        cut = max(closed + len(walk.row_close) if closed >= 0 else -1, data.rfind(walk.row_open))
         if cut <= 0:
             if len(data) > MAX_ROW_BYTES:
                 raise PackageRefused(f"row {walk.row + 1:,} holds more than {MAX_ROW_BYTES // 2**20} MB: that is not "
@@ -312,8 +315,11 @@ class _Walk:
         return True
 
     def rows_allowed(self, cells: int) -> int:
-        """The last row a cell may be in once `cells` cells are read: the grid stays within
-        `GRID_FREE_CELLS` plus `GRID_PER_CELL` per cell, and within the limits."""
+        """The last row a cell may be in once `cells` cells are read: the grid, as wide as the
+        sheet's columns may reach, stays within `GRID_FREE_CELLS` plus `GRID_PER_CELL` per cell,
+        and within the limits. (A sheet of no known layout gets Excel's limits only.)"""
+        if self.limits.columns >= EXCEL_MAX_COLUMNS:
+            return self.limits.rows
         grid = (GRID_FREE_CELLS + GRID_PER_CELL * cells) // max(self.limits.columns, 1)
         return min(self.limits.rows, max(grid, 1))
 
@@ -333,17 +339,25 @@ class _Walk:
                 end, self.in_data = closed, False
         else:
             end = start
+        if block.find(b"<!", start, end) >= 0:
+            # a comment or CDATA section could hide a row or cell tag from the scan, or show a false one
+            raise PackageRefused("the sheet holds XML comments or CDATA sections among its rows, which spreadsheet "
+                                 "programs do not write: open it in Excel and save a new copy", part=self.part,
+                                 sheet=self.sheet)
         cells = block.count(b"<" + prefix + b"c ", start, end)
         rows = self.rows_allowed(self.scan.cells + cells)
-        far_row = _row_pattern(prefix, self.limits.rows).search(block, start, end)
+        odd_row = _odd_row_pattern(prefix).search(block, start, end)
         far_cell = _cell_pattern(prefix, self.limits.columns, rows).search(block, start, end)
-        if (far_row is not None and far_row.group("ref") is None) or \
-                (far_cell is not None and far_cell.group("ref") is None):
+        # a row or cell tag with another prefix than the sheet's (calamine goes by the local name)
+        foreign = (bool(prefix) or block.find(b":", start, end) >= 0) and \
+            _foreign_tag_pattern(prefix).search(block, start, end) is not None
+        # a cell with no value takes no room in calamine's grid (Excel writes them for formatting)
+        while far_cell is not None and far_cell.group("ref") is not None and _empty_cell(block, far_cell.end(), prefix):
+            far_cell = _cell_pattern(prefix, self.limits.columns, rows).search(block, far_cell.end(), end)
+        if foreign or odd_row is not None or (far_cell is not None and far_cell.group("ref") is None):
             self.walk(block, start, end)  # a cell or a row whose reference is missing or not first
         else:
             self.scan.cells += cells
-            if far_row is not None and (far_cell is None or far_row.start() < far_cell.start()):
-                self.refuse(None, _number(far_row.group("ref")[:-1]), None)
             if far_cell is not None:
                 self.refuse_ref(far_cell.group("ref")[:-1])
             last = block.rfind(b"<" + prefix + b"row r=\"", start, end)
@@ -362,8 +376,6 @@ class _Walk:
             if tag.group(1) == b"row":
                 self.row = _number(ref) if ref is not None else self.row + 1
                 self.column = 0
-                if self.row > self.limits.rows:
-                    self.refuse(None, self.row, None)
                 continue
             self.scan.cells += 1
             if ref is None:
@@ -376,7 +388,8 @@ class _Walk:
                                          f"({ref[:40].decode('ascii', 'replace')!r}): the file is damaged",
                                          part=self.part, sheet=self.sheet)
                 self.column, row = _column_number(parsed.group(1)), _number(parsed.group(2))
-            if self.column > self.limits.columns or row > self.rows_allowed(self.scan.cells):
+            if (self.column > self.limits.columns or row > self.rows_allowed(self.scan.cells)) and \
+                    not _empty_cell(block, tag.end(), b"", closed=tag.group(2).endswith(b"/")):
                 self.refuse(_cell_name(self.column, row), row, self.column)
 
     def refuse_ref(self, ref: bytes) -> None:
@@ -386,11 +399,11 @@ class _Walk:
         column, row = _column_number(parsed.group(1)), _number(parsed.group(2))
         self.refuse(_cell_name(column, row), row, column)
 
-    def refuse(self, cell: str | None, row: int, column: int | None) -> None:
-        """Raise the refusal for `cell` (None: the row element `row`) past the limits."""
+    def refuse(self, cell: str, row: int, column: int) -> None:
+        """Raise the refusal for `cell` past the limits."""
         limits = self.limits
-        where = f"cell {cell}" if cell else f"row {row:,}"
-        if column is not None and column > limits.columns:
+        where = f"cell {cell}"
+        if column > limits.columns:
             message = (f"{where} is far to the right of the data (this sheet's columns end well before column "
                        f"{get_column_letter(limits.columns)}), and a value so far out makes the sheet enormous: "
                        "delete that cell, or the columns right of your data, save, and validate again")
@@ -415,15 +428,23 @@ class _Walk:
 def _cell_pattern(prefix: bytes, columns: int, rows: int) -> re.Pattern[bytes]:
     """A cell reference past `columns` or `rows` (group `ref`), or a cell start tag whose first
     attribute is not its reference (then the block is walked cell by cell)."""
-    far = rb"(?:" + _above_column(columns) + rb"|[A-Za-z]{1,3}0*" + _above_number(rows) + rb")\""
-    return re.compile(rb"<" + re.escape(prefix) + rb"c(?: r=\"(?P<ref>" + far + rb")|[\s/>](?!r=\"))")
+    far = rb"(?:" + _above_column(columns) + rb"[0-9]+|[A-Za-z]{1,3}0*" + _above_number(rows) + rb")\""
+    return re.compile(rb"<" + re.escape(prefix) + rb"c(?: r=\"(?P<ref>" + far + rb")|(?! r=\")[\s/>])")
 
 
-@lru_cache(maxsize=256)
-def _row_pattern(prefix: bytes, rows: int) -> re.Pattern[bytes]:
-    """A row reference past `rows` (group `ref`), or a row start tag whose first attribute is not its reference."""
-    far = rb"0*" + _above_number(rows) + rb"\""
-    return re.compile(rb"<" + re.escape(prefix) + rb"row(?: r=\"(?P<ref>" + far + rb")|[\s/>](?!r=\"))")
+@lru_cache(maxsize=16)
+def _odd_row_pattern(prefix: bytes) -> re.Pattern[bytes]:
+    """A row start tag whose first attribute is not its number (then the block is walked cell by
+    cell: a cell without a reference takes its row from the rows before it)."""
+    return re.compile(rb"<" + re.escape(prefix) + rb"row(?! r=\")[\s/>]")
+
+
+@lru_cache(maxsize=16)
+def _foreign_tag_pattern(prefix: bytes) -> re.Pattern[bytes]:
+    """A row or cell start tag without the sheet's prefix `prefix`."""
+    if prefix:
+        return re.compile(rb"<(?!" + re.escape(prefix) + rb")(?:\w+:)?(?:c|row)[\s/>]")
+    return re.compile(rb"<\w+:(?:c|row)[\s/>]")
 
 
 def _above_number(limit: int) -> bytes:
@@ -455,6 +476,21 @@ def _greater(text: bytes, above: bytes, any_: bytes, *, fold: bool = False) -> b
     if not options:
         return b"(?!)"
     return b"(?:" + b"|".join(options) + b")"
+
+
+_TAG_REST = re.compile(rb"(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+_CELL_END = re.compile(rb"\s*</(?:\w+:)?c>")
+
+
+def _empty_cell(block: bytes, position: int, prefix: bytes, *, closed: bool | None = None) -> bool:
+    """Whether the cell whose start tag is open at `position` (or ended there, `closed` telling
+    whether it closed itself) has no content: `<c r="Z9"/>` or `<c r="Z9" s="1"></c>`."""
+    if closed is None:
+        rest = _TAG_REST.match(block, position)
+        if rest is None:
+            return False
+        closed, position = rest.group(0).endswith(b"/>"), rest.end()
+    return closed or _CELL_END.match(block, position) is not None
 
 
 def _number(digits: bytes) -> int:

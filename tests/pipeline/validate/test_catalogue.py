@@ -17,10 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from openpyxl.utils import get_column_letter
+
 from pipeline.export import export_store
 from pipeline.validate.command import validate_file
+from pipeline.workbook.guard import sheet_limits
 from pipeline.workbook.layout import META_SHEET
 from sample_data.generator import png_bytes
+from tests.pipeline.validate import hostile
 from tests.pipeline.validate.exports import (
     Export,
     assert_no_writes,
@@ -158,14 +162,38 @@ def _(export, tmp):
     return path, Expect(None, None, None, ("zip bomb", "xl/worksheets/sheet1.xml"))
 
 
-@case("zip bomb: unpacks to more than 200 MB")
+@case("zip bomb: declared sizes lie")
 def _(export, tmp):
-    path = tmp / "export.zip"
-    chunk = b"product_id,label\r\n" + b"101,Red\r\n" * 100_000
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        for n in range(250):
-            archive.writestr(f"part{n}.csv", chunk)  # ~0.9 MB each: no part trips the ratio check alone
-    return path, Expect(None, None, None, ("unpack", "MB"))
+    path = hostile.with_false_sizes(export.xlsx, tmp / "export.xlsx", inflated_mb=256)
+    return path, Expect(None, None, None, ("sizes are false", "zip bomb", hostile.part_of(export.xlsx, "Choice values")))
+
+
+@case("stray cell far to the right (XFD100000)")
+def _(export, tmp):
+    path = hostile.with_stray_cell(export.xlsx, tmp / "export.xlsx", "XFD100000")
+    return path, Expect("Choice values", 100000, "column XFD", ("cell XFD100000", "far to the right"))
+
+
+@case("stray cell far below (Q900000)")
+def _(export, tmp):
+    path = hostile.with_stray_cell(export.xlsx, tmp / "export.xlsx", "Q900000", sheet="Swatch values")
+    return path, Expect("Swatch values", 900000, "column Q", ("cell Q900000", "past row"))
+
+
+@case("junk rows far past the export's own rows")
+def _(export, tmp):
+    path = hostile.with_junk_rows(export.xlsx, tmp / "export.xlsx", 101_000)
+    first = hostile.first_row_past(export.xlsx, "Choice values")
+    return path, Expect("Choice values", first, "column B", (f"cell B{first} is past row", "the export had"))
+
+
+@case("CSV file with a row of thousands of cells")
+def _(export, tmp):
+    folder = export.copy_csv(tmp)
+    edit_csv(folder, "Choice values", lambda rows: rows[2].extend([""] * 16_000))
+    column = get_column_letter(sheet_limits("Choice values").columns + 1)
+    return folder, Expect("Choice values", 3, f"column {column}", ("row 3 has 16,0", "far more than this file's "
+                          "columns"), file="choice_values.csv")
 
 
 @case("OpenDocument spreadsheet renamed .xlsx")
