@@ -31,11 +31,9 @@ class StoreConnection:
 
 
 def store_hash_of(settings: Settings) -> str:
-    """The store hash, from settings or from the `/stores/{hash}/` part of an API URL override."""
-    if settings.store_hash:
-        return settings.store_hash
-    parts = settings.base_url.rstrip("/").split("/")
-    return parts[parts.index("stores") + 1] if "stores" in parts else "unknown"
+    """The store hash, from settings or from the `/stores/{hash}/` part of an API URL override;
+    "unknown" for a URL that names none (files still record which store they came from)."""
+    return settings.known_store_hash or "unknown"
 
 
 @contextmanager

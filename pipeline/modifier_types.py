@@ -4,13 +4,15 @@ One table serves the sandbox (which refuses what does not belong to a type), the
 generator (which must cover every field), normalisation and validation. Keeping it in one place
 means a type's rules cannot drift between the store we test against and the code we ship.
 Source: the "Option Values" and "Configs" tables of product-modifiers_catalog.v3.yml.
+The values the store generates for a checkbox live here too: the planner and the migration must
+know them without importing the sandbox, and the sandbox generates exactly these.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final
+from typing import Any, Final
 
 
 class FieldKind(str, Enum):
@@ -173,3 +175,18 @@ def modifier_type(name: str) -> ModifierType:
         return MODIFIER_TYPES[name]
     except KeyError:
         raise KeyError(f"unknown modifier type {name!r}; expected one of {', '.join(TYPE_NAMES)}") from None
+
+
+def empty_adjusters() -> dict[str, Any]:
+    """What a value carries when no adjuster was ever set."""
+    return {"price": {}, "weight": {}, "image_url": "", "purchasing_disabled": {"status": False, "message": ""}}
+
+
+def checkbox_values() -> list[dict[str, Any]]:
+    """The Yes/No values BigCommerce generates for a new checkbox modifier (a fresh copy each call)."""
+    return [
+        {"label": "Yes", "sort_order": 0, "is_default": False, "value_data": {"checked_value": True},
+         "adjusters": empty_adjusters()},
+        {"label": "No", "sort_order": 1, "is_default": True, "value_data": {"checked_value": False},
+         "adjusters": empty_adjusters()},
+    ]

@@ -7,11 +7,23 @@ and `model_dump_json()` all mask it; only `access_token.get_secret_value()` reve
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BIGCOMMERCE_API_ROOT = "https://api.bigcommerce.com"
 SANDBOX_STORE_HASH = "sandbox"
+
+
+def store_hash_of_url(url: str) -> str | None:
+    """The `{hash}` of an API URL `.../stores/{hash}/...`, or None when the URL names none (a proxy).
+
+    The one place a hash is read from a URL, so the export's `_bcmod` sheet, the plan's store
+    check, the migration's file names and the flows' per-store slots all name a store alike.
+    """
+    segments = [segment for segment in urlsplit(url).path.split("/") if segment]
+    return segments[segments.index("stores") + 1] if "stores" in segments[:-1] else None
 
 
 class Settings(BaseSettings):
@@ -49,6 +61,13 @@ class Settings(BaseSettings):
         if not self.store_hash:
             raise ValueError("no store configured: set BIGCOMMERCE_STORE_HASH or BIGCOMMERCE_API_URL")
         return f"{BIGCOMMERCE_API_ROOT}/stores/{self.store_hash}/v3"
+
+    @property
+    def known_store_hash(self) -> str | None:
+        """`store_hash`, else the hash in the API URL's `/stores/{hash}/` part, else None."""
+        if self.store_hash:
+            return self.store_hash
+        return store_hash_of_url(self.api_url) if self.api_url else None
 
     @property
     def is_configured(self) -> bool:

@@ -18,6 +18,7 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,14 +34,28 @@ from pipeline.workbook.annotate import Link, Look, Note, SheetNotes, SummaryShee
 from pipeline.workbook.cells import neutralise
 from pipeline.workbook.layout import RESULT_COLUMN, RESULTS_CSV, RESULTS_SUMMARY_SHEET, SHEETS
 
-CONFLICT, REFUSED, KEPT, UNCHANGED = "conflict", "not applied", "kept", "unchanged"
+
+
+class RowStatus(StrEnum):
+    """The word a row's `result` cell starts with, worst first: a row several operations came from
+    shows the worst of them."""
+
+    FAILED = "failed"
+    CONFLICT = "conflict"
+    REFUSED = "not applied"
+    SKIPPED = "skipped"
+    OK = "ok"
+    KEPT = "kept"
+    UNCHANGED = "unchanged"
+
+
+CONFLICT, REFUSED, KEPT, UNCHANGED = RowStatus.CONFLICT, RowStatus.REFUSED, RowStatus.KEPT, RowStatus.UNCHANGED
 CSV_FIELDS: Final = ("sheet", "row", "result", "modifier_id", "value_id")
-# worst first: the status a row shows when several operations came from it
-_RANK: Final = {FAILED: 0, CONFLICT: 1, REFUSED: 2, SKIPPED: 3, OK: 4, KEPT: 5, UNCHANGED: 6}
-_FILLS: Final = {FAILED: "FFFFC7CE", CONFLICT: "FFFFEB9C", REFUSED: "FFFFEB9C", SKIPPED: "FFFFEB9C",
-                 OK: "FFC6EFCE"}
-_SKIP_STATUS: Final = {SkipKind.KEPT: KEPT, SkipKind.REFUSED: REFUSED, SkipKind.WITH_MODIFIER: SKIPPED}
-ATTENTION: Final = (FAILED, CONFLICT, REFUSED, SKIPPED)  # statuses listed on the summary sheet
+_RANK: Final = {status: rank for rank, status in enumerate(RowStatus)}
+_FILLS: Final = {RowStatus.FAILED: "FFFFC7CE", CONFLICT: "FFFFEB9C", REFUSED: "FFFFEB9C", RowStatus.SKIPPED: "FFFFEB9C",
+                 RowStatus.OK: "FFC6EFCE"}
+_SKIP_STATUS: Final = {SkipKind.KEPT: KEPT, SkipKind.REFUSED: REFUSED, SkipKind.WITH_MODIFIER: RowStatus.SKIPPED}
+ATTENTION: Final = (RowStatus.FAILED, CONFLICT, REFUSED, RowStatus.SKIPPED)  # listed on the summary sheet
 OVERRIDDEN: Final = "conflict overridden with --force"
 _RESULT_WIDTH: Final = 60
 
@@ -49,24 +64,24 @@ _RESULT_WIDTH: Final = 60
 class RowResult:
     """What the apply did to one row of the workbook."""
 
-    status: str = UNCHANGED
+    status: RowStatus = UNCHANGED
     messages: list[str] = field(default_factory=list)
     modifier_id: int | None = None
     value_id: int | None = None
     notes: list[str] = field(default_factory=list)  # said after `ok` (e.g. a conflict overridden)
 
-    def add(self, status: str, message: str = "") -> None:
+    def add(self, status: RowStatus, message: str = "") -> None:
         if _RANK[status] < _RANK[self.status]:
             self.status = status
-        if message and status != OK:
+        if message and status is not RowStatus.OK:
             self.messages.append(message)
 
     @property
     def text(self) -> str:
-        if self.status in (OK, UNCHANGED):
-            return f"{self.status} ({'; '.join(self.notes)})" if self.notes else self.status
+        if self.status in (RowStatus.OK, UNCHANGED):
+            return f"{self.status} ({'; '.join(self.notes)})" if self.notes else str(self.status)
         relevant = list(dict.fromkeys(self.messages))
-        return f"{self.status}: " + " | ".join(relevant) if relevant else self.status
+        return f"{self.status}: " + " | ".join(relevant) if relevant else str(self.status)
 
 
 def row_results(result: ApplyResult) -> dict[RowRef, RowResult]:
@@ -79,13 +94,13 @@ def row_results(result: ApplyResult) -> dict[RowRef, RowResult]:
     for outcome in result.outcomes:
         if outcome.source is not None:
             row = at(outcome.source)
-            row.add(outcome.status, outcome.message)
+            row.add(RowStatus(outcome.status), outcome.message)
             row.modifier_id = row.modifier_id or outcome.modifier_id
             if outcome.label is not None:  # a value operation
                 row.value_id = row.value_id or outcome.value_id
         for label, ref in outcome.value_rows.items():
             row = at(ref)
-            row.add(outcome.status, outcome.message)
+            row.add(RowStatus(outcome.status), outcome.message)
             row.modifier_id = row.modifier_id or outcome.modifier_id
             row.value_id = row.value_id or outcome.value_ids.get(label)
     overridden = {c.source for c in overridden_conflicts(result)}
@@ -123,7 +138,8 @@ class Verdict:
 
 def verdict(result: ApplyResult) -> Verdict:
     """0 only when every edited row is in the store; 1 when operations failed; 3 when the run finished
-    with edited rows left out (conflicts not forced, rows the plan refused)."""
+    with edited rows left out (conflicts not forced, rows the plan refused); 130 when it was
+    interrupted (Ctrl-C) before every operation was attempted."""
     failed = {ref for outcome in result.outcomes if outcome.status in (FAILED, SKIPPED) for ref in _sources(outcome)}
     overridden = {id(c) for c in overridden_conflicts(result)}
     missing = count_not_applied([c for c in result.conflicts if id(c) not in overridden],
@@ -131,6 +147,10 @@ def verdict(result: ApplyResult) -> Verdict:
     applied = sum(o.status == OK for o in result.outcomes)
     unplaced = sum(o.status in (FAILED, SKIPPED) and o.source is None and not o.value_rows for o in result.outcomes)
     others = missing.parts(failed=False)
+    if result.interrupted:  # not finished: the rows not reached are not failures, the same command resumes
+        return Verdict(ExitCode.INTERRUPTED, missing, applied,
+                       f"Interrupted after {result.attempted:,} of {len(result.outcomes):,} operations; "
+                       "run the same command to resume")
     if failed or unplaced:
         parts = [_rows(missing.failed)] if failed else []
         if unplaced:
@@ -240,7 +260,7 @@ def _facts(result: ApplyResult, rows: dict[RowRef, RowResult]) -> Iterable[tuple
     yield "rows refused by the plan (not applied)", judged.not_applied.refused
     yield "conflicts overridden (--force)", len(overridden_conflicts(result))
     yield "rows kept as the store has them (you did not edit them)", statuses.count(KEPT)
-    yield "rows left alone with their modifier row", statuses.count(SKIPPED)
+    yield "rows left alone with their modifier row", statuses.count(RowStatus.SKIPPED)
     yield "rows unchanged", result.unchanged
     yield "operations ok", counts[OK]
     yield "operations failed", counts[FAILED]

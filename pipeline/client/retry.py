@@ -1,10 +1,13 @@
 """When to try a request again, and how long to wait first.
 
-The rules (BRIEF §2): a 429 is always retried, after the rate governor's wait; 500/502/503/504 and
-dropped connections are retried with exponential backoff and full jitter, but only for idempotent
-methods: a POST that may have reached the server is an `AmbiguousWriteError` for the caller to
-reconcile, unless the caller vouches for it with `idempotent=True` (it guards creates by natural key).
-A connection that never opened is always retried: nothing was sent. Everything else is final.
+The rules: a 429 is always retried, after the rate governor's wait (the store refused the request
+before doing anything, so sending it again is safe); 500/502/503/504 and dropped connections are
+retried with exponential backoff and full jitter, but only for idempotent methods, because the
+store may have carried the request out before failing: a POST that may have reached the server is
+an `AmbiguousWriteError` for the caller to reconcile (sending it again could create a duplicate),
+unless the caller vouches for it with `idempotent=True` (it guards creates by natural key). A
+connection that never opened is always retried: nothing was sent. Everything else (another 4xx:
+the request itself is wrong) is final.
 """
 
 from __future__ import annotations

@@ -34,10 +34,10 @@ from pipeline.migrate.catalog import (
 )
 from pipeline.migrate.translate import LeftOut, carry_images, desired_state, origin_of, upload_operations
 from pipeline.normalise import products_to_frames
-from pipeline.plan.build import store_hash_of_url
 from pipeline.plan.diff import build_plan
 from pipeline.plan.operations import Plan
 from pipeline.plan.render import plan_summary
+from pipeline.settings import store_hash_of_url
 from pipeline.workbook.layout import META_SHEET
 from pipeline.workbook.meta import ExportMeta, meta_from_frame, utc_now_iso
 from pipeline.workbook.reader import read_xlsx

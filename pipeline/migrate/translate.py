@@ -29,10 +29,9 @@ from urllib.parse import urljoin, urlsplit
 import pandas as pd
 
 from pipeline.migrate.catalog import SkuMap
-from pipeline.modifier_types import MODIFIER_TYPES
+from pipeline.modifier_types import MODIFIER_TYPES, checkbox_values
 from pipeline.normalise import ModifierFrames
 from pipeline.plan.operations import Change, Operation, OpKind, Plan, RowRef, op_id
-from pipeline.sandbox.store import checkbox_values
 from pipeline.workbook.layout import SHEETS
 from pipeline.workbook.split import as_in_workbook, frames_to_sheets
 

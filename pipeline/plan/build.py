@@ -17,6 +17,7 @@ from pipeline.extract import ExtractFilters, ProgressCallback, extract_products
 from pipeline.normalise import products_to_frames
 from pipeline.plan.diff import build_plan, touched_product_ids
 from pipeline.plan.operations import Plan
+from pipeline.settings import store_hash_of_url
 from pipeline.validate.command import (
     ID_CHUNK,
     ID_LOOKUP_FIELDS,
@@ -37,12 +38,6 @@ class PlanRefused(Exception):
         self.outcome = outcome
         super().__init__(f"{len(outcome.issues)} validation issue(s) in {outcome.read.file or 'the workbook'}: "
                          "fix them, then plan again")
-
-
-def store_hash_of_url(base_url: str) -> str | None:
-    """The `{hash}` of an API URL `.../stores/{hash}/v3`, or None."""
-    parts = base_url.rstrip("/").split("/")
-    return parts[parts.index("stores") + 1] if "stores" in parts[:-1] else None
 
 
 async def plan_workbook(

@@ -32,8 +32,10 @@ Rules
   `upload_image` operation (images only go through the image endpoint: `adjusters.image_url` is
   read-only in BigCommerce's contract); no body ever carries it. It is uploaded when the store's
   image is still the one the person saw (the store has none, or the store's row, or the rest of
-  the person's row, is as exported); over an image the store got since the export (perhaps from an
-  earlier apply of the same workbook) only with `force`.
+  the person's row, is as exported); over an image the store got since the export only with
+  `force`. `uploaded` (from the apply journal, `Journal.own_uploads`) names the images an earlier
+  apply of this workbook put in the store: a row whose value still has the very image that apply
+  uploaded from the same cell is kept (nothing to send), not mistaken for someone else's change.
 - Refusals (skipped with a reason, not overridable): a changed `type`, a row whose id belongs to
   another product or modifier in the store, a checkbox value to create or delete, a value row
   that belongs to no modifier row.
@@ -54,14 +56,15 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from enum import StrEnum
+from typing import Any, Final, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from pipeline.dates import same_instant
 from pipeline.gc_pause import gc_paused
-from pipeline.modifier_types import MODIFIER_TYPES
+from pipeline.modifier_types import MODIFIER_TYPES, checkbox_values
 from pipeline.normalise import (
     ModifierFrames,
     fingerprint,
@@ -71,7 +74,6 @@ from pipeline.normalise import (
 )
 from pipeline.plan.bodies import DATE_FIELDS, modifier_body, uncleared_config_fields, value_body
 from pipeline.plan.operations import Change, Conflict, Operation, OpKind, Plan, RowRef, SkipKind, Skipped, op_id
-from pipeline.sandbox.store import checkbox_values
 from pipeline.workbook.layout import ACTION_DELETE, SHEETS
 from pipeline.workbook.meta import ExportMeta, utc_now_iso
 
@@ -90,6 +92,16 @@ _NOT_COMPARED: Final = frozenset({"action", "product_sku", "product_name"})  # r
 Kind = Literal["modifier", "value"]
 Record = dict[str, Any]
 
+
+class Compared(StrEnum):
+    """What comparing one row with the store's entity did."""
+
+    UNCHANGED = "unchanged"  # the row is as the store has it: nothing to send
+    KEPT = "kept"  # only the store changed it: the store's version stays
+    CONFLICT = "conflict"  # both changed it and --force was not given
+    REFUSED = "refused"  # it would empty a field the API cannot clear
+    UPDATED = "updated"  # an update operation was planned
+
 KEPT_REASON: Final = "changed in the store since the export; your row was not edited, so the store's version is kept"
 KEPT_IMAGE_REASON: Final = ("changed in the store since the export; only your image was edited, so the store's "
                             "version is kept and your image uploaded")
@@ -99,6 +111,16 @@ GONE_CONFLICT: Final = "deleted in the store since the export, and you edited it
 CHANGED_CONFLICT: Final = "changed in the store since the export, and you changed it too"
 DELETE_CONFLICT: Final = "changed in the store since the export, and you marked it delete"
 ALREADY_DELETED: Final = "already deleted in the store: nothing to do"
+OWN_UPLOAD_REASON: Final = "your image is already in the store: an earlier apply of this workbook uploaded it"
+
+
+class OwnUpload(NamedTuple):
+    """An image an apply uploaded to a value (recorded in its journal): the `image_url` cell it came
+    from, the sha256 of the bytes sent, and the URL the store answered with (None if it named none)."""
+
+    image: str
+    digest: str | None = None
+    image_url: str | None = None
 
 
 def modifier_fields(type_name: str) -> tuple[str, ...]:
@@ -251,9 +273,10 @@ def _key(text: Any) -> str:
 
 class _Planner:
     def __init__(self, sheets: Mapping[str, pd.DataFrame], meta: ExportMeta | None, current: ModifierFrames, *,
-                 prune: bool, force: bool) -> None:
+                 prune: bool, force: bool, uploaded: Mapping[int, OwnUpload] | None = None) -> None:
         self.force = force
         self.prune = prune
+        self.uploaded = uploaded or {}
         self.store = _Store(current)
         self.extras = current.extras
         self.next_sort: dict[int, int] = {}  # modifier id -> sort_order for its next new value left blank
@@ -352,7 +375,7 @@ class _Planner:
                                f"is {store['type']} in the store, the row says {row['type']}; delete it and add a "
                                "new row instead")
         self.claimed_modifiers.add(store["modifier_id"])
-        if self.compare(row, "modifier", store, exported, modifier_fields(store["type"])) == "unchanged":
+        if self.compare(row, "modifier", store, exported, modifier_fields(store["type"])) is Compared.UNCHANGED:
             self.unchanged += 1
         return _Target("existing", row["product_id"], row["display_name"], store["type"], store["modifier_id"])
 
@@ -472,23 +495,34 @@ class _Planner:
         self.claimed_values.add(store["value_id"])
         outcome = self.compare(row, "value", store, exported, value_fields(target.type_name), target)
         image = row["image_url"]
-        if outcome not in ("conflict", "refused") and _new_image(image, store):
+        if outcome not in (Compared.CONFLICT, Compared.REFUSED) and _new_image(image, store) and \
+                self.own_upload(store, image):
+            if outcome is Compared.UNCHANGED:
+                self.skip(row, OWN_UPLOAD_REASON, SkipKind.KEPT)
+            return
+        if outcome not in (Compared.CONFLICT, Compared.REFUSED) and _new_image(image, store):
             # the store's image is the one the person saw (and replaces) when the store has none, when
             # the store's row is as exported, or when the rest of the row is ("kept": its fingerprint,
             # taken with the store's image, is the export's)
-            replaceable = store["image_url"] is None or outcome == "kept" or (
+            replaceable = store["image_url"] is None or outcome is Compared.KEPT or (
                 exported is not None and not self.store_changed("value", store, exported))
             if replaceable or self.force:
                 self.upload(row, target, row["label"], store)
-                if outcome == "kept":
+                if outcome is Compared.KEPT:
                     self.skipped[-1] = Skipped(row.ref, KEPT_IMAGE_REASON, SkipKind.KEPT)
                 return
             self.skip(row, f"the image {image.strip()} was not uploaded: the store's image was set or changed "
                       "since the export (perhaps by an earlier apply of this workbook); use --force to upload it "
                       "again")
             return
-        if outcome == "unchanged":
+        if outcome is Compared.UNCHANGED:
             self.unchanged += 1
+
+    def own_upload(self, store: Record, image: str) -> bool:
+        """The store's image of this value is the one an earlier apply uploaded from this very cell."""
+        upload = self.uploaded.get(store["value_id"])
+        return upload is not None and upload.image == image.strip() and \
+            (upload.image_url is None or upload.image_url == store["image_url"])
 
     def create_value(self, row: _Row, target: _Target) -> None:
         if MODIFIER_TYPES[target.type_name].generated_values:
@@ -551,25 +585,25 @@ class _Planner:
         return out
 
     def compare(self, row: _Row, kind: Kind, store: Record, exported: str | None, fields: tuple[str, ...],
-                target: _Target | None = None) -> str:
+                target: _Target | None = None) -> Compared:
         """Update, keep or flag one row whose entity exists; returns what happened."""
         type_name = store["type"]
         data = self.effective(row.data, store, fields, type_name)
         changes = _changes(data, store, fields)
         entity_id = store[f"{kind}_id"]
         if not changes:
-            return "unchanged"
+            return Compared.UNCHANGED
         if self.store_changed(kind, store, exported):
             as_written = self.effective(row.data, store, fields, type_name, keep=False)
             if fingerprint(_payload_of(kind)(as_written)) == exported:
                 self.skip(row, KEPT_REASON, SkipKind.KEPT)
-                return "kept"
+                return Compared.KEPT
             if not self.conflict(row, kind, entity_id, CHANGED_CONFLICT, [c.field for c in changes]):
-                return "conflict"
+                return Compared.CONFLICT
         refusal = _uncleared(data, store, kind)
         if refusal:
             self.skip(row, refusal)
-            return "refused"
+            return Compared.REFUSED
         extras = self.extras.get((kind, int(entity_id)), {})
         if kind == "modifier":
             op = self.operation(OpKind.UPDATE_MODIFIER, store, row.ref, display_name=data["display_name"])
@@ -581,7 +615,7 @@ class _Planner:
         op.changes = changes
         self.add(op)
         self.note_blanks(row.ref, changes)
-        return "updated"
+        return Compared.UPDATED
 
     def store_changed(self, kind: Kind, store: Record, exported: str | None) -> bool:
         return exported is not None and fingerprint(_payload_of(kind)(store)) != exported
@@ -771,10 +805,14 @@ def touched_product_ids(sheets: Mapping[str, pd.DataFrame]) -> list[int]:
 
 @gc_paused()
 def build_plan(sheets: Mapping[str, pd.DataFrame], meta: ExportMeta | None, current: ModifierFrames, *,
-               workbook: str, prune: bool = False, force: bool = False) -> Plan:
+               workbook: str, prune: bool = False, force: bool = False,
+               uploaded: Mapping[int, OwnUpload] | None = None) -> Plan:
     """The operations that take the store (`current`: a fresh extract of every product the sheets
-    mention) to what the validated `sheets` say; see the module docstring for the rules."""
-    planner = _Planner(sheets, meta, current, prune=prune, force=force)
+    mention) to what the validated `sheets` say; see the module docstring for the rules.
+
+    `uploaded`: value id -> the image an earlier apply of this workbook uploaded there (its journal
+    knows; the planner reads no files), so a re-plan keeps that image instead of refusing the row."""
+    planner = _Planner(sheets, meta, current, prune=prune, force=force, uploaded=uploaded)
     planner.run()
     return Plan(
         store_hash=meta.store_hash if meta else "",

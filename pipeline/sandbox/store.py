@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.modifier_types import MODIFIER_TYPES
+from pipeline.modifier_types import MODIFIER_TYPES, checkbox_values
 from pipeline.sandbox.validation import empty_adjusters
 
 DB_NAME = "store.sqlite3"
@@ -141,16 +141,6 @@ def _product_row(row: sqlite3.Row) -> Json:
 
 def _name_slug(display_name: str) -> str:
     return re.sub(r"\s+", "-", display_name.strip())
-
-
-def checkbox_values() -> list[Json]:
-    """The Yes/No values BigCommerce generates for a new checkbox modifier."""
-    return [
-        {"label": "Yes", "sort_order": 0, "is_default": False, "value_data": {"checked_value": True},
-         "adjusters": empty_adjusters()},
-        {"label": "No", "sort_order": 1, "is_default": True, "value_data": {"checked_value": False},
-         "adjusters": empty_adjusters()},
-    ]
 
 
 class Store:

@@ -33,6 +33,7 @@ from pipeline.modifier_types import (
     ConfigField,
     FieldKind,
     ModifierType,
+    empty_adjusters,
     modifier_type,
 )
 from pipeline.sandbox.errors import invalid
@@ -43,11 +44,6 @@ Json = dict[str, Any]
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 ADJUSTER_KEYS = ("price", "weight", "image_url", "purchasing_disabled")
 CONFIG_LESS_SHAPES = ({}, [], None)  # the spec's own example answers `config: []`
-
-
-def empty_adjusters() -> Json:
-    """What a value carries when no adjuster was ever set."""
-    return {"price": {}, "weight": {}, "image_url": "", "purchasing_disabled": {"status": False, "message": ""}}
 
 
 class _Errors:

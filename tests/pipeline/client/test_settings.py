@@ -5,7 +5,8 @@ import pickle
 import pytest
 from pydantic import SecretStr
 
-from pipeline.settings import Settings
+from pipeline.connection import store_hash_of
+from pipeline.settings import Settings, store_hash_of_url
 
 TOKEN = "tok-SETTINGS-7f3a9c"
 
@@ -65,3 +66,24 @@ def test_for_sandbox_builds_the_store_path_and_ignores_the_environment(monkeypat
     assert settings.access_token == SecretStr("sandbox-token")
     full = Settings.for_sandbox("http://127.0.0.1:8123/stores/xyz/v3", "t")
     assert full.base_url == "http://127.0.0.1:8123/stores/xyz/v3"
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://api.bigcommerce.com/stores/abc123/v3", "abc123"),
+    ("https://api.bigcommerce.com/stores/abc123/v3/", "abc123"),
+    ("http://127.0.0.1:8000/stores/sandbox/v3?x=1", "sandbox"),
+    ("http://127.0.0.1:8000/stores/abc123", "abc123"),
+    ("http://proxy.example/bc/v3", None),
+    ("http://proxy.example/stores", None),  # names no hash
+    ("http://stores/v3", None),  # a host called stores is not a path segment
+])
+def test_one_reading_of_the_hash_in_an_api_url(url, expected):
+    assert store_hash_of_url(url) == expected
+
+
+def test_the_known_store_hash_prefers_the_setting_then_the_url():
+    assert Settings(_env_file=None, store_hash="abc123", api_url="http://x/stores/other/v3").known_store_hash == "abc123"
+    settings = Settings(_env_file=None, api_url="http://127.0.0.1:9/stores/beta/v3")
+    assert settings.known_store_hash == store_hash_of(settings) == "beta"
+    proxy = Settings(_env_file=None, api_url="http://proxy.example/bc/v3")
+    assert proxy.known_store_hash is None and store_hash_of(proxy) == "unknown"
