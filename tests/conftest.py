@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ _TALLY_FILE = Path(tempfile.gettempdir()) / f"bcmod-sandbox-tally-{os.getpid()}.
 # shown apart, so the main figures are those of the client's requests (export, plan, apply, ...).
 _SANDBOX_TESTS = "tests/pipeline/sandbox/"
 _ON_PURPOSE = dict.fromkeys(COUNTERS, 0)
+_CLIENT_KINDS: Counter[str] = Counter()  # what the other tests' non-conforming requests broke
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,10 +41,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def _totals() -> dict[str, Any]:
     """Counts of this process and of the subprocess sandboxes so far, with the violations' details."""
     totals = TALLY.snapshot()
+    kinds = Counter(totals["request_kinds"])
     for report in read_reports(_TALLY_FILE):
         for name in COUNTERS:
             totals[name] += report.get(name, 0)
         totals["violations"] = totals["violations"] + report["violations"]
+        totals["check_seconds"] += report.get("check_seconds", 0.0)
+        kinds.update(report.get("request_kinds", {}))
+    totals["request_kinds"] = kinds
     return totals
 
 
@@ -57,6 +63,8 @@ def _sandbox_responses_conform(request: pytest.FixtureRequest) -> Iterator[None]
     if request.node.nodeid.startswith(_SANDBOX_TESTS):
         for name in COUNTERS:
             _ON_PURPOSE[name] += delta[name]
+    else:
+        _CLIENT_KINDS.update(after["request_kinds"] - before["request_kinds"])
     expected = request.node.get_closest_marker("expects_response_violations")
     if expected is not None:
         assert count == expected.args[0], f"expected {expected.args[0]} response violations, the sandbox sent {count}"
@@ -74,7 +82,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         own = _ON_PURPOSE
         line += (f"; the sandbox's own tests (on purpose): {own['checked']} checked, {own['refused']} refused, "
                  f"{own['response_violations']} response violations")
+    line += f"; checking took {totals['check_seconds']:.1f} s"
     terminalreporter.write_line(line)
+    for kind, count in _CLIENT_KINDS.most_common(20):  # with strict off: what the client still sends wrong
+        terminalreporter.write_line(f"  {count:6d} x {kind}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

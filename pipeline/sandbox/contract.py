@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -122,16 +123,20 @@ class RequestCheck:
             await self.app(scope, receive, send)
             return
         op, path_params = matched
+        raw = await _read_body(receive)
+        started = time.perf_counter()
         headers = _headers(scope)
         media_type = _media_type(headers.get("content-type"))
-        raw = await _read_body(receive)
         body = await _decoded(scope, receive, media_type, raw, op)
         query = Request(scope).query_params.multi_items()
         violations = op.check_request(path_params, query, headers, media_type, body)
+        TALLY.add_time(time.perf_counter() - started)
         refused = bool(violations) and self.strict
         counts = {"checked": 1, "refused": int(refused), "request_violations": int(bool(violations) and not refused)}
         self.stats.record_contract(**counts)
         TALLY.add(**counts)
+        if violations:
+            TALLY.request_violation(op.operation_id, violations)
         if refused:
             await send_json(send, 422, error_body(422, REFUSAL_TITLE, violations))
             return
@@ -173,8 +178,10 @@ class ResponseCheck:
             return
         query = scope.get("query_string", b"").decode("latin-1")
         fields_selected = any(selector in query for selector in FIELD_SELECTORS)
+        started = time.perf_counter()
         violations = op.check_response(response["status"], _media_type(response["content_type"]),
                                        bytes(response["body"]), fields_selected)
+        TALLY.add_time(time.perf_counter() - started)
         self.stats.record_contract(responses_checked=1, response_violations=int(bool(violations)))
         TALLY.add(responses_checked=1)
         if violations:

@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.modifier_types import MODIFIER_TYPES, checkbox_values
-from pipeline.sandbox.validation import empty_adjusters
+from pipeline.modifier_types import MODIFIER_TYPES, FieldKind, checkbox_values
+from pipeline.sandbox.validation import atom_datetime, empty_adjusters
 
 DB_NAME = "store.sqlite3"
 FIRST_MODIFIER_ID = 100
@@ -137,6 +137,20 @@ def _product_row(row: sqlite3.Row) -> Json:
         "weight": row["weight"], "date_created": iso8601(row["date_created"]),
         "date_modified": iso8601(row["date_modified"]), "option_set_id": row["option_set_id"],
     }
+
+
+def _atom_dates(type_name: str, config: Json) -> Json:
+    """A seeded config with its ISO-8601 dates in ATOM, as a write through the API stores them."""
+    spec = MODIFIER_TYPES[type_name]
+    out = dict(config)
+    for key, value in config.items():
+        field = spec.config_field(key)
+        if field is not None and field.kind is FieldKind.DATE and isinstance(value, str):
+            try:
+                out[key] = atom_datetime(value)
+            except ValueError:
+                pass  # seeded as given: seeding checks nothing
+    return out
 
 
 def _name_slug(display_name: str) -> str:
@@ -383,6 +397,7 @@ class Store:
         Ids of modifiers and values are assigned by the store from their own sequences.
         Checkbox modifiers keep the Yes/No values given in the seed, or get generated ones.
         Optional `date_created`/`date_modified` (ISO-8601 or epoch seconds) are honoured.
+        Date config values are stored as ATOM, as an API write would store them.
         Returns the number of products inserted.
         """
         now = self._now()
@@ -405,7 +420,7 @@ class Store:
                     modifier_rows.append((
                         next_modifier, product["id"], name, modifier["display_name"], modifier["type"],
                         int(bool(modifier.get("required"))), modifier.get("sort_order", 0),
-                        _dumps(modifier.get("config") or {}),
+                        _dumps(_atom_dates(modifier["type"], modifier.get("config") or {})),
                     ))
                     values = modifier.get("option_values") or (checkbox_values() if spec.generated_values else [])
                     for value in values:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 ENV_FILE = "BCMOD_SANDBOX_TALLY_FILE"
 MAX_KEPT = 1000  # response violations kept with their details (the count goes on)
+_GOT = re.compile(r" \(got .*\)$")
 COUNTERS = ("checked", "refused", "request_violations", "responses_checked", "response_violations")
 
 
@@ -31,6 +34,13 @@ class Tally:
         self._lock = threading.Lock()
         self.counts = dict.fromkeys(COUNTERS, 0)
         self.violations: list[dict[str, Any]] = []
+        self.request_kinds: Counter[str] = Counter()
+        self.check_seconds = 0.0
+
+    def add_time(self, seconds: float) -> None:
+        """Time spent checking (request decoding and checks, response checks), for the suite's figures."""
+        with self._lock:
+            self.check_seconds += seconds
 
     def add(self, **counts: int) -> None:
         with self._lock:
@@ -43,14 +53,23 @@ class Tally:
             if len(self.violations) < MAX_KEPT:
                 self.violations.append({"method": method, "path": path, "status": status, "messages": messages})
 
+    def request_violation(self, operation_id: str, errors: dict[str, str]) -> None:
+        """Count the kinds of violation of one non-conforming request (values left out)."""
+        with self._lock:
+            for location, message in errors.items():
+                self.request_kinds[f"{operation_id} {location}: {_GOT.sub('', message)}"] += 1
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {**self.counts, "violations": list(self.violations)}
+            return {**self.counts, "violations": list(self.violations), "request_kinds": dict(self.request_kinds),
+                    "check_seconds": self.check_seconds}
 
     def reset(self) -> None:
         with self._lock:
             self.counts = dict.fromkeys(COUNTERS, 0)
             self.violations.clear()
+            self.request_kinds.clear()
+            self.check_seconds = 0.0
 
 
 TALLY = Tally()

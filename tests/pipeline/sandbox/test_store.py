@@ -50,6 +50,18 @@ def test_seeded_checkbox_values_are_kept(tmp_path: Path) -> None:
     store.close()
 
 
+def test_seeded_dates_are_stored_as_atom(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    config = {"default_value": "2027-04-01", "date_limited": True, "date_limit_mode": "range",
+              "date_earliest_value": "2027-01-01T00:00:00Z", "date_latest_value": "2027-12-31T00:00:00+00:00"}
+    store.seed_catalog([{"id": 1, "name": "P", "sku": "P", "modifiers": [
+        {"display_name": "When", "type": "date", "required": False, "config": config}]}])
+    stored = store.modifiers_by_product([1])[1][0]["config"]
+    assert stored == {**config, "default_value": "2027-04-01T00:00:00+00:00",
+                      "date_earliest_value": "2027-01-01T00:00:00+00:00"}
+    store.close()
+
+
 def test_ids_continue_after_restart(tmp_path: Path) -> None:
     store = Store(tmp_path)
     store.seed_catalog(seed_products())
