@@ -17,11 +17,11 @@ from openpyxl import load_workbook
 from sample_data.generator import png_bytes
 from pipeline.apply import RESULT_COLUMN, RESULTS_SUMMARY_SHEET, Journal, apply_plan, render_summary, write_results
 from pipeline.export import export_store
+from pipeline.plan import build
 from pipeline.plan.operations import OpKind
 from tests.pipeline.apply.support import PNG, client_for, duplicates, modifier_named, products_of
 from tests.stores import sandbox_store
 
-build = pytest.importorskip("pipeline.plan.build")
 pytestmark = pytest.mark.anyio
 
 

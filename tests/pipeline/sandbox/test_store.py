@@ -14,6 +14,7 @@ from pipeline.sandbox.app import create_app
 from pipeline.sandbox.config import SandboxConfig
 from pipeline.sandbox.images import load_image
 from pipeline.sandbox.store import FIRST_MODIFIER_ID, FIRST_VALUE_ID, ProductFilter, Store
+from sample_data import generator
 
 from .support import API, client_for, seed_products
 
@@ -74,7 +75,6 @@ def test_ids_continue_after_restart(tmp_path: Path) -> None:
 
 
 def test_auto_seed_only_when_empty(tmp_path: Path) -> None:
-    pytest.importorskip("sample_data.generator")
     config = SandboxConfig(data_dir=tmp_path, products=12, quota=None)
     app = create_app(config)
     store = app.state.sandbox.store
@@ -92,7 +92,6 @@ def test_auto_seed_only_when_empty(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_300_product_catalog_pages_quickly(tmp_path: Path) -> None:
-    generator = pytest.importorskip("sample_data.generator")
     # It measures the store's own paging: the spec check (its cost is measured apart) stays off.
     app = create_app(SandboxConfig(data_dir=tmp_path, quota=None, strict=False, check_responses=False))
     started = time.perf_counter()
