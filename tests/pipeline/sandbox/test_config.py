@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from pipeline.cli import sandbox_cmd
 from pipeline.sandbox import contract
 from pipeline.sandbox.config import SandboxConfig
-from pipeline.sandbox.tally import ENV_FILE, TALLY, read_reports, summary_line, write_report
+from pipeline.sandbox.tally import ENV_FILE, read_reports, summary_line, write_report
 
 from .support import API, TOKEN, assert_error, client_for, needs_specs
 

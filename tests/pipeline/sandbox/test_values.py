@@ -142,7 +142,8 @@ async def test_strict_refuses_adjusters_image_url(client: httpx.AsyncClient) -> 
     for response in (await client.post(values_url, json=value_body("Pic", 5, **image)),
                      await client.put(f"{values_url}/{modifier['option_values'][0]['id']}",
                                       json=value_body("Red", 0, **image)),
-                     await client.post(MODS, json=modifier_body("dropdown", option_values=[value_body("A", 0, **image)]))):
+                     await client.post(MODS, json=modifier_body("dropdown",
+                                                                option_values=[value_body("A", 0, **image)]))):
         errors = assert_error(response, 422)["errors"]
         assert any(key.endswith("adjusters.image_url") for key in errors), errors
     swatch_image = await client.put(f"{values_url}/{modifier['option_values'][1]['id']}", json=value_body(
