@@ -5,8 +5,9 @@ schema against another), say some rules only in prose, and leave out what every 
 answer. Each entry below names the spec file, the lines it is about, a piece of text found on
 those lines (a test checks it, so a citation cannot drift), why, and a patch applied to the
 loaded spec before it is compiled. Nothing is relaxed anywhere else: a rule absent from this
-table is enforced as the spec states it. Entries that make the check stricter than the schema
-(rules said only in prose) are marked `stricter`.
+table is enforced as the spec states it. Entries that only add rules (said in prose or examples,
+missing from the schema) are marked `stricter`; the others accept something the schema as
+written refuses, each for the reason given.
 
 `apply_errata` returns how many places each patch changed; zero means the spec moved on and the
 entry is stale (the loader logs it and the tests fail on it).
@@ -47,7 +48,7 @@ class Erratum:
     evidence: str  # text found on those lines
     reason: str
     patch: Callable[[Spec], int]  # edits the loaded spec in place; returns the places changed
-    stricter: bool = False  # True: a rule the spec states only in prose, enforced on top of the schema
+    stricter: bool = False  # True: the entry only adds rules (the schema as written accepts more)
 
 
 # --- walking the loaded spec -------------------------------------------------------------------
@@ -215,7 +216,7 @@ ERRATA: tuple[Erratum, ...] = (
         "POST modifier 200: the schema nests the modifier in `data.items`, its own example (lines 271-274) and "
         "BigCommerce answer it directly under `data`; `data` is checked as productModifier_Full so the check is "
         "not vacuous (`items` is optional, so the schema as written accepts any `data`)",
-        _created_modifier_under_data),
+        _created_modifier_under_data, stricter=True),
     Erratum(
         "response-value-data-null", MODIFIERS_SPEC, (1993, 1998), "nullable: true",
         "value_data is nullable in productModifierOptionValue_Base (here) and null in the POST modifier example "
@@ -252,8 +253,9 @@ ERRATA: tuple[Erratum, ...] = (
     Erratum(
         "request-image-url-read-only", MODIFIERS_SPEC, (1714, 1715), "Form posts are the only accepted upload option",
         "adjusters.image_url is a writable string in the request schemas, but BigCommerce documents it as "
-        "read-only on create: a value's image is uploaded with POST .../values/{value_id}/image (here); "
-        "every request body's `adjusters.image_url` is refused as read-only",
+        "read-only on create (in its docs, not in this spec: see BRIEF.md section 2 and issue 10): a value's "
+        "image is uploaded with POST .../values/{value_id}/image (here); every request body's "
+        "`adjusters.image_url` is refused as read-only",
         _request_image_url_read_only, stricter=True),
     Erratum(
         "image-file-required", MODIFIERS_SPEC, (1714, 1715), "image_file:",
