@@ -8,6 +8,8 @@
 | 3    | the run finished but rows were not applied: conflicts with the store's changes, refusals |
 |      | (`plan`: the plan has such rows; it is still printed and saved)                          |
 | 4    | cancelled at the confirmation prompt; nothing was sent                                    |
+| 5    | another run holds the lock (the same workbook's apply or restore, or the embedded         |
+|      | sandbox store): nothing was planned or sent; run it again when that one is done           |
 """
 
 from __future__ import annotations
@@ -21,3 +23,4 @@ class ExitCode(IntEnum):
     USAGE = 2
     NOT_APPLIED = 3
     CANCELLED = 4
+    LOCKED = 5

@@ -3,6 +3,12 @@
 `BIGCOMMERCE_STORE_HASH` and `BIGCOMMERCE_ACCESS_TOKEN` point at a real store; `BIGCOMMERCE_API_URL`
 overrides the built URL (the sandbox, a proxy). The token is a `SecretStr`: repr, str, `model_dump()`
 and `model_dump_json()` all mask it; only `access_token.get_secret_value()` reveals it.
+
+A token that cannot be an HTTP header value (a line break, a control character, a character
+outside ASCII: usually a bad paste) is refused as the settings are made, before any request,
+with `TokenRefused`: its message names the variable and what is wrong, never the token (sent as
+it is, httpx would print it in its error, or fail with a traceback). Validation errors of the
+settings never echo their input either.
 """
 
 from __future__ import annotations
@@ -14,6 +20,37 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BIGCOMMERCE_API_ROOT = "https://api.bigcommerce.com"
 SANDBOX_STORE_HASH = "sandbox"
+TOKEN_VARIABLE = "BIGCOMMERCE_ACCESS_TOKEN"
+
+
+class TokenRefused(Exception):
+    """A token that cannot be sent as an HTTP header; the message names `variable`, never the token.
+
+    Not a ValueError, so that pydantic lets it through as it is instead of wrapping it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        self.problem = problem
+        super().__init__(f"the token in {variable} cannot be sent to the store: it holds {problem}. Copy the token "
+                         f"again (one line of letters and digits) and set {variable} again; nothing was sent")
+
+
+def token_problem(token: str) -> str | None:
+    """What makes `token` unusable as an HTTP header value (for a message), or None when it is fine."""
+    if "\n" in token or "\r" in token:
+        return "a line break"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
+        return "a control character (such as a tab)"
+    if not token.isascii():
+        return "a character that is not plain ASCII (such as an accented letter, a curly quote or an invisible space)"
+    return None
+
+
+def check_token(token: str, variable: str) -> str:
+    """`token`, or `TokenRefused` naming `variable` when it cannot be an HTTP header value."""
+    if (problem := token_problem(token)) is not None:
+        raise TokenRefused(variable, problem)
+    return token
 
 
 def store_hash_of_url(url: str) -> str | None:
@@ -30,7 +67,8 @@ class Settings(BaseSettings):
     """Where the store is and how to authenticate; never prints the token."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BIGCOMMERCE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="BIGCOMMERCE_", env_file=".env", env_file_encoding="utf-8", extra="ignore",
+        hide_input_in_errors=True,
     )
 
     api_url: str | None = None
@@ -50,7 +88,7 @@ class Settings(BaseSettings):
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
         if isinstance(value, str):
-            return value.strip() or None
+            return check_token(value.strip(), TOKEN_VARIABLE) or None
         return value
 
     @property

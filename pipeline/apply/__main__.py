@@ -4,7 +4,8 @@ The token comes from `BIGCOMMERCE_ACCESS_TOKEN` (never from the command line, wh
 show it); the store from `--api-url`, else `BIGCOMMERCE_API_URL` / `BIGCOMMERCE_STORE_HASH`. The
 journal lives beside the plan's workbook (beside the plan file when the workbook is not there), so
 running the same command again after an interruption resumes. Exit code 0 when every operation
-succeeded, 1 when some failed, 2 when nothing could be applied.
+succeeded, 1 when some failed, 2 when nothing could be applied, 5 when another run holds the
+journal's lock (`pipeline.apply.lock`; nothing was sent).
 """
 
 from __future__ import annotations
@@ -20,10 +21,15 @@ from rich.console import Console
 from pipeline.apply.backup import BackupError
 from pipeline.apply.executor import ApplyResult, apply_plan
 from pipeline.apply.journal import Journal
+from pipeline.apply.lock import LockHeld, journal_lock
 from pipeline.apply.results import render_summary, write_results
-from pipeline.client import BigCommerceClient
+from pipeline.client import BigCommerceClient, BigCommerceError
+from pipeline.exit_codes import ExitCode
 from pipeline.plan.operations import Plan
-from pipeline.settings import Settings
+from pipeline.settings import Settings, TokenRefused
+
+
+EXIT_LOCKED = int(ExitCode.LOCKED)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,28 +52,45 @@ def _folder(plan: Plan, plan_file: Path) -> tuple[Path, Path | None]:
     return plan_file.resolve().parent, None
 
 
-async def _run(args: argparse.Namespace) -> tuple[ApplyResult, Path | None]:
-    plan = Plan.load(args.plan)
+def _journal_file(args: argparse.Namespace, plan: Plan, workbook: Path | None) -> Path:
+    return args.journal or (Journal.for_workbook(workbook).path if workbook else
+                            args.plan.with_name(args.plan.name + ".journal.jsonl"))
+
+
+async def _run(args: argparse.Namespace, plan: Plan, journal_file: Path) -> ApplyResult:
     settings = Settings(api_url=args.api_url) if args.api_url else Settings()
-    folder, workbook = _folder(plan, args.plan)
-    journal_file = args.journal or (Journal.for_workbook(workbook).path if workbook else
-                                    args.plan.with_name(args.plan.name + ".journal.jsonl"))
+    folder, _ = _folder(plan, args.plan)
     async with BigCommerceClient(settings) as client:
-        result = await apply_plan(plan, client, workbook_dir=folder, journal=Journal(journal_file),
-                                  concurrency=args.concurrency, backup=not args.no_backup)
-    return result, workbook
+        return await apply_plan(plan, client, workbook_dir=folder, journal=Journal(journal_file),
+                                concurrency=args.concurrency, backup=not args.no_backup)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(stderr=args.json)
     try:
-        result, workbook = asyncio.run(_run(args))
-    except (BackupError, ValueError, OSError) as exc:
-        console.print(f"[red]apply failed:[/red] {exc}")
+        plan = Plan.load(args.plan)
+    except (ValueError, OSError, KeyError, TypeError) as exc:
+        console.print(f"[red]apply failed:[/red] cannot read the plan {args.plan}: {exc}", highlight=False)
         return 2
-    if args.results and workbook is not None:
-        console.print(f"results: {write_results(result, workbook)}")
+    workbook = _folder(plan, args.plan)[1]
+    journal_file = _journal_file(args, plan, workbook)
+    # one writer per journal: taken before anything is sent, held until the results are written
+    try:
+        lock = journal_lock(journal_file, "python -m pipeline.apply").acquire()
+    except LockHeld as exc:
+        console.print(f"[red]not applied:[/red] {exc}", highlight=False)
+        return EXIT_LOCKED
+    try:
+        try:
+            result = asyncio.run(_run(args, plan, journal_file))
+        except (BackupError, BigCommerceError, TokenRefused, ValueError, OSError) as exc:
+            console.print(f"[red]apply failed:[/red] {exc}", highlight=False)
+            return 2
+        if args.results and workbook is not None:
+            console.print(f"results: {write_results(result, workbook)}")
+    finally:
+        lock.release()
     if args.json:
         print(json.dumps(result.as_dict(), default=str))
     else:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pipeline.client import BigCommerceError
 from pipeline.connection import DEFAULT_SANDBOX_DIR, open_store
 from pipeline.doctor import DoctorReport, run_doctor
 
@@ -51,8 +52,12 @@ def doctor(
     sandbox_dir: Path = typer.Option(DEFAULT_SANDBOX_DIR, help="Embedded sandbox folder when no store is set."),
 ) -> None:
     """Check the configured store, reading only: token, rate limits, modifiers, include_fields, shapes, images."""
-    with open_store(sandbox_dir=sandbox_dir) as store:
-        report = asyncio.run(run_doctor(store.settings, store=store.label, sandbox=store.sandbox))
+    try:
+        with open_store(sandbox_dir=sandbox_dir) as store:
+            report = asyncio.run(run_doctor(store.settings, store=store.label, sandbox=store.sandbox))
+    except BigCommerceError as exc:  # a token that cannot be sent, a sandbox store in use
+        err_console.print(f"bcmod doctor: {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
     code = 0 if report.ok else 1
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))

@@ -12,7 +12,7 @@ import os
 
 from pydantic import SecretStr
 
-from pipeline.settings import Settings
+from pipeline.settings import Settings, TokenRefused, check_token
 
 SOURCE_TOKEN_ENV = "BCMOD_SOURCE_TOKEN"
 TARGET_TOKEN_ENV = "BCMOD_TARGET_TOKEN"
@@ -23,7 +23,22 @@ class StoreConfigError(ValueError):
 
 
 def _token(names: tuple[str, ...]) -> str | None:
-    return next((os.environ[n].strip() for n in names if n and os.environ.get(n, "").strip()), None)
+    """The first of the variables `names` that is set, checked to be sendable as a header (the
+    error names the variable, never the token)."""
+    name = next((n for n in names if n and os.environ.get(n, "").strip()), None)
+    if name is None:
+        return None
+    try:
+        return check_token(os.environ[name].strip(), name)
+    except TokenRefused as exc:
+        raise StoreConfigError(str(exc)) from None
+
+
+def _settings(**values: object) -> Settings:
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except TokenRefused as exc:  # BIGCOMMERCE_ACCESS_TOKEN (environment or .env)
+        raise StoreConfigError(str(exc)) from None
 
 
 def source_settings(api_url: str | None, store_hash: str | None, token_env: str = SOURCE_TOKEN_ENV) -> Settings:
@@ -39,13 +54,13 @@ def source_settings(api_url: str | None, store_hash: str | None, token_env: str 
 def target_settings(api_url: str | None, store_hash: str | None, token_env: str = TARGET_TOKEN_ENV) -> Settings:
     """The target store: `api_url` or `store_hash`, else the configured store; token from
     `token_env`, else BIGCOMMERCE_ACCESS_TOKEN."""
-    configured = Settings(api_url=api_url, store_hash=store_hash) if (api_url or store_hash) else Settings()
+    configured = _settings(api_url=api_url, store_hash=store_hash) if (api_url or store_hash) else _settings()
     if not (configured.api_url or configured.store_hash):
         raise StoreConfigError("name the target store: --to-url URL or --to-hash HASH (or set BIGCOMMERCE_API_URL "
                                "or BIGCOMMERCE_STORE_HASH)")
     token = _token((token_env,))
     if token is not None:
-        configured = Settings(api_url=configured.api_url, store_hash=configured.store_hash, access_token=token)
+        configured = _settings(api_url=configured.api_url, store_hash=configured.store_hash, access_token=token)
     if configured.access_token is None:
         raise StoreConfigError(f"no token for the target store: set {token_env} or BIGCOMMERCE_ACCESS_TOKEN")
     return configured

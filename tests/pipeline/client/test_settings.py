@@ -1,12 +1,19 @@
-"""Settings: where the store is, and a token that never shows."""
+"""Settings: where the store is, and a token that never shows (nor goes out when it cannot be a header)."""
 
+import asyncio
+import os
 import pickle
+import subprocess
+import sys
+
+import httpx
 
 import pytest
 from pydantic import SecretStr
 
 from pipeline.connection import store_hash_of
-from pipeline.settings import Settings, store_hash_of_url
+from pipeline.plan.operations import Plan
+from pipeline.settings import Settings, TokenRefused, check_token, store_hash_of_url, token_problem
 
 TOKEN = "tok-SETTINGS-7f3a9c"
 
@@ -87,3 +94,118 @@ def test_the_known_store_hash_prefers_the_setting_then_the_url():
     assert settings.known_store_hash == store_hash_of(settings) == "beta"
     proxy = Settings(_env_file=None, api_url="http://proxy.example/bc/v3")
     assert proxy.known_store_hash is None and store_hash_of(proxy) == "unknown"
+
+
+# --- tokens that cannot be an HTTP header ------------------------------------------------------------
+
+BAD_TOKENS = {
+    "line break": "tok-BAD\nSECRET-1a2b",
+    "carriage return": "tok-BAD\rSECRET-1a2b",
+    "non-ASCII": "tok-BAD\u00e9SECRET-1a2b",
+    "invisible space": "tok-BAD\u200bSECRET-1a2b",
+    "tab": "tok-BAD\tSECRET-1a2b",
+    "DEL": "tok-BAD\x7fSECRET-1a2b",
+}
+SECRET_PART = "SECRET-1a2b"  # no message may hold any part of a token
+
+
+@pytest.mark.parametrize("name", list(BAD_TOKENS))
+def test_a_token_that_cannot_be_a_header_is_refused_naming_the_variable_never_the_value(name, monkeypatch):
+    monkeypatch.setenv("BIGCOMMERCE_STORE_HASH", "abc123")
+    monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", BAD_TOKENS[name])
+    with pytest.raises(TokenRefused) as refused:
+        Settings()
+    assert "BIGCOMMERCE_ACCESS_TOKEN" in str(refused.value) and SECRET_PART not in str(refused.value)
+    with pytest.raises(TokenRefused):
+        Settings(_env_file=None, store_hash="abc", access_token=SecretStr(BAD_TOKENS[name]))
+    assert token_problem(BAD_TOKENS[name])
+
+
+def test_surrounding_spaces_and_a_final_line_break_are_trimmed_not_refused(monkeypatch):
+    monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", f"  {TOKEN}\r\n")
+    assert Settings().access_token.get_secret_value() == TOKEN
+    assert token_problem(TOKEN) is None and check_token(TOKEN, "X") == TOKEN
+
+
+def test_other_validation_errors_do_not_echo_their_input():
+    with pytest.raises(ValueError) as refused:
+        Settings(_env_file=None, store_hash=["not", SECRET_PART])
+    assert SECRET_PART not in str(refused.value)
+
+
+# The CLI: every command that takes a token refuses it before any request, in one line, without a
+# traceback, and never prints it. The store is a sandbox on 127.0.0.1 that counts what it receives.
+
+COMMANDS = {
+    "validate": ["validate", "{xlsx}"],
+    "plan": ["plan", "{xlsx}"],
+    "apply": ["apply", "{xlsx}", "--yes"],
+    "export": ["export", "--out", "{tmp}/out.xlsx"],
+    "doctor": ["doctor"],
+}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    from pipeline.export import export_store
+    from pipeline.sandbox.config import SandboxConfig
+    from pipeline.sandbox.server import serve_in_thread
+
+    folder = tmp_path_factory.mktemp("tokens")
+    config = SandboxConfig(data_dir=folder / "store", products=3, token="good-token", quota=None)
+    with serve_in_thread(config) as base_url:
+        api_url = f"{base_url}/stores/{config.store_hash}/v3"
+        xlsx = asyncio.run(export_store(Settings.for_sandbox(api_url, "good-token"), folder / "export.xlsx")).path
+        yield base_url, api_url, xlsx
+
+
+def _run(args: list[str], env: dict[str, str], cwd) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("BIGCOMMERCE_", "BCMOD_"))}
+    return subprocess.run(args, env=base | env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def _requests(base_url: str) -> int:
+    return sum(httpx.get(f"{base_url}/_sandbox/stats", timeout=10).json()["requests"].values())
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("name", ["line break", "non-ASCII"])
+def test_the_cli_refuses_a_bad_token_before_any_request_without_traceback_or_echo(command, name, served, tmp_path):
+    base_url, api_url, xlsx = served
+    args = [a.format(xlsx=xlsx, tmp=tmp_path) for a in COMMANDS[command]]
+    before = _requests(base_url)
+    done = _run([sys.executable, "-m", "pipeline.cli.main", *args],
+                {"BIGCOMMERCE_API_URL": api_url, "BIGCOMMERCE_ACCESS_TOKEN": BAD_TOKENS[name]}, tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "Traceback" not in output and SECRET_PART not in output and "tok-BAD" not in output
+    assert "BIGCOMMERCE_ACCESS_TOKEN" in " ".join(output.split()), output
+    assert _requests(base_url) == before
+
+
+def test_migrate_names_the_source_token_variable(served, tmp_path):
+    base_url, api_url, _ = served
+    before = _requests(base_url)
+    done = _run([sys.executable, "-m", "pipeline.cli.main", "migrate", "--from-url", api_url, "--to-url", api_url,
+                 "--workdir", str(tmp_path / "m")],
+                {"BCMOD_SOURCE_TOKEN": BAD_TOKENS["line break"], "BCMOD_TARGET_TOKEN": "good-token"}, tmp_path)
+    output = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 2 and "BCMOD_SOURCE_TOKEN" in output, output
+    assert "Traceback" not in output and SECRET_PART not in output
+    done = _run([sys.executable, "-m", "pipeline.cli.main", "migrate", "--from-url", api_url, "--to-url", api_url,
+                 "--workdir", str(tmp_path / "m")],
+                {"BCMOD_SOURCE_TOKEN": "good-token", "BIGCOMMERCE_ACCESS_TOKEN": BAD_TOKENS["non-ASCII"]}, tmp_path)
+    output = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 2 and "BIGCOMMERCE_ACCESS_TOKEN" in output, output
+    assert "Traceback" not in output and SECRET_PART not in output
+    assert _requests(base_url) == before
+
+
+def test_the_library_apply_entry_point_refuses_a_bad_token(served, tmp_path):
+    base_url, api_url, _ = served
+    plan = Plan("sandbox", api_url, "", "2026-12-01T00:00:00+00:00").save(tmp_path / "plan.json")
+    done = _run([sys.executable, "-m", "pipeline.apply", str(plan), "--api-url", api_url],
+                {"BIGCOMMERCE_ACCESS_TOKEN": BAD_TOKENS["line break"]}, tmp_path)
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output and SECRET_PART not in output, output
+    assert done.returncode == 2 and "BIGCOMMERCE_ACCESS_TOKEN" in " ".join(output.split())
