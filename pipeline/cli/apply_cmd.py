@@ -9,7 +9,9 @@ Exit codes (`pipeline.exit_codes`): 0 every edited row is in the store (for `pla
 1 problems in the file, an unreachable store, or failed rows; 2 usage; 3 the run finished but
 edited rows were not applied: conflicts with the store's changes (not forced) or rows the plan
 refuses (for `plan`: the plan has such rows, and is still printed and saved); 4 cancelled at
-the prompt. Rows the plan only keeps as the store has them (you did not edit them) do not count.
+the prompt; 5 (`apply`) another run holds the workbook's journal, or the embedded sandbox store:
+nothing was planned or sent. Rows the plan only keeps as the store has them (you did not edit
+them) do not count.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import typer
 from rich.console import Console
 
 from pipeline.apply import ApplyResult, BackupError, Journal, apply_plan, render_summary, write_results
+from pipeline.apply.lock import LockHeld, ProcessLock, workbook_lock
 from pipeline.apply.results import verdict
 from pipeline.cli.render import StageBars, stage_bars
 from pipeline.cli.validate_cmd import show_outcome
@@ -36,6 +39,7 @@ from pipeline.plan.render import plan_summary, render_plan
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_NOT_APPLIED, EXIT_CANCELLED = (ExitCode.OK, ExitCode.PROBLEMS, ExitCode.NOT_APPLIED,
                                                             ExitCode.CANCELLED)
+EXIT_LOCKED = ExitCode.LOCKED
 console = Console()
 err_console = Console(stderr=True)
 
@@ -121,10 +125,14 @@ def apply(
 
     Exits 0 only when every edited row is in the store; 3 when rows were not applied (conflicts,
     refusals), 1 when rows failed."""
+    saved = load_plan(file) if file.suffix.lower() == ".json" else None
+    # one apply of a workbook at a time: the lock is taken before anything is planned or sent, and
+    # held until the results are written (the process's exit drops it, however it exits)
+    lock = take_workbook_lock(Path(saved.workbook or file) if saved is not None else file)
     try:
         with open_store(sandbox_dir=sandbox_dir) as store:
-            if file.suffix.lower() == ".json":
-                the_plan = load_plan(file)
+            if saved is not None:
+                the_plan = saved
                 if the_plan.store_hash != store.store_hash:
                     err_console.print(f"[red]this plan is for store {the_plan.store_hash!r}, not "
                                       f"{store.store_hash!r}[/red]")
@@ -146,14 +154,19 @@ def apply(
                 result = asyncio.run(_apply(the_plan, store, workbook_dir=workbook.parent,
                                             journal=Journal.for_workbook(workbook), concurrency=concurrency,
                                             stages=stages))
+        results = None  # the lock is held until the results are written
+        if workbook.exists():
+            with stage_bars(console, disable=as_json) as stages:
+                stages.begin("writing the results workbook")
+                results = write_results(result, workbook)
+    except LockHeld as exc:  # the embedded sandbox store is in use by another command
+        err_console.print(f"[red]Not applied:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_LOCKED) from None
     except (BigCommerceError, BackupError) as exc:
         err_console.print(f"[red]apply failed:[/red] {exc}")
         raise typer.Exit(EXIT_PROBLEMS) from None
-    results = None
-    if workbook.exists():
-        with stage_bars(console, disable=as_json) as stages:
-            stages.begin("writing the results workbook")
-            results = write_results(result, workbook)
+    finally:
+        lock.release()
     judged = verdict(result)
     if as_json:
         typer.echo(json.dumps({**result.as_dict(), "results": str(results) if results else None,
@@ -164,6 +177,15 @@ def apply(
         if results is not None:
             console.print(f"Results workbook: [bold]{results}[/bold]", highlight=False)
     raise typer.Exit(judged.code)
+
+
+def take_workbook_lock(workbook: Path) -> ProcessLock:
+    """The lock of `workbook`'s journal, or exit 5 saying which run holds it; nothing is sent either way."""
+    try:
+        return workbook_lock(workbook, "bcmod apply").acquire()
+    except LockHeld as exc:
+        err_console.print(f"[red]Not applied:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_LOCKED) from None
 
 
 def load_plan(file: Path) -> Plan:
