@@ -18,11 +18,19 @@ How a run goes:
   on a re-run, done operations are skipped (ids restored) and started-but-not-done creates are
   reconciled before anything is sent, so a killed run converges without duplicates.
 - A failing operation (422 and the like) is reported with the store's message; the others go on.
+- A run is resumable as a whole: the journal records the plan itself, so a re-run of the same
+  command after a kill, a crash or Ctrl-C continues this plan (`Journal.interrupted_plan`), and
+  the first run's backup stays the backup of record. `stop` (Ctrl-C, see `pipeline.apply.interrupt`)
+  starts no new operation and lets those in flight finish; the others end `skipped` with
+  `interrupted` set, the journal gets no `complete`, and `ApplyResult.interrupted` says so.
+- An image upload is journaled with the cell, the digest of the bytes and the URL the store gave
+  (`Journal.own_uploads`), so planning the same workbook again keeps that image.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -34,6 +42,7 @@ import httpx
 
 from pipeline.apply.backup import backup_products
 from pipeline.apply.images import ImageError, load_image
+from pipeline.apply.interrupt import INTERRUPTED_MESSAGE, StopRequest
 from pipeline.image_fetch import ImagePolicy
 from pipeline.apply.journal import DoneRecord, Journal
 from pipeline.client import (
@@ -84,6 +93,7 @@ class OpOutcome:
     message: str = ""
     reconciled: bool = False  # a create found by natural key instead of (re-)sent
     from_journal: bool = False  # done in an earlier run; nothing sent now
+    interrupted: bool = False  # not attempted: the run was stopped first (Ctrl-C); a re-run does it
 
     def describe(self) -> str:
         what = f"{self.kind.value.replace('_', ' ')} {self.display_name!r}"
@@ -117,6 +127,7 @@ class ApplyResult:
     backup_path: Path | None = None
     journal_path: Path | None = None
     resumed: bool = False
+    interrupted: bool = False  # stopped before every operation was attempted; the same command resumes
 
     def counts(self) -> dict[str, int]:
         return {status: sum(o.status == status for o in self.outcomes) for status in STATUSES}
@@ -143,6 +154,11 @@ class ApplyResult:
     def outcome(self, op_id: str) -> OpOutcome:
         return next(o for o in self.outcomes if o.op_id == op_id)
 
+    @property
+    def attempted(self) -> int:
+        """Operations settled (done, now or in an earlier run, or failed): the N of "interrupted after N of M"."""
+        return sum(not o.interrupted for o in self.outcomes)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "plan_id": self.plan_id, "store_hash": self.store_hash, "workbook": self.workbook,
@@ -150,6 +166,7 @@ class ApplyResult:
             "conflicts": len(self.conflicts), "skipped_rows": len(self.skipped_rows), "unchanged": self.unchanged,
             "requests": self.requests, "writes": self.writes, "reconcile_reads": self.reconcile_reads,
             "backup_requests": self.backup_requests, "seconds": self.seconds, "resumed": self.resumed,
+            "interrupted": self.interrupted, "attempted": self.attempted, "operations": len(self.outcomes),
             "backup_path": str(self.backup_path) if self.backup_path else None,
             "journal_path": str(self.journal_path) if self.journal_path else None,
             "metrics": self.metrics, "outcomes": [o.as_dict() for o in self.outcomes],
@@ -267,7 +284,7 @@ def _cyclic(operations: list[Operation], edges: dict[str, list[str]]) -> set[str
 class _Run:
     def __init__(self, plan: Plan, client: BigCommerceClient, workbook_dir: Path, journal: Journal | None,
                  concurrency: int, progress: ProgressCallback | None,
-                 image_transport: httpx.AsyncBaseTransport | None) -> None:
+                 image_transport: httpx.AsyncBaseTransport | None, stop: StopRequest | None = None) -> None:
         self.plan = plan
         self.client = client
         self.workbook_dir = Path(workbook_dir)
@@ -275,6 +292,7 @@ class _Run:
         self.semaphore = asyncio.Semaphore(max(1, concurrency))
         self.progress = progress
         self.image_transport = image_transport
+        self.stop = stop or StopRequest()
         self.ops = {op.op_id: op for op in plan.operations}
         self.outcomes: dict[str, OpOutcome] = {}
         self.finished = {op_id: asyncio.Event() for op_id in self.ops}
@@ -327,6 +345,9 @@ class _Run:
                              value_id=record.value_id if record.value_id is not None else op.value_id,
                              value_ids=dict(record.values))
 
+    def _interrupted(self, op: Operation) -> OpOutcome:
+        return self._outcome(op, SKIPPED, INTERRUPTED_MESSAGE, interrupted=True)
+
     def _tick(self) -> None:
         self.done_count += 1
         if self.progress is not None:
@@ -353,12 +374,16 @@ class _Run:
     async def _settle(self, op: Operation) -> OpOutcome:
         if self.journal is not None and op.op_id in self.journal.done:
             return self._restore(op, self.journal.done[op.op_id])
+        if self.stop:
+            return self._interrupted(op)
         if op.op_id in self.cycle:
             return self._outcome(op, FAILED, "not attempted: its dependencies form a cycle in the plan")
         if op.depends_on is not None:
             if op.depends_on not in self.ops:
                 return self._outcome(op, FAILED, f"not attempted: depends on {op.depends_on}, which is not in the plan")
             await self.finished[op.depends_on].wait()
+            if self.stop:
+                return self._interrupted(op)
             before = self.outcomes[op.depends_on]
             if before.status != OK:
                 return self._outcome(op, FAILED, f"not attempted: depends on failed {before.describe()}"
@@ -366,6 +391,8 @@ class _Run:
         for op_id in self.soft.get(op.op_id, ()):
             await self.finished[op_id].wait()
         async with self.semaphore:
+            if self.stop:  # checked once a slot is free: the writes in flight finish, no new one starts
+                return self._interrupted(op)
             try:
                 outcome = await self._execute(op)
             except (OperationFailed, ImageError) as exc:
@@ -579,9 +606,15 @@ class _Run:
         modifier_id = await self._modifier_id(op)
         value_id = await self._value_id(op, modifier_id)
         await self._started(op)
-        await self._write_existing("POST", value_path(op.product_id, modifier_id, value_id) + "/image",
-                                   f"value {value_id} of modifier {modifier_id} (product {op.product_id})",
-                                   files=image.as_files())
+        answer = await self._write_existing("POST", value_path(op.product_id, modifier_id, value_id) + "/image",
+                                            f"value {value_id} of modifier {modifier_id} (product {op.product_id})",
+                                            files=image.as_files())
+        if self.journal is not None:
+            data = answer.get("data") if isinstance(answer, Mapping) else None
+            image_url = data.get("image_url") if isinstance(data, Mapping) else None
+            await self.journal.mark_uploaded(value_id, (op.image or "").strip(),
+                                             digest=hashlib.sha256(image.data).hexdigest(),
+                                             image_url=image_url if isinstance(image_url, str) else None)
         return self._outcome(op, OK, modifier_id=modifier_id, value_id=value_id)
 
 
@@ -596,6 +629,9 @@ async def apply_plan(
     backup: bool = True,
     backup_progress: ProgressCallback | None = None,
     image_transport: httpx.AsyncBaseTransport | None = None,
+    stop: StopRequest | None = None,
+    request: Mapping[str, Any] | None = None,
+    backup_folder: Path | None = None,
 ) -> ApplyResult:
     """Apply `plan` with `client` (inside its `async with`); see the module docstring for the rules.
 
@@ -604,35 +640,41 @@ async def apply_plan(
     before the first write (once per plan: a resumed run keeps the first backup). `progress`
     hears (operations settled, total). Returns every operation's outcome; never raises for a
     failing operation (only `BackupError` when the backup cannot be taken, before any write).
-    `backup_progress` hears (pages read, pages) of the backup.
+    `backup_progress` hears (pages read, pages) of the backup; `backup_folder` puts it elsewhere
+    than `<workbook_dir>/backups` (a restore keeps its backup beside the one it restores).
+
+    `stop` (set by Ctrl-C, `pipeline.apply.interrupt`): no new operation starts once it is set,
+    and the result is `interrupted` (the journal then has no `complete`, and the same command
+    resumes). `request`: what produced the plan, recorded with it in the journal on its first run
+    (see `Journal.interrupted_plan`).
     """
     started = time.perf_counter()
     if journal is not None and journal.plan_id != plan.plan_id:
-        journal.open(plan.plan_id)
+        journal.open(plan.plan_id, plan=plan, request=request)
     result = ApplyResult(plan.plan_id, plan.store_hash, plan.workbook, conflicts=list(plan.conflicts),
                          skipped_rows=list(plan.skipped), unchanged=plan.unchanged,
                          journal_path=journal.path if journal else None,
                          resumed=bool(journal and journal.resuming))
     pending = [op for op in plan.operations if journal is None or op.op_id not in journal.done]
-    if backup and pending:
-        if journal is not None and journal.backup:
-            result.backup_path = Path(journal.backup)
-        else:
-            before = client.metrics.requests_sent
-            result.backup_path = await backup_products(plan, client, workbook_dir=workbook_dir,
-                                                       concurrency=concurrency, progress=backup_progress)
-            result.backup_requests = client.metrics.requests_sent - before
-            if journal is not None:
-                await journal.mark_backup(result.backup_path)
+    if journal is not None and journal.backup:  # the backup of record: taken before the first run's writes
+        result.backup_path = Path(journal.backup)
+    if backup and pending and result.backup_path is None and not stop:
+        before = client.metrics.requests_sent
+        result.backup_path = await backup_products(plan, client, workbook_dir=workbook_dir, folder=backup_folder,
+                                                   concurrency=concurrency, progress=backup_progress)
+        result.backup_requests = client.metrics.requests_sent - before
+        if journal is not None:
+            await journal.mark_backup(result.backup_path)
     metrics_before = client.metrics.as_dict()
-    run = _Run(plan, client, workbook_dir, journal, concurrency, progress, image_transport)
+    run = _Run(plan, client, workbook_dir, journal, concurrency, progress, image_transport, stop)
     result.outcomes = await run.run()
+    result.interrupted = any(o.interrupted for o in result.outcomes)
     metrics_after = client.metrics.as_dict()
     result.metrics = {key: round(metrics_after[key] - metrics_before[key], 3) for key in metrics_after}
     result.requests = int(result.metrics["requests_sent"])
     result.writes = run.writes
     result.reconcile_reads = run.reconcile_reads
     result.seconds = round(time.perf_counter() - started, 3)
-    if journal is not None:
+    if journal is not None and not result.interrupted:
         await journal.mark_complete({"counts": result.counts()})
     return result

@@ -1,15 +1,22 @@
 """The apply journal: what an apply has started and finished, durable across a crash or a kill -9.
 
 One JSON object per line, appended and fsync'd before the apply goes on, next to the workbook
-(`<workbook>.journal.jsonl`). The first line names the plan (`plan_id`); then for each operation a
-`started` record (written *before* its first write request is sent) and a `done` record with the
-ids it produced (or `failed` with the store's message); a `backup` record with the backup file;
-and `complete` when a run got to the end.
+(`<workbook>.journal.jsonl`). Each run starts with a `run` line naming the plan (`plan_id`); the
+first run of a plan then records the plan itself (`plan`, with the `request` that produced it:
+which file, with which flags, for which store), so that a re-run after a kill, a crash or Ctrl-C
+continues that very plan instead of planning again against a half-applied store
+(`interrupted_plan`). Then for each operation a `started` record (written *before* its first
+write request is sent) and a `done` record with the ids it produced (or `failed` with the store's
+message); a `backup` record with the backup file (the backup of record: a resumed run keeps it);
+an `uploaded` record for each image upload (value id, image cell, file digest, the URL the store
+gave), so a later plan can tell the image its own apply uploaded from one someone else set; and
+`complete` when a run got to the end (an interrupted run has none).
 
 On the next run of the same plan, `done` operations are skipped and their ids restored for the
 operations that depend on them; operations `started` (or `failed`) but not `done` are ambiguous:
 their write may have reached the store, so creates are matched by natural key before anything is
-sent again. A journal written for another plan is moved aside, never replayed.
+sent again. A journal written for another plan is moved aside, never replayed; its `uploaded`
+records are carried over into the new journal.
 
 Durability costs one fsync per record, but records written while an fsync is in progress are
 committed together by the next one (group commit), so concurrent operations do not queue behind
@@ -19,16 +26,22 @@ each other's disk flushes; each caller still waits until its own record is on di
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.plan.diff import OwnUpload
+from pipeline.plan.operations import Plan
+
 JOURNAL_SUFFIX = ".journal.jsonl"
 JOURNAL_FORMAT = 1
+_CHUNK = 1 << 20
 
 
 def journal_path(workbook: Path) -> Path:
@@ -39,6 +52,25 @@ def journal_path(workbook: Path) -> Path:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def file_digest(path: Path) -> str | None:
+    """sha256 of a file's bytes, or of a folder's files (name and bytes, in name order); None if unreadable.
+
+    It tells a re-run of the same command (the same workbook, unchanged) from a run of an edited one."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    try:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for item in files:
+            if path.is_dir():
+                digest.update(str(item.relative_to(path)).encode() + b"\0")
+            with item.open("rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 @dataclass
@@ -52,6 +84,13 @@ class DoneRecord:
     note: str = ""
 
 
+def run_request(command: str, source: Path, store_hash: str, **flags: Any) -> dict[str, Any]:
+    """What a run's plan is made from, as recorded with the plan: the command, the digest of the file
+    it read, the store and the flags that shape the plan (say `prune`, `force`). A re-run continues an
+    interrupted plan only for an equal request."""
+    return {"command": command, "file": file_digest(source), "store": store_hash, **flags}
+
+
 class Journal:
     """An append-only, fsync'd record of one plan's apply. Call `open(plan_id)` first."""
 
@@ -61,10 +100,13 @@ class Journal:
         self.done: dict[str, DoneRecord] = {}
         self.started: set[str] = set()
         self.failed: dict[str, str] = {}
-        self.complete = False
+        self.complete = False  # the last run got to the end
         self.runs = 0  # earlier runs of this plan found in the file
         self.backup: str | None = None
         self.moved_aside: Path | None = None
+        self.plan_record: dict[str, Any] | None = None  # the plan as the first run recorded it
+        self.request: dict[str, Any] | None = None  # what produced the plan (see `interrupted_plan`)
+        self.uploaded: dict[int, OwnUpload] = {}  # value id -> the image an apply uploaded there
         self._lock = threading.Lock()
         self._pending: list[tuple[str, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -87,11 +129,16 @@ class Journal:
         """Started (or failed) in an earlier run and not done: its write may have reached the store."""
         return op_id not in self.done and (op_id in self.started or op_id in self.failed)
 
-    def open(self, plan_id: str) -> Journal:
-        """Load the records of `plan_id` (moving a foreign journal aside) and start a new run."""
+    def open(self, plan_id: str, *, plan: Plan | None = None, request: Mapping[str, Any] | None = None) -> Journal:
+        """Load the records of `plan_id` (moving a foreign journal aside) and start a new run.
+
+        `plan` (and the `request` that produced it) are recorded on the plan's first run, so that an
+        interrupted run can be continued as it was planned (`interrupted_plan`)."""
         self.plan_id = plan_id
         records = self._read()
+        carried: list[dict[str, Any]] = []
         if records and records[0].get("plan_id") != plan_id:
+            carried = [r for r in records if r.get("type") == "uploaded"]
             self._move_aside(records[0].get("plan_id"))
             records = []
         for record in records:
@@ -99,10 +146,55 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not self.path.exists()
         header = {"type": "run", "plan_id": plan_id, "format": JOURNAL_FORMAT, "at": _now(), "pid": os.getpid()}
-        self._append([json.dumps(header)])
+        self.complete = False  # this run has not got to the end (the header is not an earlier run)
+        lines = [json.dumps(header)]
+        if plan is not None and self.plan_record is None:
+            record = {"type": "plan", "request": dict(request or {}), "plan": json.loads(plan.to_json())}
+            self._load(record)
+            lines.append(json.dumps(record, ensure_ascii=False, default=str))
+        for record in carried:
+            self._load(record)
+            lines.append(json.dumps(record, ensure_ascii=False, default=str))
+        self._append(lines)
         if fresh:
             _fsync_dir(self.path.parent)
         return self
+
+    def interrupted_plan(self, request: Mapping[str, Any]) -> Plan | None:
+        """The plan of a run that did not get to the end, when it was made for the same `request`
+        (say the same workbook, unchanged, with the same flags, for the same store): a re-run of the
+        same command continues it. None when there is nothing to continue, or the request differs
+        (the file was edited since: plan it again). Reads the file; does not open the journal."""
+        probe = self.peek()
+        if probe.runs == 0 or probe.complete or probe.plan_record is None or probe.request != dict(request):
+            return None
+        try:
+            plan = Plan.from_json(json.dumps(probe.plan_record))
+        except (ValueError, KeyError, TypeError):
+            return None
+        return plan if plan.plan_id == probe.plan_id else None
+
+    def peek(self) -> Journal:
+        """What the file records so far (runs, done operations, backup, plan), without opening it for a run."""
+        probe = Journal(self.path)
+        records = probe._read()
+        if records:
+            probe.plan_id = records[0].get("plan_id")
+        for record in records:
+            probe._load(record)
+        return probe
+
+    def own_uploads(self, workbook_dir: Path | None = None) -> dict[int, OwnUpload]:
+        """The images earlier applies uploaded, by value id, read from the file (carried over from
+        journals of earlier plans too); a local file whose bytes changed since is left out, so its new
+        content is not mistaken for the one uploaded. For `build_plan(uploaded=...)`."""
+        out: dict[int, OwnUpload] = {}
+        for value_id, upload in self.peek().uploaded.items():
+            if upload.digest is not None and workbook_dir is not None and not _is_url(upload.image):
+                if file_digest(Path(workbook_dir) / upload.image) != upload.digest:
+                    continue
+            out[value_id] = upload
+        return out
 
     def _read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -128,6 +220,13 @@ class Journal:
         kind, op_id = record.get("type"), record.get("op_id")
         if kind == "run":
             self.runs += 1
+            self.complete = False
+        elif kind == "plan":
+            self.plan_record = record.get("plan")
+            self.request = record.get("request") or {}
+        elif kind == "uploaded" and record.get("value_id") is not None:
+            self.uploaded[int(record["value_id"])] = OwnUpload(str(record.get("image") or ""), record.get("digest"),
+                                                               record.get("image_url"))
         elif kind == "started" and op_id:
             self.started.add(op_id)
         elif kind == "done" and op_id:
@@ -191,11 +290,21 @@ class Journal:
     async def mark_failed(self, op_id: str, message: str) -> None:
         await self.write({"type": "failed", "op_id": op_id, "message": message})
 
+    async def mark_uploaded(self, value_id: int, image: str, *, digest: str | None, image_url: str | None) -> None:
+        """An image this apply uploaded to value `value_id` (`image`: the cell's text; `digest`: sha256 of
+        the bytes sent; `image_url`: where the store says it put it)."""
+        await self.write({"type": "uploaded", "value_id": int(value_id), "image": image, "digest": digest,
+                          "image_url": image_url})
+
     async def mark_backup(self, path: Path) -> None:
         await self.write({"type": "backup", "path": str(path)})
 
     async def mark_complete(self, summary: dict[str, Any] | None = None) -> None:
         await self.write({"type": "complete", **(summary or {})})
+
+
+def _is_url(text: str) -> bool:
+    return "://" in text
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -138,7 +138,8 @@ class Verdict:
 
 def verdict(result: ApplyResult) -> Verdict:
     """0 only when every edited row is in the store; 1 when operations failed; 3 when the run finished
-    with edited rows left out (conflicts not forced, rows the plan refused)."""
+    with edited rows left out (conflicts not forced, rows the plan refused); 130 when it was
+    interrupted (Ctrl-C) before every operation was attempted."""
     failed = {ref for outcome in result.outcomes if outcome.status in (FAILED, SKIPPED) for ref in _sources(outcome)}
     overridden = {id(c) for c in overridden_conflicts(result)}
     missing = count_not_applied([c for c in result.conflicts if id(c) not in overridden],
@@ -146,6 +147,10 @@ def verdict(result: ApplyResult) -> Verdict:
     applied = sum(o.status == OK for o in result.outcomes)
     unplaced = sum(o.status in (FAILED, SKIPPED) and o.source is None and not o.value_rows for o in result.outcomes)
     others = missing.parts(failed=False)
+    if result.interrupted:  # not finished: the rows not reached are not failures, the same command resumes
+        return Verdict(ExitCode.INTERRUPTED, missing, applied,
+                       f"Interrupted after {result.attempted:,} of {len(result.outcomes):,} operations; "
+                       "run the same command to resume")
     if failed or unplaced:
         parts = [_rows(missing.failed)] if failed else []
         if unplaced:

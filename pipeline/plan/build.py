@@ -9,13 +9,14 @@ request); a missing product then refuses the plan like any other validation issu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from pipeline.client import BigCommerceClient
 from pipeline.extract import ExtractFilters, ProgressCallback, extract_products
 from pipeline.normalise import products_to_frames
-from pipeline.plan.diff import build_plan, touched_product_ids
+from pipeline.plan.diff import OwnUpload, build_plan, touched_product_ids
 from pipeline.plan.operations import Plan
 from pipeline.settings import store_hash_of_url
 from pipeline.validate.command import (
@@ -49,6 +50,7 @@ async def plan_workbook(
     known_product_ids: set[int] | None = None,
     expected_store_hash: str | None = None,
     progress: ProgressCallback | None = None,
+    uploaded: Mapping[int, OwnUpload] | None = None,
 ) -> tuple[Plan, ValidationOutcome]:
     """Validate `path`, fetch the current state of its products through `client` (reads only), and
     plan. Raises `PlanRefused` with the validation outcome when the workbook has issues.
@@ -56,6 +58,8 @@ async def plan_workbook(
     `known_product_ids`: the store's product ids when already known (then only the extract is
     sent). `expected_store_hash`: the store the workbook must come from; by default the one in
     the client's API URL. `progress` hears (pages read, pages) of the products' current state.
+    `uploaded`: the images earlier applies of this workbook uploaded, from its journal
+    (`Journal.own_uploads`), so that the plan keeps them rather than taking them for someone else's.
     """
     path = Path(path)
     expected = expected_store_hash or store_hash_of_url(client.base_url)
@@ -72,7 +76,7 @@ async def plan_workbook(
     if not outcome.ok:
         raise PlanRefused(outcome)
     plan = build_plan(outcome.sheets, outcome.meta, products_to_frames(products), workbook=str(path),
-                      prune=prune, force=force)
+                      prune=prune, force=force, uploaded=uploaded)
     return plan, outcome
 
 

@@ -32,8 +32,10 @@ Rules
   `upload_image` operation (images only go through the image endpoint: `adjusters.image_url` is
   read-only in BigCommerce's contract); no body ever carries it. It is uploaded when the store's
   image is still the one the person saw (the store has none, or the store's row, or the rest of
-  the person's row, is as exported); over an image the store got since the export (perhaps from an
-  earlier apply of the same workbook) only with `force`.
+  the person's row, is as exported); over an image the store got since the export only with
+  `force`. `uploaded` (from the apply journal, `Journal.own_uploads`) names the images an earlier
+  apply of this workbook put in the store: a row whose value still has the very image that apply
+  uploaded from the same cell is kept (nothing to send), not mistaken for someone else's change.
 - Refusals (skipped with a reason, not overridable): a changed `type`, a row whose id belongs to
   another product or modifier in the store, a checkbox value to create or delete, a value row
   that belongs to no modifier row.
@@ -55,7 +57,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -109,6 +111,16 @@ GONE_CONFLICT: Final = "deleted in the store since the export, and you edited it
 CHANGED_CONFLICT: Final = "changed in the store since the export, and you changed it too"
 DELETE_CONFLICT: Final = "changed in the store since the export, and you marked it delete"
 ALREADY_DELETED: Final = "already deleted in the store: nothing to do"
+OWN_UPLOAD_REASON: Final = "your image is already in the store: an earlier apply of this workbook uploaded it"
+
+
+class OwnUpload(NamedTuple):
+    """An image an apply uploaded to a value (recorded in its journal): the `image_url` cell it came
+    from, the sha256 of the bytes sent, and the URL the store answered with (None if it named none)."""
+
+    image: str
+    digest: str | None = None
+    image_url: str | None = None
 
 
 def modifier_fields(type_name: str) -> tuple[str, ...]:
@@ -261,9 +273,10 @@ def _key(text: Any) -> str:
 
 class _Planner:
     def __init__(self, sheets: Mapping[str, pd.DataFrame], meta: ExportMeta | None, current: ModifierFrames, *,
-                 prune: bool, force: bool) -> None:
+                 prune: bool, force: bool, uploaded: Mapping[int, OwnUpload] | None = None) -> None:
         self.force = force
         self.prune = prune
+        self.uploaded = uploaded or {}
         self.store = _Store(current)
         self.extras = current.extras
         self.next_sort: dict[int, int] = {}  # modifier id -> sort_order for its next new value left blank
@@ -482,6 +495,11 @@ class _Planner:
         self.claimed_values.add(store["value_id"])
         outcome = self.compare(row, "value", store, exported, value_fields(target.type_name), target)
         image = row["image_url"]
+        if outcome not in (Compared.CONFLICT, Compared.REFUSED) and _new_image(image, store) and \
+                self.own_upload(store, image):
+            if outcome is Compared.UNCHANGED:
+                self.skip(row, OWN_UPLOAD_REASON, SkipKind.KEPT)
+            return
         if outcome not in (Compared.CONFLICT, Compared.REFUSED) and _new_image(image, store):
             # the store's image is the one the person saw (and replaces) when the store has none, when
             # the store's row is as exported, or when the rest of the row is ("kept": its fingerprint,
@@ -499,6 +517,12 @@ class _Planner:
             return
         if outcome is Compared.UNCHANGED:
             self.unchanged += 1
+
+    def own_upload(self, store: Record, image: str) -> bool:
+        """The store's image of this value is the one an earlier apply uploaded from this very cell."""
+        upload = self.uploaded.get(store["value_id"])
+        return upload is not None and upload.image == image.strip() and \
+            (upload.image_url is None or upload.image_url == store["image_url"])
 
     def create_value(self, row: _Row, target: _Target) -> None:
         if MODIFIER_TYPES[target.type_name].generated_values:
@@ -781,10 +805,14 @@ def touched_product_ids(sheets: Mapping[str, pd.DataFrame]) -> list[int]:
 
 @gc_paused()
 def build_plan(sheets: Mapping[str, pd.DataFrame], meta: ExportMeta | None, current: ModifierFrames, *,
-               workbook: str, prune: bool = False, force: bool = False) -> Plan:
+               workbook: str, prune: bool = False, force: bool = False,
+               uploaded: Mapping[int, OwnUpload] | None = None) -> Plan:
     """The operations that take the store (`current`: a fresh extract of every product the sheets
-    mention) to what the validated `sheets` say; see the module docstring for the rules."""
-    planner = _Planner(sheets, meta, current, prune=prune, force=force)
+    mention) to what the validated `sheets` say; see the module docstring for the rules.
+
+    `uploaded`: value id -> the image an earlier apply of this workbook uploaded there (its journal
+    knows; the planner reads no files), so a re-plan keeps that image instead of refusing the row."""
+    planner = _Planner(sheets, meta, current, prune=prune, force=force, uploaded=uploaded)
     planner.run()
     return Plan(
         store_hash=meta.store_hash if meta else "",

@@ -61,12 +61,11 @@ def test_plan_shows_and_saves_without_writing_then_apply_of_the_plan_lands(store
     assert store.writes() == sum(summary["operations"].values()) >= len(edits) - 1
     assert (tmp_path / "mods.results.xlsx").exists() and list((tmp_path / "backups").glob("*.xlsx"))
     # re-applying the same workbook plans nothing and sends nothing; the image the first apply uploaded is
-    # now the store's, which the plan cannot tell from an image someone else set since the export: that row
-    # is reported as not applied (exit 3), with the earlier apply named as the likely cause
+    # now the store's, and its journal says so: that row is kept (exit 0), not taken for someone else's image
     writes = store.writes()
     again = store.invoke("apply", str(workbook), "--yes")
-    assert again.exit_code == 3, again.output
-    assert "Nothing to apply" not in again.output and "perhaps by an earlier apply" in again.output
+    assert again.exit_code == 0, again.output
+    assert "Nothing to apply" in again.output and "an earlier apply of this workbook uploaded it" in again.output
     assert store.writes() == writes
 
 
