@@ -10,6 +10,8 @@
 | 4    | cancelled at the confirmation prompt; nothing was sent                                    |
 | 5    | another run holds the lock (the same workbook's apply or restore, or the embedded         |
 |      | sandbox store): nothing was planned or sent; run it again when that one is done           |
+| 130  | interrupted (Ctrl-C) after the writes in flight; the results so far are written, and the  |
+|      | same command resumes the run from its journal (128 + SIGINT, as shells report Ctrl-C)     |
 """
 
 from __future__ import annotations
@@ -24,3 +26,4 @@ class ExitCode(IntEnum):
     NOT_APPLIED = 3
     CANCELLED = 4
     LOCKED = 5
+    INTERRUPTED = 130
