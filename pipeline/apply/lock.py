@@ -46,7 +46,7 @@ class LockHolder:
 
 
 class LockHeld(FatalError):
-    """Another process holds the lock: `what` is locked, `holder` is who has it (None if unknown).
+    """Another process holds the lock: `what` is locked (`lock_file`), `holder` is who has it (None if unknown).
 
     A client error like the store's own, so every command reports it in one line, without a traceback."""
 
@@ -54,7 +54,7 @@ class LockHeld(FatalError):
 
     def __init__(self, what: str, path: Path, holder: LockHolder | None) -> None:
         self.what = what
-        self.path = path
+        self.lock_file = path
         self.holder = holder
         who = holder.describe() if holder else "another bcmod process"
         super().__init__(f"{what} is in use by {who}: wait for it to finish (or stop it) and run the command again; "
