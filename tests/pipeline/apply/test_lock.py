@@ -178,3 +178,22 @@ def test_two_applies_of_one_workbook_at_once_write_once(served, tmp_path):
         for modifier in product["modifiers"]:
             labels = [v["label"] for v in modifier.get("option_values", [])]
             assert len(labels) == len(set(labels)), (product["id"], modifier["display_name"], labels)
+
+
+def test_the_library_entry_point_takes_the_same_lock(served, tmp_path):
+    from pipeline.plan.operations import Plan
+
+    base_url, api_url = served
+    workbook = tmp_path / "mods.xlsx"
+    workbook.write_bytes(b"")
+    plan = Plan("sandbox", api_url, str(workbook), "2026-12-01T00:00:00+00:00").save(tmp_path / "plan.json")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BIGCOMMERCE_", "BCMOD_"))}
+    env |= {"BIGCOMMERCE_ACCESS_TOKEN": TOKEN}
+    command = [sys.executable, "-m", "pipeline.apply", str(plan), "--api-url", api_url, "--no-backup"]
+    with workbook_lock(workbook, "bcmod apply"):
+        held = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert held.returncode == 5, held.stdout + held.stderr
+    assert f"process {os.getpid()}" in " ".join((held.stdout + held.stderr).split())
+    free = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert free.returncode == 0, free.stdout + free.stderr
+    assert _writes(base_url) == 0
