@@ -1080,10 +1080,11 @@ class _Edit:
     def write(self, archive: zipfile.ZipFile, out: zipfile.ZipFile) -> None:
         """Every part in the source's order, then the summary sheet and the styles it needed."""
         book, placement = self.book, self.placement
-        replaced = {book.part: placement.workbook, book.rels_part: placement.rels,
-                    "[Content_Types].xml": placement.content_types}
+        macros = _macro_parts(archive)
+        replaced = {book.part: placement.workbook, book.rels_part: _without_macro_rels(placement.rels, macros),
+                    "[Content_Types].xml": _without_macro_types(placement.content_types, macros)}
         other_sheets = {s.part: s.kind for s in book.sheets if s.part not in self.writers and s.part != placement.part}
-        left_out = {placement.part, book.targets["styles"], *placement.dropped}
+        left_out = {placement.part, book.targets["styles"], *placement.dropped, *macros}
         for info in archive.infolist():
             name = info.filename
             if name in replaced:
@@ -1099,6 +1100,46 @@ class _Edit:
             for data in _summary_xml(self.summary, self.styles, _locator(book, self.headers)):
                 stream.write(data)
         out.writestr(_member(book.targets["styles"]), self.styles.to_xml())
+
+
+# --- macros: a copy is an .xlsx, so an .xlsm renamed .xlsx loses its VBA project -------------------------------
+
+_MACRO_PART = re.compile(r"(?:^|/)vbaProject[^/]*\.bin$", re.I)  # the project and its signatures
+_MACRO_TYPES: Final = {
+    "application/vnd.ms-excel.sheet.macroEnabled.main+xml":
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+    "application/vnd.ms-excel.template.macroEnabled.main+xml":
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+}
+
+
+def _macro_parts(archive: zipfile.ZipFile) -> set[str]:
+    """The VBA project, its signatures and their relationship parts: never copied."""
+    parts = {info.filename for info in archive.infolist() if _MACRO_PART.search(info.filename)}
+    return parts | {_rels_path(part) for part in parts if _rels_path(part) in archive.NameToInfo}
+
+
+def _without_macro_rels(xml: str, macros: set[str]) -> str:
+    """The workbook's relationships without the ones to the VBA project."""
+    if not macros:
+        return xml
+    return _RELATIONSHIP.sub(
+        lambda m: "" if _MACRO_PART.search(_attributes(m.group(0)).get("Target", "")) else m.group(0), xml)
+
+
+def _without_macro_types(xml: str, macros: set[str]) -> str:
+    """Content types without the VBA project's, and the workbook's as a plain (macro-free) workbook's."""
+    for macro_type, plain in _MACRO_TYPES.items():
+        xml = xml.replace(f'"{macro_type}"', f'"{plain}"')
+    if not macros:
+        return xml
+
+    def keep(match: re.Match[str]) -> str:
+        attributes = _attributes(match.group(0))
+        macro = _MACRO_PART.search(attributes.get("PartName", "")) or "vbaProject" in attributes.get("ContentType", "")
+        return "" if macro else match.group(0)
+
+    return re.sub(r"<(Override|Default)\s[^>]*?(?:/>|>\s*</\1>)", keep, xml)
 
 
 def _linked_header_cells(archive: zipfile.ZipFile, book: _Book, summary: SummarySheet,

@@ -471,3 +471,55 @@ def test_a_workbook_resaved_by_libreoffice_is_annotated(edited, notes, tmp_path,
     # openpyxl drops the cached results of LibreOffice's =TRUE() cells, so only the notes are compared
     loaded = through_openpyxl(source, tmp_path / "loaded.xlsx", notes)
     assert snapshot(out, sheets, every_value=False) == snapshot(loaded, sheets, every_value=False)
+
+
+# --- macros ---------------------------------------------------------------------------------------------------
+
+VBA_RELATIONSHIP = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
+XLSM_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+
+
+def macro_workbook(source: Path, target: Path) -> Path:
+    """`source` as an .xlsm renamed .xlsx: a (fake) VBA project with a signature, their relationships and
+    content types, and the macro-enabled content type on the workbook part."""
+    def edit(name: str, data: bytes) -> bytes:
+        if name == "[Content_Types].xml":
+            data = data.replace(XLSX_MAIN.encode(), XLSM_MAIN.encode())
+            return data.replace(b"</Types>", b'<Default Extension="bin" ContentType="application/vnd.ms-office.'
+                                b'vbaProject"/><Override PartName="/xl/vbaProjectSignature.bin" ContentType='
+                                b'"application/vnd.ms-office.vbaProjectSignature"/></Types>')
+        if name == "xl/_rels/workbook.xml.rels":
+            return data.replace(b"</Relationships>", f'<Relationship Id="rIdVba" Type="{VBA_RELATIONSHIP}" '
+                                f'Target="vbaProject.bin"/></Relationships>'.encode())
+        return data
+
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            out.writestr(info.filename, edit(info.filename, src.read(info)))
+        out.writestr("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 fake VBA project: Sub AutoOpen()")
+        out.writestr("xl/vbaProjectSignature.bin", b"fake signature")
+        out.writestr("xl/_rels/vbaProject.bin.rels", '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns='
+                     '"http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type='
+                     '"http://schemas.microsoft.com/office/2006/relationships/vbaProjectSignature" '
+                     'Target="vbaProjectSignature.bin"/></Relationships>')
+    with zipfile.ZipFile(target) as check:
+        assert XLSM_MAIN.encode() in check.read("[Content_Types].xml") and "xl/vbaProject.bin" in check.namelist()
+    return target
+
+
+@pytest.mark.parametrize("path", ["streamed", "openpyxl"])
+def test_a_copy_of_a_macro_workbook_carries_no_macro_part(path, export, notes, tmp_path, caplog):
+    source = macro_workbook(export, tmp_path / "macros.xlsx")
+    out = tmp_path / "copy.xlsx"
+    streamed(source, out, caplog, notes) if path == "streamed" else through_openpyxl(source, out, notes)
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        types = archive.read("[Content_Types].xml").decode()
+        rels = archive.read("xl/_rels/workbook.xml.rels").decode()
+    assert not [name for name in names if "vba" in name.lower()], names
+    assert "vbaProject" not in types and "macroEnabled" not in types and XLSX_MAIN in types
+    assert "vbaProject" not in rels
+    book = openpyxl.load_workbook(out)  # both readers open it, with the notes in
+    assert book.sheetnames[0] == SUMMARY and headers(book[VALUES])["result"]
+    assert values(out, VALUES)[0][headers(book[VALUES])["result"] - 1] == "result"
