@@ -22,8 +22,8 @@ Columns a person should not edit are shaded grey.
 Made to be read as it opens: widths fit the header and the typical value (`widths`); the header row
 and the identity columns (product, modifier, value) are frozen; a date that is a day shows as the
 day (`date_text`; fingerprints are taken from the ATOM text as exported, which the reader gives back);
-swatch colours are filled with their colours (`swatches`: a style per distinct colour list, the only
-per-row style); the metadata sheet is very hidden, so it is not offered in the Unhide dialog.
+swatch colours are filled with their colours (`swatches`: a cell format per distinct colour list,
+written into the style sheet as XML, the only per-row style); the metadata sheet is very hidden, so it is not offered in the Unhide dialog.
 """
 
 from __future__ import annotations
@@ -51,16 +51,17 @@ from pipeline.workbook.layout import META_SHEET, README_SHEET, SHEETS, Column, C
 from pipeline.workbook.meta import META_COLUMNS, ExportMeta, meta_to_frame
 from pipeline.workbook.readme import README_LINES
 from pipeline.workbook.split import frames_to_sheets
-from pipeline.workbook.swatches import FONT_NAME, preview
+from pipeline.workbook.swatches import FONT_NAME, Preview, PreviewStyles, preview
 from pipeline.workbook.widths import fitted_width
 
 NEW_ROW_MARGIN = 1000  # empty rows below the data that still get drop-downs
 ROWS_PER_CHUNK = 5000
 README_WIDTH = 90  # characters: a printed page is as wide
 COMPRESS_LEVEL = 6  # zlib default: 1 would save ~15% of the write time for ~30% bigger files
-MAX_PREVIEW_STYLES = 2000  # distinct colour lists previewed (the most frequent); Excel allows ~64,000 styles
+MAX_PREVIEW_STYLES = 5000  # distinct colour lists previewed (the most frequent); Excel allows ~64,000 formats
 
 _GREY = PatternFill("solid", start_color="FFE7E6E6")
+_GREY_HEADER = PatternFill("solid", start_color="FFD0CECE")  # a read-only column's header
 _HEADER_FILL = PatternFill("solid", start_color="FFDDEBF7")
 _CENTRED = Alignment(horizontal="center")
 _BOLD = Font(name=FONT_NAME, size=11, bold=True)
@@ -82,10 +83,15 @@ def write_workbook(frames: ModifierFrames, path: Path, meta: ExportMeta) -> Path
     tables += [_Table(spec.name, _as_shown(sheets[spec.name], spec), spec.columns, spec.identity) for spec in SHEETS]
     tables.append(_Table(META_SHEET, meta_to_frame(meta), META_COLUMNS))
     skeleton = _skeleton(tables)
+    with zipfile.ZipFile(skeleton) as src:
+        previews = PreviewStyles(src.read("xl/styles.xml").decode())
+    for table in tables:
+        table.value_styles = {name: {text: previews.xf_id(shown) for text, shown in by_text.items()}
+                              for name, by_text in table.previews.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     try:
-        _write_parts(skeleton, tables, tmp)
+        _write_parts(skeleton, tables, previews, tmp)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -100,8 +106,9 @@ def _as_shown(sheet: pd.DataFrame, spec: SheetSpec) -> pd.DataFrame:
     return sheet.assign(**{name: dates_for_sheet(sheet[name]) for name in dates})
 
 
-def _write_parts(skeleton: io.BytesIO, tables: list[_Table], target: Path) -> None:
-    """Copy the skeleton's parts to `target`, streaming the rows into each worksheet."""
+def _write_parts(skeleton: io.BytesIO, tables: list[_Table], previews: PreviewStyles, target: Path) -> None:
+    """Copy the skeleton's parts to `target`, streaming the rows into each worksheet and adding the
+    colour previews' formats to the style sheet."""
     strings = _SharedStrings()
     with zipfile.ZipFile(skeleton) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED,
                                                            compresslevel=COMPRESS_LEVEL) as out:
@@ -115,6 +122,8 @@ def _write_parts(skeleton: io.BytesIO, tables: list[_Table], target: Path) -> No
             data = src.read(info.filename)
             if info.filename in _DECLARE_STRINGS:
                 data = _declare(data, *_DECLARE_STRINGS[info.filename])
+            elif info.filename == "xl/styles.xml":
+                data = previews.styles_xml(data.decode()).encode()
             if info.filename not in sheet_parts:
                 out.writestr(info, data)
                 continue
@@ -154,6 +163,7 @@ class _Table:
     columns: Sequence[Column]
     identity: int = 0  # leading columns frozen with the header
     styles: list[int] = field(default_factory=list)
+    previews: dict[str, dict[str, Preview]] = field(default_factory=dict)  # column -> cell text -> its colours
     value_styles: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> cell text -> xf id
     header_styles: tuple[int, int] = (0, 0)  # editable, read-only
     readme_styles: tuple[int, int, int] = (0, 0, 0)  # title, heading, body
@@ -201,17 +211,18 @@ def _data_skeleton(ws, table: _Table, *, with_help: bool) -> None:
     n_rows = len(table.frame)
     last_row = n_rows + 1
     margin_row = last_row + NEW_ROW_MARGIN
-    table.header_styles = (_style_id(ws, font=_BOLD, fill=_HEADER_FILL), _style_id(ws, font=_BOLD, fill=_GREY))
+    table.header_styles = (_style_id(ws, font=_BOLD, fill=_HEADER_FILL), _style_id(ws, font=_BOLD, fill=_GREY_HEADER))
     validations: dict[tuple[str, ...], DataValidation] = {}
     for position, column in enumerate(table.columns, start=1):
         letter = get_column_letter(position)
         fill = None if column.editable else _GREY
         number_format = _NUMBER_FORMATS.get(column.kind, "General")
-        alignment = _CENTRED if column.kind == "bool" else None  # TRUE/FALSE apart from the numbers beside them
+        # TRUE/FALSE and small whole numbers (positions, limits) apart from the text beside them
+        alignment = _CENTRED if column.kind in ("bool", "int") else None
         table.styles.append(_style_id(ws, fill=fill, number_format=number_format, alignment=alignment))
         values = table.frame[column.name] if n_rows else None
         if column.colour_preview and values is not None:
-            table.value_styles[column.name] = _preview_styles(ws, values, number_format)
+            table.previews[column.name] = _previews(values)
         dimension = ws.column_dimensions[letter]
         dimension.width = fitted_width(column, values) if with_help else column.width
         if number_format != "General" or fill is not None:
@@ -253,13 +264,13 @@ def _style_id(ws, **attributes) -> int:
     return probe.style_id
 
 
-def _preview_styles(ws, values: pd.Series, number_format: str) -> dict[str, int]:
-    """Cell text -> xf id of a style filled with the colours it lists, for the most frequent lists."""
-    out: dict[str, int] = {}
+def _previews(values: pd.Series) -> dict[str, Preview]:
+    """Cell text -> the colours it lists, for the most frequent colour lists of a column."""
+    out: dict[str, Preview] = {}
     for text in values.dropna().value_counts().index[:MAX_PREVIEW_STYLES].tolist():
         shown = preview(text)
         if shown is not None:
-            out[text] = _style_id(ws, fill=shown.fill, font=shown.font, number_format=number_format)
+            out[text] = shown
     return out
 
 
