@@ -3,100 +3,80 @@
 Commands talk to the configured store (BIGCOMMERCE_STORE_HASH / BIGCOMMERCE_API_URL and
 BIGCOMMERCE_ACCESS_TOKEN, from the environment or .env) or, when none is configured, to the
 embedded sandbox store. Exit codes: 0 success, 1 a request or file failed, 2 bad usage.
+
+This module imports typer and nothing of the library: each command's module is imported when the
+command runs (`pipeline.cli.lazy`), so `bcmod --help` and `bcmod --version` answer at once and
+`bcmod export` loads only the export's stack. A new command is one row of `COMMANDS`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from pipeline.cli import apply_cmd, doctor_cmd, migrate_cmd, restore_cmd, sandbox_cmd, validate_cmd
-from pipeline.cli.render import counts_table, export_progress
-from pipeline.client import BigCommerceError
-from pipeline.connection import DEFAULT_SANDBOX_DIR, open_store
-from pipeline.extract import ExtractFilters, parse_since
+from pipeline.cli.lazy import LazyCommand, LazyGroup
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
+COMMANDS = (
+    LazyCommand("export", "pipeline.cli.export_cmd:export",
+                "Export every product's modifiers to an editable workbook (or CSV files)."),
+    LazyCommand("validate", "pipeline.cli.validate_cmd:register",
+                "Check an edited export and list every problem at once; nothing is sent to the store."),
+    LazyCommand("plan", "pipeline.cli.apply_cmd:plan",
+                "Show what applying the edited file would change in the store; sends no writes."),
+    LazyCommand("apply", "pipeline.cli.apply_cmd:apply",
+                "Apply the edited file to the store: validate, plan, confirm, back up, write, report."),
+    LazyCommand("restore", "pipeline.cli.restore_cmd:restore",
+                "Put every product of BACKUP back exactly as the backup shows it: undo an apply."),
+    LazyCommand("migrate", "pipeline.cli.migrate_cmd:migrate",
+                "Migrate modifiers from one store to another: products matched by SKU, a dry run unless --apply."),
+    LazyCommand("doctor", "pipeline.cli.doctor_cmd:doctor",
+                "Check the configured store, reading only: token, rate limits, modifiers, include_fields, shapes, "
+                "images."),
+    LazyCommand("sandbox", "pipeline.cli.sandbox_cmd:app", "The local BigCommerce-compatible sandbox store."),
+    LazyCommand("demo", "pipeline.cli.main:demo",
+                "Run the main job against a fresh embedded sandbox store and print what happened."),
+)
+
+
+class Commands(LazyGroup):
+    LAZY = COMMANDS
+
+
+app = typer.Typer(cls=Commands, no_args_is_help=True, add_completion=False,
                   help="Round-trip BigCommerce product modifiers through Excel and CSV.")
-app.add_typer(sandbox_cmd.app, name="sandbox")
-validate_cmd.register(app)
-app.command()(apply_cmd.plan)
-app.command()(apply_cmd.apply)
-app.command()(restore_cmd.restore)
-app.command()(migrate_cmd.migrate)
-app.command()(doctor_cmd.doctor)
-console = Console()
-err_console = Console(stderr=True)
 
 
-def _split_ints(text: str | None) -> tuple[int, ...]:
-    if not text:
-        return ()
-    try:
-        return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
-    except ValueError:
-        raise typer.BadParameter(f"product ids must be whole numbers separated by commas, got {text!r}") from None
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"bcmod {version('bcmod')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("bcmod (not installed)")
+        raise typer.Exit()
 
 
-@app.command()
-def export(
-    out: Path = typer.Option(..., "--out", help="An .xlsx file, or a folder for a dated file."),
-    csv: bool = typer.Option(False, "--csv", help="Write one CSV file per sheet instead of a workbook."),
-    zip_: bool = typer.Option(False, "--zip", help="With --csv: pack the CSV files into one .zip."),
-    products: str | None = typer.Option(None, "--products", help="Only these product ids, comma separated."),
-    skus: str | None = typer.Option(None, "--skus", help="Only these SKUs, comma separated."),
-    since: str | None = typer.Option(None, "--since", help="Only products modified since this date or time."),
-    concurrency: int = typer.Option(8, min=1, max=64, help="Pages fetched at once (within the rate limit)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    sandbox_dir: Path = typer.Option(DEFAULT_SANDBOX_DIR, help="Embedded sandbox folder when no store is set."),
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
 ) -> None:
-    """Export every product's modifiers to an editable workbook (or CSV files)."""
-    try:
-        filters = ExtractFilters(
-            product_ids=_split_ints(products),
-            skus=tuple(s.strip() for s in (skus or "").split(",") if s.strip()),
-            since=parse_since(since) if since else None,
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    from pipeline.export import export_store
-
-    try:
-        with open_store(sandbox_dir=sandbox_dir) as store:
-            if not as_json:
-                console.print(f"Exporting modifiers from the {store.label}")
-            with export_progress(console, disable=as_json) as progress:
-                result = asyncio.run(export_store(store.settings, out, csv=csv, zip_=zip_, filters=filters,
-                                                  concurrency=concurrency, progress=progress))
-    except BigCommerceError as exc:
-        err_console.print(f"[red]export failed:[/red] {exc}")
-        raise typer.Exit(1) from None
-    if as_json:  # the warnings are in the JSON
-        typer.echo(json.dumps(result.as_dict(), indent=2))
-        return
-    console.print(counts_table(result.counts_by_type))
-    console.print(f"{result.products} products, {result.modifiers} modifiers, {result.values} values "
-                  f"in {result.requests} requests, {result.seconds:.1f} s")
-    console.print(f"Wrote [bold]{result.path}[/bold]")
-    for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    """Round-trip BigCommerce product modifiers through Excel and CSV."""
 
 
-@app.command()
 def demo(
     workdir: Path = typer.Option(Path("out/demo"), help="Folder for the demo's sandbox and files."),
     products: int = typer.Option(300, help="Products in the demo catalog."),
 ) -> None:
     """Run the main job against a fresh embedded sandbox store and print what happened."""
+    from rich.console import Console
+
     from pipeline.cli.demo import run_demo
 
-    raise typer.Exit(run_demo(console, workdir, products))
+    raise typer.Exit(run_demo(Console(), workdir, products))
 
 
 def main() -> None:
