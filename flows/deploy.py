@@ -131,11 +131,12 @@ def load_stores(path: Path) -> list[StoreRef]:
 async def register(pool: str = WORK_POOL, home: str | None = None, stores: list[StoreRef] | None = None,
                    out: str = "exports", cron: str = NIGHTLY_CRON) -> dict[str, UUID]:
     """Create the pool if needed and register (create or update) the deployments; returns their ids by name."""
+    from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
 
     await ensure_work_pool(pool)
     storage = HomeStep(home)
-    common: dict[str, Any] = {"work_pool_name": pool, "tags": ["bcmod"]}
+    common: dict[str, Any] = {"work_pool_name": pool, "tags": ["bcmod"], "entrypoint_type": EntrypointType.MODULE_PATH}
     deployments = [
         await export_modifiers.ato_deployment(
             name=EXPORT_DEPLOYMENT, description="Export one store's modifiers (started per store by export_all_stores).",
@@ -153,7 +154,8 @@ async def register(pool: str = WORK_POOL, home: str | None = None, stores: list[
     ids: dict[str, UUID] = {}
     for deployment in deployments:
         deployment.storage = storage
-        deployment.entrypoint = ENTRYPOINTS[deployment.name]
+        if deployment.entrypoint != ENTRYPOINTS[deployment.name]:  # prefect.yaml must name the same one
+            raise RuntimeError(f"{deployment.name}: entrypoint {deployment.entrypoint}, expected {ENTRYPOINTS[deployment.name]}")
         ids[f"{deployment.flow_name}/{deployment.name}"] = await deployment.apply(work_pool_name=pool)
     return ids
 

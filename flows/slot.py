@@ -153,7 +153,7 @@ async def _acquire(client: Any, key: str, name: str, timeout_seconds: float | No
             raise TimeoutError(f"the store slot {name} was still busy after {timeout_seconds:g} s; nothing was sent")
         recorded = await read_holder(key)
         if logged_at is None or waited - logged_at >= log_every:
-            logger.info("waiting for the store slot %s for %.0f s: %s", name, waited,
+            logger.info("waiting for the store slot %s (%.0f s so far): %s", name, waited,
                         recorded.describe() if recorded else "holder unknown (not recorded)")
             logged_at = waited
         if recorded and recorded.lease_id not in reclaimed:
@@ -164,8 +164,9 @@ async def _acquire(client: Any, key: str, name: str, timeout_seconds: float | No
                 logger.warning("the store slot %s was %s, which is %s: released its lease", name,
                                recorded.describe(), gone)
                 continue
-        remaining = None if timeout_seconds is None else max(0.0, timeout_seconds - waited)
-        await asyncio.sleep(min(pause, POLL_SECONDS, remaining if remaining is not None else POLL_SECONDS))
+        until_log = logged_at + log_every - waited
+        until_timeout = POLL_SECONDS if timeout_seconds is None else timeout_seconds - waited
+        await asyncio.sleep(max(0.1, min(pause, POLL_SECONDS, until_log, until_timeout)))
 
 
 async def _finished_state(client: Any, recorded: Holder) -> str | None:

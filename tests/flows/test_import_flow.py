@@ -68,3 +68,23 @@ def test_import_flow_refuses_a_bad_workbook_without_writing(prefect_harness, san
         result_of(state)
     stats = httpx.get(sandbox_url.split("/stores/")[0] + "/_sandbox/stats").json()
     assert stats["requests"]["POST"] == stats["requests"]["PUT"] == stats["requests"]["DELETE"] == 0
+
+
+def test_import_flow_reads_its_token_from_a_secret_block(prefect_harness, sandbox_url, tmp_path, monkeypatch):
+    """Plan and apply run as async tasks: the block is read with `Secret.aload` there."""
+    from prefect.blocks.system import Secret
+
+    from flows.export_flow import export_modifiers
+    from flows.import_flow import import_modifiers
+
+    for name in ("BIGCOMMERCE_ACCESS_TOKEN", "BIGCOMMERCE_STORE_HASH", "BIGCOMMERCE_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    Secret(value=TEST_TOKEN).save("bcmod-test-import", overwrite=True)
+    block = {"api_url": sandbox_url, "token_secret_block": "bcmod-test-import"}
+    workbook = Path(result_of(run(export_modifiers, out=str(tmp_path), **block))["path"])
+    scripted_edit(workbook)
+    state = run(import_modifiers, workbook=str(workbook), **block)
+    assert state.is_completed(), state.message
+    summary = result_of(state)
+    assert summary["failed"] == 0 and summary["writes"] > 0
+    assert summary["requests_all_attempts"] >= summary["requests"] and TEST_TOKEN not in json.dumps(summary)

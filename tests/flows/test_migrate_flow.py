@@ -77,3 +77,22 @@ def test_migrate_flow_without_a_source_token_fails_before_any_request(prefect_ha
                                          "BCMOD_SOURCE_TOKEN"):
         result_of(state)
     assert source.stats()["requests"]["total"] == target.stats()["requests"]["total"] == 0
+
+
+def test_migrate_flow_reads_both_tokens_from_secret_blocks(prefect_harness, stores, tmp_path, monkeypatch):
+    from prefect.blocks.system import Secret
+
+    from flows.migrate_flow import migrate_store
+
+    source, target = stores
+    monkeypatch.delenv("BCMOD_SOURCE_TOKEN")
+    monkeypatch.delenv("BIGCOMMERCE_ACCESS_TOKEN")
+    Secret(value=SOURCE_TOKEN).save("bcmod-test-source", overwrite=True)
+    Secret(value=TARGET_TOKEN).save("bcmod-test-target", overwrite=True)
+    state = run(migrate_store, source_api_url=source.api_url, source_token_secret_block="bcmod-test-source",
+                target_api_url=target.api_url, target_token_secret_block="bcmod-test-target",
+                workdir=str(tmp_path / "work"))
+    assert state.is_completed(), state.message
+    dry = result_of(state)
+    assert dry["applied"] is None and dry["operations"] > 0 and dry["requests_all_attempts"] > 0
+    assert SOURCE_TOKEN not in json.dumps(dry) and TARGET_TOKEN not in json.dumps(dry)

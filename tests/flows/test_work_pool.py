@@ -301,3 +301,11 @@ def test_prefect_yaml_and_flows_deploy_describe_the_same_deployments():
     for deployment in config["deployments"]:  # every entrypoint imports as a module path from anywhere
         module, _, attribute = deployment["entrypoint"].rpartition(".")
         assert ":" not in deployment["entrypoint"] and hasattr(importlib.import_module(module), attribute)
+
+
+def test_agency_without_stores_fails_and_says_where_to_list_them(prefect_harness):
+    from flows.agency import export_all_stores
+
+    state = asyncio.run(export_all_stores(stores=[], return_state=True))
+    assert state.is_failed()
+    assert "no stores listed: give agency-nightly its stores" in state.message
