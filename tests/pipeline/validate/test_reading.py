@@ -270,3 +270,17 @@ def test_csv_cells_get_the_same_checks_as_workbook_cells(folder):
     issues = read_for_validation(folder, expected_store_hash=None).issues
     find_issue(issues, sheet="Choice values", row=2, column="sort_order", words=("'1,5' is not a whole number",))
     find_issue(issues, sheet="Choice values", row=3, column="purchasing_disabled", words=("TRUE or FALSE", "yes/no"))
+
+
+def test_a_real_export_passes_the_guard_with_no_allowance_beyond_its_own_size(xlsx, monkeypatch):
+    # no fixed size and no free room: the rows allowed come from the export's own row count, the grid
+    # from its own cells, the packing ratio from the bytes actually read (issue 15: bcmod never refuses
+    # its own export, whatever its size)
+    from pipeline.workbook import guard
+
+    monkeypatch.setattr(guard, "GRID_FREE_CELLS", 0)
+    monkeypatch.setattr(guard, "ADDED_ROWS_FLOOR", 0)
+    monkeypatch.setattr(guard, "RATIO_FREE_BYTES", 64 * 1024)
+    monkeypatch.setattr(guard, "MAX_RATIO", 20)  # an export's parts pack 5 to 15 to 1; the limit is 100
+    result = read_for_validation(xlsx, expected_store_hash="abc123")
+    assert result.issues == [] and len(result.sheets["Choice values"])
