@@ -632,6 +632,7 @@ async def apply_plan(
     stop: StopRequest | None = None,
     request: Mapping[str, Any] | None = None,
     backup_folder: Path | None = None,
+    replay_complete: bool = True,
 ) -> ApplyResult:
     """Apply `plan` with `client` (inside its `async with`); see the module docstring for the rules.
 
@@ -646,11 +647,12 @@ async def apply_plan(
     `stop` (set by Ctrl-C, `pipeline.apply.interrupt`): no new operation starts once it is set,
     and the result is `interrupted` (the journal then has no `complete`, and the same command
     resumes). `request`: what produced the plan, recorded with it in the journal on its first run
-    (see `Journal.interrupted_plan`).
+    (see `Journal.interrupted_plan`). `replay_complete=False` for a plan just made against the
+    store: a finished journal of an equal plan is then set aside, not replayed (`Journal.open`).
     """
     started = time.perf_counter()
     if journal is not None and journal.plan_id != plan.plan_id:
-        journal.open(plan.plan_id, plan=plan, request=request)
+        journal.open(plan.plan_id, plan=plan, request=request, replay_complete=replay_complete)
     result = ApplyResult(plan.plan_id, plan.store_hash, plan.workbook, conflicts=list(plan.conflicts),
                          skipped_rows=list(plan.skipped), unchanged=plan.unchanged,
                          journal_path=journal.path if journal else None,

@@ -107,6 +107,7 @@ class Journal:
         self.plan_record: dict[str, Any] | None = None  # the plan as the first run recorded it
         self.request: dict[str, Any] | None = None  # what produced the plan (see `interrupted_plan`)
         self.uploaded: dict[int, OwnUpload] = {}  # value id -> the image an apply uploaded there
+        self.undone = False  # a restore of this run's backup began (`mark_undone`)
         self._lock = threading.Lock()
         self._pending: list[tuple[str, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -129,18 +130,25 @@ class Journal:
         """Started (or failed) in an earlier run and not done: its write may have reached the store."""
         return op_id not in self.done and (op_id in self.started or op_id in self.failed)
 
-    def open(self, plan_id: str, *, plan: Plan | None = None, request: Mapping[str, Any] | None = None) -> Journal:
-        """Load the records of `plan_id` (moving a foreign journal aside) and start a new run.
+    def open(self, plan_id: str, *, plan: Plan | None = None, request: Mapping[str, Any] | None = None,
+             replay_complete: bool = True) -> Journal:
+        """Load the records of `plan_id` and start a new run.
 
-        `plan` (and the `request` that produced it) are recorded on the plan's first run, so that an
-        interrupted run can be continued as it was planned (`interrupted_plan`)."""
+        A journal of another plan, or one whose changes a restore undid (`mark_undone`), is moved
+        aside, never replayed; so is a complete one unless `replay_complete` (a saved plan applied
+        again sends nothing; a plan just made against the store, that happens to equal a finished
+        one, means the store needs those operations again). `plan` (and the `request` that
+        produced it) are recorded on the plan's first run, so that an interrupted run can be
+        continued as it was planned (`interrupted_plan`)."""
         self.plan_id = plan_id
         records = self._read()
         carried: list[dict[str, Any]] = []
-        if records and records[0].get("plan_id") != plan_id:
-            carried = [r for r in records if r.get("type") == "uploaded"]
-            self._move_aside(records[0].get("plan_id"))
-            records = []
+        if records:
+            probe = self._probe(records)
+            if probe.plan_id != plan_id or probe.undone or (probe.complete and not replay_complete):
+                carried = [r for r in records if r.get("type") == "uploaded"]
+                self._move_aside(records[0].get("plan_id"))
+                records = []
         for record in records:
             self._load(record)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,7 +174,8 @@ class Journal:
         same command continues it. None when there is nothing to continue, or the request differs
         (the file was edited since: plan it again). Reads the file; does not open the journal."""
         probe = self.peek()
-        if probe.runs == 0 or probe.complete or probe.plan_record is None or probe.request != dict(request):
+        if probe.runs == 0 or probe.complete or probe.undone or probe.plan_record is None or \
+                probe.request != dict(request):
             return None
         try:
             plan = Plan.from_json(json.dumps(probe.plan_record))
@@ -176,13 +185,21 @@ class Journal:
 
     def peek(self) -> Journal:
         """What the file records so far (runs, done operations, backup, plan), without opening it for a run."""
+        return self._probe(self._read())
+
+    def _probe(self, records: list[dict[str, Any]]) -> Journal:
         probe = Journal(self.path)
-        records = probe._read()
         if records:
             probe.plan_id = records[0].get("plan_id")
         for record in records:
             probe._load(record)
         return probe
+
+    def mark_undone(self, backup: Path) -> None:
+        """A restore of this run's backup began: what the run did is being undone, so the journal must
+        not be resumed or replayed (the next run of its workbook plans again, from the store)."""
+        if self.path.exists():
+            self._append([json.dumps({"type": "undone", "backup": str(backup), "at": _now()})])
 
     def own_uploads(self, workbook_dir: Path | None = None) -> dict[int, OwnUpload]:
         """The images earlier applies uploaded, by value id, read from the file (carried over from
@@ -240,6 +257,8 @@ class Journal:
             self.backup = record.get("path")
         elif kind == "complete":
             self.complete = True
+        elif kind == "undone":
+            self.undone = True
 
     # -- writing ------------------------------------------------------------------------------------
 
@@ -301,6 +320,20 @@ class Journal:
 
     async def mark_complete(self, summary: dict[str, Any] | None = None) -> None:
         await self.write({"type": "complete", **(summary or {})})
+
+
+def journals_backed_up_in(backup: Path) -> list[Journal]:
+    """The journals whose run took `backup` as its backup (found beside the backup, where a restore keeps
+    its journal, and in the folder above, where an apply's workbook and journal are)."""
+    backup = Path(backup).resolve()
+    folders = {backup.parent, backup.parent.parent}
+    out = []
+    for folder in folders:
+        for path in sorted(folder.glob(f"*{JOURNAL_SUFFIX}")):
+            recorded = Journal(path).peek().backup
+            if recorded and Path(recorded).resolve() == backup:
+                out.append(Journal(path))
+    return out
 
 
 def _is_url(text: str) -> bool:

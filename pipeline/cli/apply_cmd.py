@@ -118,7 +118,7 @@ def plan(
 
 async def _apply(result_plan: Plan, store: StoreConnection, *, workbook_dir: Path, journal: Journal,
                  concurrency: int, stages: StageBars, stop: StopRequest, request: Mapping[str, Any] | None,
-                 backup_folder: Path | None) -> ApplyResult:
+                 backup_folder: Path | None, replay_complete: bool) -> ApplyResult:
     def stopping(signal_name: str) -> None:
         err_console.print(f"[yellow]{signal_name}: stopping after the writes in flight[/yellow] (again to stop at "
                           "once); the results so far will be written", highlight=False)
@@ -128,20 +128,21 @@ async def _apply(result_plan: Plan, store: StoreConnection, *, workbook_dir: Pat
             return await apply_plan(result_plan, client, workbook_dir=workbook_dir, journal=journal,
                                     concurrency=concurrency, backup_progress=stages.bar("backup"),
                                     progress=stages.bar("operations"), stop=stop, request=request,
-                                    backup_folder=backup_folder)
+                                    backup_folder=backup_folder, replay_complete=replay_complete)
 
 
 def run_plan(the_plan: Plan, store: StoreConnection, *, workbook_dir: Path, journal: Journal, concurrency: int,
              as_json: bool, request: Mapping[str, Any] | None = None,
-             backup_folder: Path | None = None) -> ApplyResult:
+             backup_folder: Path | None = None, replay_complete: bool = True) -> ApplyResult:
     """Back up, then apply `the_plan` with its journal, showing progress. Ctrl-C stops it cleanly (the
-    result is `interrupted`); a second Ctrl-C stops at once (exit 130 here; the journal resumes)."""
+    result is `interrupted`); a second Ctrl-C stops at once (exit 130 here; the journal resumes).
+    `replay_complete=False` for a plan just made (see `apply_plan`)."""
     stop = StopRequest()
     try:
         with stage_bars(console, disable=as_json) as stages:
             return asyncio.run(_apply(the_plan, store, workbook_dir=workbook_dir, journal=journal,
                                       concurrency=concurrency, stages=stages, stop=stop, request=request,
-                                      backup_folder=backup_folder))
+                                      backup_folder=backup_folder, replay_complete=replay_complete))
     except KeyboardInterrupt:
         err_console.print("[red]Stopped at once.[/red] The journal is sound: run the same command to resume "
                           "(operations cut short are checked against the store first).", highlight=False)
@@ -241,7 +242,8 @@ def apply(
                 raise typer.Exit(EXIT_CANCELLED)
             workbook = Path(the_plan.workbook)
             result = run_plan(the_plan, store, workbook_dir=workbook.parent, journal=Journal.for_workbook(workbook),
-                              concurrency=concurrency, as_json=as_json, request=request)
+                              concurrency=concurrency, as_json=as_json, request=request,
+                              replay_complete=saved is not None or resumed)
         report_run(result, workbook, as_json=as_json)  # the lock is held until the results are written
     except LockHeld as exc:  # the embedded sandbox store is in use by another command
         err_console.print(f"[red]Not applied:[/red] {exc}", highlight=False)

@@ -29,7 +29,7 @@ from pipeline.plan.attention import plan_not_applied
 from pipeline.plan.build import PlanRefused
 from pipeline.plan.operations import Plan
 from pipeline.plan.render import plan_summary, render_plan
-from pipeline.restore import plan_restore, restore_request
+from pipeline.restore import plan_restore, restore_request, undo_journals
 
 
 def make_restore_plan(backup: Path, store: StoreConnection, *, as_json: bool) -> Plan:
@@ -90,8 +90,10 @@ def restore(
             if not yes and not typer.confirm(question):
                 console.print("Cancelled; nothing was sent.")
                 raise typer.Exit(ExitCode.CANCELLED)
+            undo_journals(backup)  # the run that took this backup is not to be resumed or replayed any more
             result = run_plan(the_plan, store, workbook_dir=backup.parent, journal=journal, concurrency=concurrency,
-                              as_json=as_json, request=request, backup_folder=backup.parent)
+                              as_json=as_json, request=request, backup_folder=backup.parent,
+                              replay_complete=resumed)
         report_run(result, backup, as_json=as_json, what="restore")
     except (BigCommerceError, BackupError) as exc:
         err_console.print(f"[red]restore failed:[/red] {exc}", highlight=False)
