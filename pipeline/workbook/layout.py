@@ -88,7 +88,7 @@ _KIND_BY_FIELD: Final = {
 }
 
 ACTION = Column("action", "action", "Leave blank to keep or update the row. Type delete to delete it from the store.",
-                ACTIONS, width=9, title="Action")
+                ACTIONS, width=7, title="Action")
 PRODUCT_ID = Column("product_id", "id", "BigCommerce product id. Required; identifies the product.", width=8,
                     title="Product id")
 PRODUCT_SKU = Column("product_sku", "text", "Product SKU, for reference. Not sent to the store.", editable=False,

@@ -17,8 +17,8 @@ import pandas as pd
 from pipeline.workbook.layout import Column
 
 SAMPLE_ROWS: Final = 500
-BOLD: Final = 1.1  # bold header text is about a tenth wider
-FILTER_BUTTON: Final = 3.0  # the autofilter's drop-down button covers the header's right end
+BOLD: Final = 0.95  # a bold lower-case header letter, in digit widths (Calibri 11: about 6.5 px to 7)
+FILTER_BUTTON: Final = 2.5  # the autofilter's drop-down button (about 17 px) covers the header's right end
 PADDING: Final = 1.5
 _CAPS: Final = {"text": 40.0, "list": 28.0, "date": 26.0, "enum": 26.0}
 _DEFAULT_CAP: Final = 18.0

@@ -18,6 +18,7 @@ from pipeline.workbook.layout import META_SHEET, README_SHEET, SHEETS
 from pipeline.workbook.meta import ExportMeta
 from pipeline.workbook.reader import read_export
 from pipeline.workbook.split import as_in_workbook, frames_to_sheets
+from pipeline.workbook.widths import header_width
 from pipeline.workbook.writer import BOOL_FORMAT, NEW_ROW_MARGIN, write_workbook
 from sample_data.generator import TRICKY_LABELS
 from tests.helpers import assert_frames_equal, sample_frames
@@ -86,7 +87,7 @@ def test_widths_fit_the_header_and_typical_values(workbook, frames):
         ws = workbook[spec.name]
         for cell, column in zip(ws[1], spec.columns, strict=True):
             width = ws.column_dimensions[cell.column_letter].width
-            assert width >= round(len(column.name) * 1.1 + 3, 1), (spec.name, column.name)  # bold, by the filter button
+            assert width >= round(header_width(column), 1) > len(column.name), (spec.name, column.name)  # + filter button
             assert width <= 42, (spec.name, column.name)
             values = sheets[spec.name][column.name].dropna()
             if column.kind in ("text", "list") and len(values):
