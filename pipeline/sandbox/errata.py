@@ -154,6 +154,16 @@ def _date_default_value_atom(spec: Spec) -> int:
     return changed
 
 
+def _post_modifier_adjuster_enum(spec: Spec) -> int:
+    items = spec["components"]["schemas"]["productModifier_Post"]["properties"]["option_values"]["items"]
+    adjuster = items["properties"]["adjusters"]["properties"]["price"]["properties"]["adjuster"]
+    if "enum" in adjuster or "enum:" not in adjuster.get("description", ""):
+        return 0
+    adjuster["description"] = adjuster["description"].split("enum:", 1)[0].rstrip()
+    adjuster.update({"enum": ["relative", "percentage", None], "nullable": True})
+    return 1
+
+
 def _adjuster_null_allowed(spec: Spec) -> int:
     changed = 0
     for schema in _property_schemas(spec, "adjuster"):
@@ -244,6 +254,12 @@ ERRATA: tuple[Erratum, ...] = (
         "its own examples (lines 972-973) and the modifiers spec are ISO-8601 ATOM datetimes, as BigCommerce "
         "answers; they are checked as ATOM date-times",
         _config_dates_atom),
+    Erratum(
+        "post-modifier-adjuster-enum", MODIFIERS_SPEC, (1918, 1925), "x-nullable: true",
+        "productModifier_Post: the `enum` (relative, percentage) and `x-nullable` of option_values' price "
+        "`adjuster` are indented into its description text, so the schema as parsed takes any string; the enum "
+        "(with null, as everywhere else) is restored",
+        _post_modifier_adjuster_enum, stricter=True),
     Erratum(
         "adjuster-null-clears", MODIFIERS_SPEC, (2021, 2028), "nullable: true",
         "`adjuster` is `nullable: true` (`x-nullable` in the inlined copies, e.g. line 625) with an enum of "

@@ -7,6 +7,10 @@ Request schemas are checked as written by a client (`readOnly` refused, `require
 read-only fields), response schemas as read (`writeOnly` refused), both with OpenAPI 3.0's
 `nullable` and a format checker that knows `date-time`, `date`, `int32` and `int64`.
 
+Vendor extensions (`x-required`, `x-nullable`) are not keywords and are not enforced, except
+where an erratum gives them their meaning. Array items found valid are remembered (by schema and
+a hash of their JSON), so re-reading the same catalog costs a hash, not a schema walk.
+
 Violations come back as `{location: message}`: body fields by dotted path (`option_values.0.label`,
 `config.default_value`, `body` for the whole body), parameters as `query.<name>`, `path.<name>`,
 `header.<Name>`.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -76,12 +81,45 @@ FORMATS.checks("date-time")(_is_date_time)
 FORMATS.checks("date")(_is_date)
 
 
+# Array items found valid, by validator class, item schema and a hash of the item's JSON. Tests read
+# the same products, modifiers and values again and again (export, validate, plan, re-plan, and
+# the same seeded catalogs in many tests); an item already found valid is not walked again. The
+# item schema is kept in the value, so its id cannot be reused by another schema while cached.
+VALID_ITEMS_KEPT = 50_000
+_valid_items: dict[tuple[type, int, bytes], Any] = {}
+
+
+def _remembering_items(validator: Any, items: Any, instance: Any, schema: Any) -> Any:
+    """OpenAPI's `items`, skipping object items already found valid against the same schema."""
+    if not validator.is_type(instance, "array"):
+        return
+    for index, item in enumerate(instance):
+        if not isinstance(item, dict):
+            yield from validator.descend(item, items, path=index)
+            continue
+        text = json.dumps(item, separators=(",", ":"), default=repr).encode()
+        key = (type(validator), id(items), hashlib.blake2b(text, digest_size=16).digest())
+        if _valid_items.get(key) is items:
+            continue
+        errors = list(validator.descend(item, items, path=index))
+        if not errors:
+            if len(_valid_items) >= VALID_ITEMS_KEPT:
+                try:
+                    del _valid_items[next(iter(_valid_items))]  # the oldest
+                except (StopIteration, KeyError, RuntimeError):  # another thread got there first
+                    pass
+            _valid_items[key] = items
+        yield from errors
+
+
 def _ignore_required(validator: Any, required: Any, instance: Any, schema: Any) -> Any:
     yield from ()
 
 
+_WriteValidator = extend(OAS30WriteValidator, validators={"items": _remembering_items})
+_ReadValidator = extend(OAS30ReadValidator, validators={"items": _remembering_items})
 # A response to a request with include_fields/exclude_fields holds only some fields (errata).
-_PartialReadValidator = extend(OAS30ReadValidator, validators={"required": _ignore_required})
+_PartialReadValidator = extend(_ReadValidator, validators={"required": _ignore_required})
 
 
 # --- messages ----------------------------------------------------------------------------------
@@ -349,16 +387,16 @@ def _compile(name: str, resolved: Spec, template: str, method: str, operation: S
         schema = parameter.get("schema", {})
         op.parameters[(parameter["in"], parameter["name"])] = Parameter(
             parameter["name"], parameter["in"], bool(parameter.get("required")), schema,
-            OAS30WriteValidator(schema, format_checker=FORMATS))
+            _WriteValidator(schema, format_checker=FORMATS))
     body = operation.get("requestBody")
     if body:
         op.body_required = bool(body.get("required"))
-        op.bodies = {media: OAS30WriteValidator(content.get("schema", {}), format_checker=FORMATS)
+        op.bodies = {media: _WriteValidator(content.get("schema", {}), format_checker=FORMATS)
                      for media, content in body.get("content", {}).items()}
     partial = bool(raw_root["paths"][template][method].get(FIELD_SELECTION_FLAG))
     for status, response in operation.get("responses", {}).items():
         content = response.get("content") or {}
-        op.responses[str(status)] = {media: OAS30ReadValidator(c.get("schema", {}), format_checker=FORMATS)
+        op.responses[str(status)] = {media: _ReadValidator(c.get("schema", {}), format_checker=FORMATS)
                                      for media, c in content.items()}
         if partial:
             op.partial_responses[str(status)] = {

@@ -268,6 +268,8 @@ async def test_each_erratum_is_needed(app: Starlette, client: httpx.AsyncClient)
     bare_default = {**date_body, "config": {**date_body["config"], "default_value": "2026-05-01"}}
     image_url = value_body("Pic", 4, adjusters={"image_url": "https://cdn.example/p.png"})
     clear = value_body("Plain", 3, adjusters={"price": {"adjuster": None, "adjuster_value": 0}})
+    fixed_adjuster = modifier_body("dropdown", option_values=[
+        value_body("A", 0, adjusters={"price": {"adjuster": "fixed", "adjuster_value": 1}})])
 
     # entry -> (a real response the unpatched spec refuses, or: a verdict wrong without the entry)
     wrongly_refused_responses = {
@@ -289,6 +291,8 @@ async def test_each_erratum_is_needed(app: Starlette, client: httpx.AsyncClient)
         "date-default-value-atom": ("post", "/catalog/products/{product_id}/modifiers", bare_default,
                                     "config.default_value"),
         "request-image-url-read-only": ("post", V, image_url, "adjusters.image_url"),
+        "post-modifier-adjuster-enum": ("post", "/catalog/products/{product_id}/modifiers", fixed_adjuster,
+                                        "option_values.0.adjusters.price.adjuster"),
     }
     for key, (method, template, body) in wrongly_refused_requests.items():
         assert _request_verdict(_contract(), method, template, body) == {}, key
@@ -333,3 +337,18 @@ def test_no_body_operations_refuse_a_body() -> None:
     assert op.check_request({"product_id": "1", "modifier_id": "2"}, [], {"accept": "*/*"}, "application/json",
                             json.loads('{"x": 1}')) == {"body": "deleteProductModifier takes no request body"}
     assert op.check_request({"product_id": "1", "modifier_id": "2"}, [], {"accept": "*/*"}, None, NO_BODY) == {}
+
+
+def test_items_found_valid_are_remembered_per_schema_and_text() -> None:
+    """The check skips an array item it already found valid; an item that differs is checked again."""
+    op = _contract().operation("post", "/catalog/products/{product_id}/modifiers")
+    path = {"product_id": "1"}
+    headers = {"accept": "*/*", "content-type": "application/json"}
+    good = modifier_body("dropdown", option_values=[value_body("A", 0), value_body("B", 1)])
+    assert op.check_request(path, [], headers, "application/json", good) == {}
+    assert op.check_request(path, [], headers, "application/json", good) == {}
+    fixed = {"price": {"adjuster": "fixed", "adjuster_value": 1}}
+    bad = modifier_body("dropdown", option_values=[value_body("A", 0), value_body("B", 1, adjusters=fixed)])
+    expected = {"option_values.1.adjusters.price.adjuster": 'must be one of: relative, percentage, null (got "fixed")'}
+    assert op.check_request(path, [], headers, "application/json", bad) == expected
+    assert op.check_request(path, [], headers, "application/json", bad) == expected, "a bad item is never remembered"
