@@ -5,7 +5,8 @@ show it); the store from `--api-url`, else `BIGCOMMERCE_API_URL` / `BIGCOMMERCE_
 journal lives beside the plan's workbook (beside the plan file when the workbook is not there), so
 running the same command again after an interruption resumes. Exit code 0 when every operation
 succeeded, 1 when some failed, 2 when nothing could be applied, 5 when another run holds the
-journal's lock (`pipeline.apply.lock`; nothing was sent).
+journal's lock (`pipeline.apply.lock`; nothing was sent), 130 when Ctrl-C (or SIGTERM) stopped it
+after the writes in flight (run the same command to resume; a second Ctrl-C stops at once).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.console import Console
 
 from pipeline.apply.backup import BackupError
 from pipeline.apply.executor import ApplyResult, apply_plan
+from pipeline.apply.interrupt import StopRequest, stop_on_signals
 from pipeline.apply.journal import Journal
 from pipeline.apply.lock import LockHeld, journal_lock
 from pipeline.apply.results import render_summary, write_results
@@ -60,9 +62,10 @@ def _journal_file(args: argparse.Namespace, plan: Plan, workbook: Path | None) -
 async def _run(args: argparse.Namespace, plan: Plan, journal_file: Path) -> ApplyResult:
     settings = Settings(api_url=args.api_url) if args.api_url else Settings()
     folder, _ = _folder(plan, args.plan)
-    async with BigCommerceClient(settings) as client:
-        return await apply_plan(plan, client, workbook_dir=folder, journal=Journal(journal_file),
-                                concurrency=args.concurrency, backup=not args.no_backup)
+    with stop_on_signals(StopRequest()) as stop:
+        async with BigCommerceClient(settings) as client:
+            return await apply_plan(plan, client, workbook_dir=folder, journal=Journal(journal_file),
+                                    concurrency=args.concurrency, backup=not args.no_backup, stop=stop)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         except (BackupError, BigCommerceError, TokenRefused, ValueError, OSError) as exc:
             console.print(f"[red]apply failed:[/red] {exc}", highlight=False)
             return 2
+        except KeyboardInterrupt:
+            console.print("stopped at once; run the same command to resume", highlight=False)
+            return int(ExitCode.INTERRUPTED)
         if args.results and workbook is not None:
             console.print(f"results: {write_results(result, workbook)}")
     finally:
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result.as_dict(), default=str))
     else:
         render_summary(result, console)
-    return result.exit_code
+    return int(ExitCode.INTERRUPTED) if result.interrupted else result.exit_code
 
 
 if __name__ == "__main__":

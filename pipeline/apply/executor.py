@@ -292,7 +292,7 @@ class _Run:
         self.semaphore = asyncio.Semaphore(max(1, concurrency))
         self.progress = progress
         self.image_transport = image_transport
-        self.stop = stop or StopRequest()
+        self.stop = stop if stop is not None else StopRequest()
         self.ops = {op.op_id: op for op in plan.operations}
         self.outcomes: dict[str, OpOutcome] = {}
         self.finished = {op_id: asyncio.Event() for op_id in self.ops}
