@@ -25,7 +25,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -34,10 +34,10 @@ from typing import Any
 from jsonschema import FormatChecker
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
-from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
-from openapi_schema_validator import oas30_format_checker
+from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator, oas30_format_checker
 
 from pipeline.sandbox.errata import ATOM_EXAMPLE, ATOM_PATTERN, FIELD_SELECTION_FLAG, apply_errata
+from pipeline.sandbox.fastcheck import fast_validator
 from pipeline.sandbox.specs import SERVED_OPERATIONS, SPEC_FILES, Spec, load_spec, specs_present
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,14 @@ for _name, _check in oas30_format_checker.checkers.items():
     FORMATS.checkers[_name] = _check
 FORMATS.checks("date-time")(_is_date_time)
 FORMATS.checks("date")(_is_date)
+
+
+def _string_format(name: str) -> Callable[[Any], bool]:
+    return lambda instance: FORMATS.conforms(instance, name)
+
+
+# The formats FORMATS checks on strings, as yes/no functions for the fast response check.
+STRING_FORMATS = {name: _string_format(name) for name in ("date-time", "date", "byte", "regex")}
 
 
 # Array items found valid, by validator class, item schema and a hash of the item's JSON. Tests read
@@ -261,6 +269,7 @@ class Operation:
     body_required: bool = False
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)  # status -> media type -> validator
     partial_responses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fast: dict[int, Callable[[Any], bool]] = field(default_factory=dict)  # id(validator) -> yes/no (fastcheck)
 
     def path_values_fit(self, values: Mapping[str, str]) -> bool:
         """Whether every path value has its parameter's type (always True for unserved operations)."""
@@ -358,6 +367,9 @@ class Operation:
             data = json.loads(payload)
         except ValueError as exc:
             return [f"{status} body: not JSON ({exc})"]
+        conforms = self.fast.get(id(validator))
+        if conforms is not None and conforms(data):
+            return []
         return [f"{status} {location}: {message}" for location, message in
                 _collect(validator.iter_errors(data), "").items()]
 
@@ -402,6 +414,12 @@ def _compile(name: str, resolved: Spec, template: str, method: str, operation: S
             op.partial_responses[str(status)] = {
                 media: _PartialReadValidator(c.get("schema", {}), format_checker=FORMATS)
                 for media, c in content.items()}
+    for table, ignore_required in ((op.responses, False), (op.partial_responses, True)):
+        for validators in table.values():
+            for validator in validators.values():
+                conforms = fast_validator(validator.schema, STRING_FORMATS, ignore_required)
+                if conforms is not None:
+                    op.fast[id(validator)] = conforms
     return op
 
 
