@@ -61,8 +61,8 @@ class OpStatus(StrEnum):
     """What became of one operation (a str, so journals and JSON reports hold the plain word)."""
 
     OK = "ok"
-    FAILED = "failed"
-    SKIPPED = "skipped"  # a column of the counts and reports; an operation not attempted ends failed
+    FAILED = "failed"  # also one not attempted because what it depends on failed
+    SKIPPED = "skipped"  # not attempted: the run was stopped first (Ctrl-C); running it again does it
 
 
 OK, FAILED, SKIPPED = OpStatus.OK, OpStatus.FAILED, OpStatus.SKIPPED
