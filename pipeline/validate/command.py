@@ -22,6 +22,7 @@ from pipeline.settings import Settings
 from pipeline.validate.issues import Issue, shown_value
 from pipeline.validate.reading import ReadResult, read_for_validation
 from pipeline.validate.report import sort_issues
+from pipeline.validate.run import validate_sheets
 from pipeline.workbook.layout import ACTION_DELETE, SHEETS
 from pipeline.workbook.meta import ExportMeta
 
@@ -106,10 +107,6 @@ async def validate_file_async(
 
 def _schema_issues(read: ReadResult, known_product_ids: set[int] | None) -> list[Issue]:
     """The schemas' and cross-row checks' issues, minus cells and columns the reader reported."""
-    try:
-        from pipeline.validate.run import validate_sheets
-    except ImportError:  # the schemas are not part of this build yet
-        return []
     found = validate_sheets(read.sheets, file=read.file, known_product_ids=known_product_ids)
     cells = {(i.sheet, i.row, i.column) for i in read.issues if i.row is not None and i.column is not None}
     columns = {(i.sheet, i.column) for i in read.issues if i.row in (None, 1) and i.column is not None}
