@@ -1,4 +1,4 @@
-"""A fast yes/no on response bodies: the compiled OpenAPI schemas, translated for jsonschema-rs.
+"""A fast yes/no on bodies: the compiled OpenAPI schemas, translated for jsonschema-rs.
 
 Checking a page of ten products with their modifiers walks ~1,800 subschemas in `jsonschema`
 (~10 ms); jsonschema-rs answers the same question in ~0.05 ms. It only says *whether* a body
@@ -7,7 +7,8 @@ verdict that reports a violation comes from the reference validator.
 
 The translation keeps OpenAPI 3.0's meaning, so a yes here is a yes there:
 - `nullable: true` adds "null" to `type` (an `enum` still needs null listed, as in OAS 3.0);
-- a `writeOnly` property may not appear in a response, and is not `required` there;
+- a `writeOnly` property may not appear in a response, a `readOnly` one not in a request, and
+  neither is `required` where it may not appear;
 - formats are checked by the very functions of `openapi.FORMATS` (strings: `date-time`, `date`,
   `byte`, `regex`) or by the bounds they stand for (`int32`, `int64`); formats the reference
   validator does not check are not checked here either;
@@ -36,29 +37,30 @@ def _custom_name(name: str) -> str:
     return f"bcmod-{name}"
 
 
-def _translate(schema: Any, formats: dict[str, Callable[[Any], bool]], ignore_required: bool,
+def _translate(schema: Any, formats: dict[str, Callable[[Any], bool]], ignore_required: bool, absent: str,
                memo: dict[int, Any]) -> Any:
+    """`absent`: the flag of properties that may not appear (`writeOnly` in responses, `readOnly` in requests)."""
     if not isinstance(schema, dict):
         return schema
     if id(schema) in memo:
         return memo[id(schema)]
     out: Spec = {}
     memo[id(schema)] = out
-    write_only = set()
+    forbidden = set()
     for key, value in schema.items():
         if key == "properties":
             out[key] = {}
             for name, sub in value.items():
-                if isinstance(sub, dict) and sub.get("writeOnly"):
-                    write_only.add(name)
+                if isinstance(sub, dict) and sub.get(absent):
+                    forbidden.add(name)
                     out[key][name] = {"not": {}}
                 else:
-                    out[key][name] = _translate(sub, formats, ignore_required, memo)
+                    out[key][name] = _translate(sub, formats, ignore_required, absent, memo)
         elif key in SCHEMA_LISTS:
-            out[key] = [_translate(sub, formats, ignore_required, memo) for sub in value]
+            out[key] = [_translate(sub, formats, ignore_required, absent, memo) for sub in value]
         elif key in SCHEMA_VALUES:
             if isinstance(value, dict):
-                out[key] = _translate(value, formats, ignore_required, memo)
+                out[key] = _translate(value, formats, ignore_required, absent, memo)
             elif isinstance(value, bool):
                 out[key] = value
         elif key == "format":
@@ -77,20 +79,20 @@ def _translate(schema: Any, formats: dict[str, Callable[[Any], bool]], ignore_re
             out.setdefault(key, value)
     if schema.get("nullable") is True and isinstance(out.get("type"), str):
         out["type"] = [out["type"], "null"]
-    if write_only and "required" in out:
-        out["required"] = [name for name in out["required"] if name not in write_only]
+    if forbidden and "required" in out:
+        out["required"] = [name for name in out["required"] if name not in forbidden]
     return out
 
 
-def fast_validator(schema: Spec, string_formats: dict[str, Callable[[Any], bool]],
+def fast_validator(schema: Spec, string_formats: dict[str, Callable[[Any], bool]], *, request: bool,
                    ignore_required: bool = False) -> Callable[[Any], bool] | None:
-    """`is_valid(instance)` for a response schema, or None without jsonschema-rs.
+    """`is_valid(instance)` for a request (`request=True`) or response schema; None without jsonschema-rs.
 
     `string_formats`: the reference validator's format functions for string formats.
     """
     if jsonschema_rs is None:
         return None
-    translated = _translate(schema, string_formats, ignore_required, {})
+    translated = _translate(schema, string_formats, ignore_required, "readOnly" if request else "writeOnly", {})
     checks = {_custom_name(name): check for name, check in string_formats.items()}
     validator = jsonschema_rs.Draft4Validator(translated, formats=checks, validate_formats=True)
     return validator.is_valid  # type: ignore[no-any-return]

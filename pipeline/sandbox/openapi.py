@@ -222,6 +222,7 @@ class Parameter:
     required: bool
     schema: Spec
     validator: Any
+    conforms: Callable[[Any], bool] | None = None  # the fast yes/no (fastcheck.py), when available
 
     def coerce(self, raw: str) -> tuple[Any, str | None]:
         """The typed value of a raw path or query string (form style, comma lists), or why not."""
@@ -269,7 +270,7 @@ class Operation:
     body_required: bool = False
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)  # status -> media type -> validator
     partial_responses: dict[str, dict[str, Any]] = field(default_factory=dict)
-    fast: dict[int, Callable[[Any], bool]] = field(default_factory=dict)  # id(validator) -> yes/no (fastcheck)
+    fast: dict[int, Callable[[Any], bool]] = field(default_factory=dict)  # id(validator) -> yes/no (fastcheck.py)
 
     def path_values_fit(self, values: Mapping[str, str]) -> bool:
         """Whether every path value has its parameter's type (always True for unserved operations)."""
@@ -314,6 +315,8 @@ class Operation:
         if problem:
             found[location] = problem
             return
+        if parameter.conforms is not None and parameter.conforms(value):
+            return
         errors = _collect(parameter.validator.iter_errors(value), "")
         if errors:
             found[location] = "; ".join(dict.fromkeys(errors.values()))
@@ -346,7 +349,8 @@ class Operation:
         if validator is None:
             found["header.Content-Type"] = f"must be one of: {', '.join(self.bodies)} (got {_shown(media_type)})"
             return
-        if body is not UNREADABLE:
+        conforms = self.fast.get(id(validator))
+        if body is not UNREADABLE and not (conforms is not None and conforms(body)):
             found.update(_collect(validator.iter_errors(body), ""))
 
     # --- responses
@@ -399,7 +403,7 @@ def _compile(name: str, resolved: Spec, template: str, method: str, operation: S
         schema = parameter.get("schema", {})
         op.parameters[(parameter["in"], parameter["name"])] = Parameter(
             parameter["name"], parameter["in"], bool(parameter.get("required")), schema,
-            _WriteValidator(schema, format_checker=FORMATS))
+            _WriteValidator(schema, format_checker=FORMATS), fast_validator(schema, STRING_FORMATS, request=True))
     body = operation.get("requestBody")
     if body:
         op.body_required = bool(body.get("required"))
@@ -417,9 +421,14 @@ def _compile(name: str, resolved: Spec, template: str, method: str, operation: S
     for table, ignore_required in ((op.responses, False), (op.partial_responses, True)):
         for validators in table.values():
             for validator in validators.values():
-                conforms = fast_validator(validator.schema, STRING_FORMATS, ignore_required)
+                conforms = fast_validator(validator.schema, STRING_FORMATS, request=False,
+                                          ignore_required=ignore_required)
                 if conforms is not None:
                     op.fast[id(validator)] = conforms
+    for media, validator in op.bodies.items():
+        conforms = fast_validator(validator.schema, STRING_FORMATS, request=True)
+        if conforms is not None and media == "application/json":
+            op.fast[id(validator)] = conforms
     return op
 
 

@@ -95,3 +95,58 @@ async def test_fast_and_reference_verdicts_agree(client: httpx.AsyncClient) -> N
             assert fast(changed) is reference, (request.method, request.url.path, changed)
             judged += 1
     assert judged > 5000
+
+
+def _request_bodies() -> list[tuple[str, str, Any]]:
+    modifier = "/catalog/products/{product_id}/modifiers"
+    value = modifier + "/{modifier_id}/values"
+    bodies: list[tuple[str, str, Any]] = [("post", modifier, modifier_body(t)) for t in TYPE_NAMES]
+    date = modifier_body("date")
+    bodies += [
+        ("put", modifier + "/{modifier_id}", {**date, "option_values": [
+            {"id": 5, "is_default": True, "adjusters": {"price": {"adjuster": None, "adjuster_value": 0}}}]}),
+        ("post", value, value_body("Red", 1, is_default=False, value_data={"colors": ["#aa0000"]}, adjusters={
+            "price": {"adjuster": "relative", "adjuster_value": 1.5}, "weight": {"adjuster": None},
+            "purchasing_disabled": {"status": True, "message": "Gone"}})),
+        ("put", value + "/{value_id}", value_body("Add product 5", 2, value_data={"product_id": 5})),
+    ]
+    return bodies
+
+
+def test_fast_and_reference_verdicts_agree_on_requests() -> None:
+    contract = load_contract(default_spec_dir())
+    judged = 0
+    for method, template, body in _request_bodies():
+        validator = contract.operation(method, template).bodies["application/json"]
+        fast = contract.operation(method, template).fast[id(validator)]
+        assert fast(body) and not list(validator.iter_errors(body)), (method, template, body)
+        for changed in [*_mutations(body), *_with_image_urls(body)]:
+            reference = not any(True for _ in validator.iter_errors(changed))
+            assert fast(changed) is reference, (method, template, changed)
+            judged += 1
+    assert judged > 1000
+
+
+def _with_image_urls(body: Any) -> Iterator[Any]:
+    """Copies that carry the read-only `adjusters.image_url` (errata), at the top or in option_values."""
+    if "label" in body:
+        yield {**body, "adjusters": {**body.get("adjusters", {}), "image_url": "https://cdn.example/a.png"}}
+    for index, item in enumerate(body.get("option_values", [])):
+        changed = copy.deepcopy(body)
+        changed["option_values"][index]["adjusters"] = {"image_url": ""}
+        yield changed
+
+
+def test_fast_and_reference_verdicts_agree_on_parameters() -> None:
+    contract = load_contract(default_spec_dir())
+    candidates: list[Any] = [0, 1, 250, 251, -1, 2**40, 1.5, True, "", "x", "sku", "name", "modifiers", "asc",
+                             "2027-04-01", ["sku", "name"], ["id"], ["modifiers", "variants"], [1, 2], ["a", 3], []]
+    judged = 0
+    for op in contract.operations:
+        for parameter in op.parameters.values() if op.served else ():
+            assert parameter.conforms is not None
+            for value in candidates:
+                reference = not any(True for _ in parameter.validator.iter_errors(value))
+                assert parameter.conforms(value) is reference, (op.operation_id, parameter.name, value)
+                judged += 1
+    assert judged > 500

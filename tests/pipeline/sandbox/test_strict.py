@@ -237,3 +237,24 @@ async def test_a_response_breaking_the_spec_is_recorded(make_app: Callable[..., 
     violation = TALLY.snapshot()["violations"][-1]
     assert violation["status"] == 200 and violation["method"] == "GET"
     assert violation["messages"] == ['200 data.option_values.1.sort_order: must be of type integer (got "first")']
+
+
+def test_the_check_works_without_jsonschema_rs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """jsonschema-rs is a dev extra: without it every check takes the jsonschema walk, same verdicts."""
+    from pipeline.sandbox import fastcheck
+    from pipeline.sandbox.openapi import NO_BODY, compile_contract
+    from pipeline.sandbox.specs import default_spec_dir
+
+    monkeypatch.setattr(fastcheck, "jsonschema_rs", None)
+    slow = compile_contract(default_spec_dir())
+    assert not any(op.fast for op in slow.operations)
+    products = slow.operation("get", "/catalog/products")
+    headers = {"accept": "*/*"}
+    assert products.check_request({}, [("limit", "251")], headers, None, NO_BODY) == {
+        "query.limit": "must be at most 250 (got 251)"}
+    value_put = slow.operation("put", "/catalog/products/{product_id}/modifiers/{modifier_id}/values/{value_id}")
+    ids = {"product_id": "1", "modifier_id": "2", "value_id": "3"}
+    json_headers = {**headers, "content-type": "application/json"}
+    assert value_put.check_request(ids, [], json_headers, "application/json", value_body("A", 1)) == {}
+    assert value_put.check_request(ids, [], json_headers, "application/json", {"label": "A"}) == {
+        "sort_order": "is required"}
