@@ -3,6 +3,7 @@
 import asyncio
 import math
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -10,11 +11,13 @@ from pipeline.client.governor import RateGovernor, RateLimitHeaders, retry_after
 
 
 class FakeClock:
-    """Monotonic time that only moves when someone sleeps on it."""
+    """Monotonic time that only moves when someone sleeps on it (and `busy()` says nothing else is
+    under way: the requests in flight finish first, as they would in the real time it skips)."""
 
     def __init__(self) -> None:
         self.now = 100.0
         self.slept: list[float] = []
+        self.busy: Callable[[], bool] = lambda: False
 
     def __call__(self) -> float:
         return self.now
@@ -23,6 +26,8 @@ class FakeClock:
         self.slept.append(seconds)
         target = self.now + seconds
         await asyncio.sleep(0)
+        while self.busy():
+            await asyncio.sleep(0)
         self.now = max(self.now, target)
 
 
@@ -236,15 +241,15 @@ async def test_answers_without_headers_count_as_spent():
 class FixedWindowStore:
     """A store's rate limiter as BigCommerce describes it: `quota` per window, 429 past it."""
 
-    def __init__(self, quota: int, window_s: float) -> None:
-        self.quota, self.window_s = quota, window_s
+    def __init__(self, quota: int, window_s: float, clock=time.monotonic) -> None:
+        self.quota, self.window_s, self.clock = quota, window_s, clock
         self.start: float | None = None
         self.used = 0
         self.accepted: list[float] = []
         self.throttled = 0
 
     def take(self) -> tuple[int, dict[str, str]]:
-        now = time.monotonic()
+        now = self.clock()
         if self.start is None or now - self.start >= self.window_s:
             self.start, self.used = now, 0
         reset_ms = math.ceil((self.start + self.window_s - now) * 1000)
@@ -260,9 +265,14 @@ class FixedWindowStore:
 
 @pytest.mark.anyio
 async def test_paces_concurrent_requests_to_the_quota_without_429s():
-    """60 requests from 8 workers against 20 per 100 ms: three windows, full use, no 429."""
-    store = FixedWindowStore(quota=20, window_s=0.1)
-    gov = RateGovernor(margin_s=0.003)
+    """60 requests from 8 workers against 20 per 100 ms: three windows, full use, no 429.
+
+    The store's window and the governor share a clock that moves only when the governor waits, so
+    a slow machine cannot stretch the span between windows (it did, with the real clock)."""
+    clock = FakeClock()
+    store = FixedWindowStore(quota=20, window_s=0.1, clock=clock)
+    gov = governor(clock, margin_s=0.003)
+    clock.busy = lambda: gov.in_flight > 0
     remaining = 60
 
     async def worker():
@@ -270,13 +280,13 @@ async def test_paces_concurrent_requests_to_the_quota_without_429s():
         while remaining > 0:
             remaining -= 1
             async with gov.slot():
-                await asyncio.sleep(0.001)
+                await asyncio.sleep(0)  # the request on its way: other workers run meanwhile
                 status, hdrs = store.take()
-                await asyncio.sleep(0.001)
+                await asyncio.sleep(0)
                 gov.observe(hdrs, status)
                 assert status == 200
 
-    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(8))), timeout=5)
+    await asyncio.gather(*(worker() for _ in range(8)))
     assert store.throttled == 0 and len(store.accepted) == 60
     span = store.accepted[-1] - store.accepted[0]
     assert 0.2 <= span < 0.3  # windows 2 and 3 open as soon as the previous ones end
