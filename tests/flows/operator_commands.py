@@ -30,8 +30,8 @@ COMMANDS: dict[str, str] = {
     # runs
     "run_export": (f"prefect deployment run export_modifiers/export-store -p store_hash={STORE_HASH} "
                    f"-p token_secret_block={SECRET_BLOCK} --watch"),
-    "run_full": (f"prefect deployment run export_modifiers/export-store -p store_hash={STORE_HASH} "
-                 f"-p token_secret_block={SECRET_BLOCK} -p incremental=false --watch"),
+    "run_import": (f"prefect deployment run import_modifiers/import-store -p workbook=/mnt/exports/edited.xlsx "
+                   f"-p store_hash={STORE_HASH} -p token_secret_block={SECRET_BLOCK} --watch"),
     "run_nightly": "prefect deployment run export_modifiers/nightly-export --watch",
     "run_agency": "prefect deployment run export_all_stores/agency-nightly --watch",
     # reading a run
