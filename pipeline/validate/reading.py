@@ -616,9 +616,9 @@ def _csv_past_limits(data: bytes, limits: SheetLimits) -> tuple[int, int | None,
                 exported = f"the export had {limits.exported_rows:,} rows" if limits.exported_rows is not None \
                     else "the export's own row count is unknown"
                 return row, None, (f"row {row:,} is past row {limits.rows:,}, the last bcmod reads in this file "
-                                   f"({exported}; as many again, and at least {ADDED_ROWS_FLOOR:,}, may be added): delete the "
-                                   "rows below your data, or export the products you are adding rows for and "
-                                   "edit that export")
+                                   f"({exported}; as many again, and at least {ADDED_ROWS_FLOOR:,}, may be added): "
+                                   "delete the rows below your data, or export the products you are adding rows "
+                                   "for and edit that export")
     except csv.Error:
         return None  # parse_csv reports it
     return None

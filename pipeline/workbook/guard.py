@@ -191,11 +191,14 @@ def check_parts(path: Path, select: Callable[[str], bool] = lambda part: True, *
                     raise
 
 
-def check_package(path: Path, choose: Callable[[list[str]], Collection[str]]) -> dict[str, str]:
+def check_package(path: Path, choose: Callable[[list[str]], Collection[str]], *, unchosen: bool = True
+                  ) -> dict[str, str]:
     """Check every part of a workbook or zip but the sheets `choose` picks from the sheet names;
     return sheet name -> part (empty for a zip without a workbook).
 
-    The chosen sheets are for `scan_sheet` to check as they are read. Raises `PackageRefused`.
+    The chosen sheets are for `scan_sheet` to check as they are read. `unchosen`: check the other
+    sheets too (a copy of the package carries them; a reader that only parses the chosen ones
+    needs not). Raises `PackageRefused`.
     """
     check_parts(path, lambda part: not part.startswith(WORKSHEETS))
     with zipfile.ZipFile(path) as archive:
@@ -208,7 +211,8 @@ def check_package(path: Path, choose: Callable[[list[str]], Collection[str]]) ->
             check_parts(path, lambda part: part.startswith(WORKSHEETS))  # a bomb is the worse news
             raise PackageDamaged(f"the workbook's list of sheets cannot be read ({exc})") from None
     chosen = {parts[name] for name in choose(list(parts)) if name in parts}
-    check_parts(path, lambda part: part.startswith(WORKSHEETS) and part not in chosen)
+    if unchosen:
+        check_parts(path, lambda part: part.startswith(WORKSHEETS) and part not in chosen)
     return parts
 
 

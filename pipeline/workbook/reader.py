@@ -124,7 +124,7 @@ class XlsxSheets:
 
     def __enter__(self) -> XlsxSheets:
         if self.guard is None:
-            parts = check_package(self.path, lambda names: [n for n in names if n in set(self.wanted)])
+            parts = check_package(self.path, lambda names: [n for n in names if n in set(self.wanted)], unchosen=False)
             self.guard = lambda name: check_sheet(self.path, parts.get(name, ""), sheet_limits(name), sheet=name)
         with ExitStack() as stack:
             self._workbook = stack.enter_context(CalamineWorkbook.from_path(self.path))
