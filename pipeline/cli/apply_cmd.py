@@ -207,7 +207,8 @@ def apply(
     """Apply the edited file to the store: validate, plan, confirm, back up, write, report.
 
     Exits 0 only when every edited row is in the store; 3 when rows were not applied (conflicts,
-    refusals), 1 when rows failed."""
+    refusals), 1 when rows failed, 130 when interrupted (run the same command to resume). Ends
+    with the command that undoes it (bcmod restore BACKUP)."""
     saved = load_plan(file) if file.suffix.lower() == ".json" else None
     # one apply of a workbook at a time: the lock is taken before anything is planned or sent, and
     # held until the results are written (the process's exit drops it, however it exits)
