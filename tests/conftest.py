@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("BCMOD_SANDBOX_CHECK_RESPONSES", "1")
-# Issue 10 rollout: the strict sandbox for the whole suite. Enable once the client conforms.
-# os.environ.setdefault("BCMOD_SANDBOX_STRICT", "1")
+# The strict sandbox for the whole suite: every request checked against BigCommerce's specs.
+os.environ.setdefault("BCMOD_SANDBOX_STRICT", "1")
 
 from pipeline.sandbox.tally import ENV_FILE, TALLY, COUNTERS, read_reports, summary_line  # noqa: E402
 

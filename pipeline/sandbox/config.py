@@ -29,8 +29,9 @@ def env_flag(name: str, default: bool = False) -> bool:
 
 
 def _strict_default() -> bool:
-    # Rollout of issue 10: non-strict unless BCMOD_SANDBOX_STRICT=1, until the client conforms.
-    return env_flag(ENV_STRICT, default=False)
+    # Strict wherever the specs are found (tests, CI, the demo beside ../shared); BCMOD_SANDBOX_STRICT=0
+    # or `bcmod sandbox serve --no-strict` turns it off.
+    return env_flag(ENV_STRICT, default=True)
 
 
 def _check_responses_default() -> bool:
@@ -53,7 +54,7 @@ class SandboxConfig:
     crash_after_writes: after this many successful writes every further request is dropped.
     strict: check every request to a served `/stores/{hash}/v3` operation against BigCommerce's
         OpenAPI specs (with `errata.py`) and refuse a non-conforming one with 422 listing every
-        violation. Without the specs the sandbox keeps its own rules. Default: `$BCMOD_SANDBOX_STRICT`.
+        violation. Without the specs the sandbox keeps its own rules. Default: `$BCMOD_SANDBOX_STRICT`, on when unset.
     check_responses: check every response against the specs and record the ones that break
         them (`/_sandbox/stats`, `tally.TALLY`); the test suite turns it on. With strict off,
         requests are still checked and counted, not refused. Default: `$BCMOD_SANDBOX_CHECK_RESPONSES`.
