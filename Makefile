@@ -1,11 +1,19 @@
 # Two commands: `make demo` runs the main job against the embedded sandbox store,
 # `make test` runs the test suite. Both build .venv on a fresh machine first.
+# Prefect (README "Prefect flows", docs/scale-out.md): `make prefect-server` (a server in the foreground),
+# `make prefect-deploy` (the work pool and prefect.yaml's deployments), `make prefect-worker` (a worker in the
+# foreground); Ctrl-C stops a server or a worker. Set PREFECT_API_URL to use another server.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+PREFECT_HOST ?= 127.0.0.1
+PREFECT_PORT ?= 4200
+PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
+POOL := bcmod-process
+
+.PHONY: demo test bench clean prefect-server prefect-deploy prefect-worker
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +32,16 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -c "import bigcommerce" 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
+
+prefect-server: $(STAMP)
+	$(BIN)/prefect server start --host $(PREFECT_HOST) --port $(PREFECT_PORT)
+
+prefect-deploy: $(STAMP)
+	PREFECT_API_URL=$(PREFECT_API_URL) $(BIN)/prefect work-pool create $(POOL) --type process --overwrite
+	PREFECT_API_URL=$(PREFECT_API_URL) $(BIN)/prefect --no-prompt deploy --all
+
+prefect-worker: $(STAMP)
+	PREFECT_API_URL=$(PREFECT_API_URL) $(BIN)/prefect worker start --pool $(POOL)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

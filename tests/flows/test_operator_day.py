@@ -20,6 +20,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -65,6 +66,13 @@ def wait_until(what: str, check, timeout: float = BOUND_S, every: float = 0.5) -
 
 def output(result: subprocess.CompletedProcess) -> str:
     return f"exit {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+
+
+def cli_all(server: PrefectServer, commands: dict[str, str]) -> dict[str, subprocess.CompletedProcess]:
+    """Several read-only commands at once (each one is mostly Python start-up)."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(server.cli, command) for name, command in commands.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def decoded(data: Any) -> Any:
@@ -148,8 +156,20 @@ class Day:
         return self.server.api("GET", f"/variables/name/bcmod_last_export_{STORE_HASH}")["value"]
 
     def save_token(self, token: str) -> None:
+        """`python -m flows.secret bcmod-token-acme`, the token piped in."""
         saved = self.server.cli(COMMANDS["secret"], stdin=token + "\n")
         assert saved.returncode == 0 and token not in saved.stdout + saved.stderr, output(saved)
+
+    def save_token_quickly(self, token: str) -> None:
+        """The same block saved from this process (no CLI start-up), for tests that change it twice."""
+        from prefect.blocks.system import Secret
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: self.server.api_url}):
+            Secret(value=token).save(SECRET_BLOCK, overwrite=True)
+
+    def cli_all(self, commands: dict[str, str]) -> dict[str, subprocess.CompletedProcess]:
+        return cli_all(self.server, commands)
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +196,8 @@ def day(prefect_server: PrefectServer, deployed, tmp_path_factory) -> Iterator[D
         operator = Day(prefect_server, worker, worker_log, base, api_url, f"{slow}/stores/{STORE_HASH}/v3",
                        root / "exports", root)
         operator.save_token(TEST_TOKEN)
+        limit = prefect_server.cli(COMMANDS["gcl_create"])  # up front; a run would create it too
+        assert limit.returncode == 0, output(limit)
         wait_until("the worker started", lambda: "started!" in worker_log.read_text(errors="replace"), timeout=90)
         yield operator
 
@@ -206,12 +228,11 @@ def test_deploy_all_creates_every_deployment_and_the_scheduler_fires(prefect_ser
         assert all(datetime.fromisoformat(s).astimezone(timezone.utc).strftime("%H:%M") == "02:00" for s in starts)
     print(f"\nscheduler: {sum(map(len, runs.values()))} scheduled runs of {sorted(runs)} "
           f"{waited:.1f} s after `prefect deploy --all` returned")
-    listed = prefect_server.cli(COMMANDS["scheduled"])
-    assert listed.returncode == 0 and "export_all_stores" in listed.stdout, output(listed)
-    for name in ("deployments", "pools"):
-        result = prefect_server.cli(COMMANDS[name])
+    shown = cli_all(prefect_server, {name: COMMANDS[name] for name in ("scheduled", "deployments", "pools")})
+    for result in shown.values():
         assert result.returncode == 0, output(result)
-    assert "agency-nightly" in prefect_server.cli(COMMANDS["deployments"]).stdout
+    assert "export_all_stores" in shown["scheduled"].stdout and "agency-nightly" in shown["deployments"].stdout
+    assert POOL in shown["pools"].stdout
     assert "InvalidRequestError" not in prefect_server.server_log()
     assert "Traceback" not in prefect_server.server_log(), prefect_server.server_log()[-3000:]
 
@@ -260,9 +281,9 @@ def test_an_export_through_a_worker_started_without_bcmod_home(day: Day):
     assert "Executing deployment step: enter_home" in worker_log and "FileNotFoundError" not in worker_log
 
     # what the operator reads afterwards, with the documented commands
-    shown = {name: day.server.cli(COMMANDS[name]) for name in
-             ("runs", "artifacts", "artifact", "link", "variables", "last_export", "slots", "slot", "blocks")}
-    shown["logs"] = day.server.cli(COMMANDS["logs"].replace("<flow-run-id>", run["id"]))
+    shown = day.cli_all({**{name: COMMANDS[name] for name in ("runs", "artifacts", "artifact", "link", "variables",
+                                                              "last_export", "slots", "slot", "blocks")},
+                         "logs": COMMANDS["logs"].replace("<flow-run-id>", run["id"])})
     for name, shown_result in shown.items():
         assert shown_result.returncode == 0, (name, output(shown_result))
         assert TEST_TOKEN not in shown_result.stdout + shown_result.stderr
@@ -281,6 +302,10 @@ def test_the_nightly_deployment_exports_what_changed_since_the_last_success(day:
     assert summary["since"] is not None and datetime.fromisoformat(summary["since"]) < started
     assert summary["products"] == 1 and summary["window"] == f"changed since {summary['since']}"
     assert day.last_export()["started"] > previous["started"]
+    forgotten = day.server.cli(COMMANDS["forget_window"])  # the next nightly run is a full export again
+    assert forgotten.returncode == 0, output(forgotten)
+    assert f"bcmod_last_export_{STORE_HASH}" not in {
+        v["name"] for v in day.server.api("POST", "/variables/filter", {})}
 
 
 def test_an_import_through_the_worker(day: Day):
@@ -299,11 +324,11 @@ def test_an_import_through_the_worker(day: Day):
 
 
 def test_a_wrong_token_fails_in_seconds_without_retries(day: Day):
-    day.save_token(WRONG_TOKEN)  # the operator pasted the wrong token into the store's block
+    day.save_token_quickly(WRONG_TOKEN)  # the operator pasted the wrong token into the store's block
     try:
         result, run = day.export()
     finally:
-        day.save_token(TEST_TOKEN)
+        day.save_token_quickly(TEST_TOKEN)
     assert result.returncode != 0 and run["state_type"] == "FAILED", output(result)
     assert "-> 401" in run["state"]["message"]
     reads = [t for t in day.task_runs(run["id"]) if t["name"].startswith("read ")]
@@ -375,8 +400,18 @@ def test_a_killed_run_gives_its_store_slot_back(day: Day):
     assert day.slot()["active_slots"] == 0
 
 
-def test_ctrl_c_stops_the_worker(day: Day):
+def test_ctrl_c_or_sigterm_stops_a_worker(day: Day, tmp_path):
     returncode = stop(day.worker, signal.SIGINT, 30)  # what Ctrl-C in the worker's terminal sends
     log = day.worker_log.read_text(errors="replace")
     assert returncode == 0 and "stopped!" in log, log[-2000:]
+    # `systemctl stop` sends SIGTERM; Prefect turns it into the same interrupt
+    second_log = tmp_path / "worker.log"
+    with second_log.open("wb") as out:
+        second = subprocess.Popen(argv(COMMANDS["worker"]), cwd=tmp_path, env=day.server.env(), stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until("the second worker started", lambda: "started!" in second_log.read_text(errors="replace"))
+    finally:
+        returncode = stop(second, signal.SIGTERM, 30)
+    assert returncode == 0 and "stopped!" in second_log.read_text(errors="replace")
     assert "bulk DML" not in day.server.server_log() and "InvalidRequestError" not in day.server.server_log()

@@ -290,6 +290,7 @@ def test_prefect_yaml_and_flows_deploy_describe_the_same_deployments():
 
     config = yaml.safe_load((REPO / "prefect.yaml").read_text())
     assert config["pull"] == [pull_step()]
+    assert pull_step("/srv/bcmod") == {"flows.home.enter_home": {"directory": "/srv/bcmod"}}  # deploy --home
     by_name = {d["name"]: d for d in config["deployments"]}
     for name, entrypoint in ENTRYPOINTS.items():
         assert by_name[name]["entrypoint"] == entrypoint and by_name[name]["work_pool"]["name"] == WORK_POOL
