@@ -30,7 +30,7 @@ def serve(
         None, "--strict/--no-strict", show_default=False,
         help="Refuse (422) every request that breaks BigCommerce's OpenAPI specs, found in $BIGCOMMERCE_OPENAPI_DIR "
              "or ../shared/bigcommerce-openapi; without them the sandbox keeps its own rules. "
-             "Default: $BCMOD_SANDBOX_STRICT (off)."),
+             "Default: $BCMOD_SANDBOX_STRICT, on when unset."),
     literal_include_fields: bool = typer.Option(
         False, "--literal-include-fields",
         help="Imitate a store that applies include_fields literally: included sub-resources such as modifiers "

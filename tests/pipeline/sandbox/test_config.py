@@ -32,10 +32,10 @@ SERVE_CLI = "from pipeline.cli.sandbox_cmd import app; app(prog_name='bcmod sand
 
 def test_strict_default_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BCMOD_SANDBOX_STRICT", raising=False)
-    assert SandboxConfig(data_dir=tmp_path).strict is False, "non-strict until the rollout says otherwise"
-    monkeypatch.setenv("BCMOD_SANDBOX_STRICT", "1")
-    assert SandboxConfig(data_dir=tmp_path).strict is True
-    assert SandboxConfig(data_dir=tmp_path, strict=False).strict is False
+    assert SandboxConfig(data_dir=tmp_path).strict is True, "strict unless told otherwise"
+    monkeypatch.setenv("BCMOD_SANDBOX_STRICT", "0")
+    assert SandboxConfig(data_dir=tmp_path).strict is False
+    assert SandboxConfig(data_dir=tmp_path, strict=True).strict is True
     monkeypatch.setenv("BCMOD_SANDBOX_CHECK_RESPONSES", "off")
     assert SandboxConfig(data_dir=tmp_path).check_responses is False
     monkeypatch.setenv("BCMOD_SANDBOX_STRICT", "maybe")
