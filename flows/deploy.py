@@ -96,7 +96,7 @@ async def ensure_work_pool(name: str = WORK_POOL) -> bool:
         try:
             await client.create_work_pool(WorkPoolCreate(
                 name=name, type="process", base_job_template=ProcessWorker.get_default_base_job_template(),
-                description="bcmod: one flow run per store; workers on any machine with the repo at $BCMOD_HOME"))
+                description="bcmod: one flow run per store; workers on any machine with a checkout of bcmod"))
         except ObjectAlreadyExists:
             return False
     return True
@@ -139,7 +139,8 @@ async def register(pool: str = WORK_POOL, home: str | None = None, stores: list[
     common: dict[str, Any] = {"work_pool_name": pool, "tags": ["bcmod"], "entrypoint_type": EntrypointType.MODULE_PATH}
     deployments = [
         await export_modifiers.ato_deployment(
-            name=EXPORT_DEPLOYMENT, description="Export one store's modifiers (started per store by export_all_stores).",
+            name=EXPORT_DEPLOYMENT,
+            description="Export one store's modifiers (started per store by export_all_stores).",
             **common),
         await import_modifiers.ato_deployment(
             name=IMPORT_DEPLOYMENT, description="Validate, plan and apply one store's edited workbook.", **common),
@@ -155,7 +156,8 @@ async def register(pool: str = WORK_POOL, home: str | None = None, stores: list[
     for deployment in deployments:
         deployment.storage = storage
         if deployment.entrypoint != ENTRYPOINTS[deployment.name]:  # prefect.yaml must name the same one
-            raise RuntimeError(f"{deployment.name}: entrypoint {deployment.entrypoint}, expected {ENTRYPOINTS[deployment.name]}")
+            raise RuntimeError(f"{deployment.name}: entrypoint {deployment.entrypoint}, "
+                               f"expected {ENTRYPOINTS[deployment.name]}")
         ids[f"{deployment.flow_name}/{deployment.name}"] = await deployment.apply(work_pool_name=pool)
     return ids
 

@@ -66,7 +66,8 @@ async def write_task(products: list[dict[str, Any]], out: str, api_url: str | No
         frames = products_to_frames(products)
         meta = export_meta(settings, filters, exported_at)
         path = write_export(frames, Path(out), meta, exported_at=exported_at, csv=csv, zip_=csv)
-        return summarise_export(path.resolve(), meta.store_hash, len(products), frames, 0, time.perf_counter()).as_dict()
+        summary = summarise_export(path.resolve(), meta.store_hash, len(products), frames, 0, time.perf_counter())
+        return summary.as_dict()  # requests and seconds are the run's, filled in by the flow
 
     return await asyncio.to_thread(write)
 

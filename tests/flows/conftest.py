@@ -112,7 +112,8 @@ def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
         deadline = time.monotonic() + SERVER_STARTUP_S
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"prefect server start exited with {process.returncode}:\n{server.server_log()[-3000:]}")
+                raise RuntimeError(f"prefect server start exited with {process.returncode}:\n"
+                                   f"{server.server_log()[-3000:]}")
             try:
                 if httpx.get(f"{server.api_url}/health", timeout=2).status_code == 200:
                     break

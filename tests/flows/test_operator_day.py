@@ -181,7 +181,7 @@ def day(prefect_server: PrefectServer, deployed, tmp_path_factory) -> Iterator[D
             data_dir=root / "store", store_hash=STORE_HASH, token=TEST_TOKEN, products=0, quota=None)))
         slow = stack.enter_context(serve_in_thread(SandboxConfig(
             data_dir=root / "slow", store_hash=STORE_HASH, token=TEST_TOKEN, products=5, quota=None,
-            latency_ms=30_000)))
+            latency_ms=20_000)))
         api_url = f"{base}/stores/{STORE_HASH}/v3"
         (root / "worker-cwd").mkdir()
         worker_log = root / "worker.log"
@@ -392,8 +392,8 @@ def test_a_killed_run_gives_its_store_slot_back(day: Day):
     result, run = day.export()
     assert result.returncode == 0 and run["state_type"] == "COMPLETED", output(result)
     logs = day.logs(run["id"], until="wrote ")
-    assert any(f"held by run {RUN_NAME} ({victim['id']})" in line and line.endswith("which is CRASHED: released its lease")
-               for line in logs), logs
+    assert any(f"held by run {RUN_NAME} ({victim['id']})" in line
+               and line.endswith("which is CRASHED: released its lease") for line in logs), logs
     back = (day.log_time(run["id"], "holding the store slot") - killed_at).total_seconds()
     print(f"\nkilled run: its store slot was taken by the next run {back:.1f} s after the kill "
           "(that run's own start included)")

@@ -139,7 +139,8 @@ def test_a_crashed_holder_loses_the_slot_and_a_live_one_keeps_it(prefect_harness
 
     other = asyncio.run(take_slot_as_another_run())
     alive = export("3")  # the holder is RUNNING: wait, then give up having sent nothing
-    assert alive.is_failed() and f"the store slot store:{name} was still busy after 3 s; nothing was sent" in alive.message
+    assert alive.is_failed()
+    assert f"the store slot store:{name} was still busy after 3 s; nothing was sent" in alive.message
     assert sandbox_requests(base) == 0 and asyncio.run(active_slots()) == 1
     assert any(f"held by run export-elsewhere ({other.id}) on host worker-b, pid 4242" in line
                for line in _waiting_lines(logs))

@@ -102,7 +102,8 @@ def test_one_run_per_store_through_a_process_work_pool(prefect_harness, stores, 
     log_text = worker_log.read_text(errors="replace")
     rows, beta_waited, checks = outcome["rows"], outcome["beta_waited"], outcome["checks"]
     print(f"\nscale-out: {elapsed:.1f}s in all; alpha done at {outcome['alpha_done_at']:.1f}s; the test held "
-          f"store:beta {beta_waited:.1f}s, beta's run waited {checks['slot_wait'][f'export-beta-{utc_day()}']:.1f}s for it "
+          f"store:beta {beta_waited:.1f}s, beta's run waited "
+          f"{checks['slot_wait'][f'export-beta-{utc_day()}']:.1f}s for it "
           f"and was done at {outcome['beta_done_at']:.1f}s")
 
     # both child runs completed, each on its own store, with the right counts and files
