@@ -278,7 +278,7 @@ def _comment(column: Column) -> Comment:
     """The header's comment: the column in plain words, then what to write in it."""
     text = f"{column.heading}\n{column.comment}"
     if not column.editable:
-        text += " Read-only: for reference, not sent to the store."
+        text += " Read-only (grey)."
     lines = 3 + len(text) // 40
     comment = Comment(text, "bcmod", height=18 * lines, width=300)
     return comment
