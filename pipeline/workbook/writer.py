@@ -23,7 +23,8 @@ Made to be read as it opens: widths fit the header and the typical value (`width
 and the identity columns (product, modifier, value) are frozen; a date that is a day shows as the
 day (`date_text`; fingerprints are taken from the ATOM text as exported, which the reader gives back);
 swatch colours are filled with their colours (`swatches`: a cell format per distinct colour list,
-written into the style sheet as XML, the only per-row style); the metadata sheet is very hidden, so it is not offered in the Unhide dialog.
+written into the style sheet as XML, the only per-row style); the metadata sheet is very hidden,
+so it is not offered in the Unhide dialog.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ STYLES = ('<styleSheet><fonts count="2"><font/><font/></fonts><fills count="3"><
 
 
 @pytest.mark.parametrize(("text", "colours"), [
-    ("#ff0000", ["FF0000"]), ("#F00, #00ff00", ["FF0000", "00FF00"]), ("#000,#111,#222", ["000000", "111111", "222222"]),
+    ("#ff0000", ["FF0000"]), ("#F00, #00ff00", ["FF0000", "00FF00"]),
+    ("#000,#111,#222", ["000000", "111111", "222222"]),
     ("#000,#111,#222,#333", None), ("red", None), ("#ff00", None), ("", None), ("#ff0000,", None),
 ])
 def test_only_lists_of_one_to_three_hex_colours_are_previewed(text, colours):

@@ -87,7 +87,8 @@ def test_widths_fit_the_header_and_typical_values(workbook, frames):
         ws = workbook[spec.name]
         for cell, column in zip(ws[1], spec.columns, strict=True):
             width = ws.column_dimensions[cell.column_letter].width
-            assert width >= round(header_width(column), 1) > len(column.name), (spec.name, column.name)  # + filter button
+            # the header whole, beside the filter button
+            assert width >= round(header_width(column), 1) > len(column.name), (spec.name, column.name)
             assert width <= 42, (spec.name, column.name)
             values = sheets[spec.name][column.name].dropna()
             if column.kind in ("text", "list") and len(values):
