@@ -32,7 +32,7 @@ from pipeline.plan.attention import NotApplied, count_not_applied
 from pipeline.plan.operations import Conflict, RowRef, SkipKind
 from pipeline.workbook.annotate import Link, Look, Note, SheetNotes, SummarySheet, annotate_copy
 from pipeline.workbook.cells import neutralise
-from pipeline.workbook.layout import RESULT_COLUMN, RESULTS_CSV, RESULTS_SUMMARY_SHEET, SHEETS
+from pipeline.workbook.layout import RESULT_COLUMN, RESULTS_CSV, RESULTS_SUMMARY_SHEET, SHEETS, split_part_name
 
 
 
@@ -217,8 +217,10 @@ def _sheet_notes(rows: dict[RowRef, RowResult]) -> dict[str, SheetNotes]:
     notes: dict[str, dict[int, Note]] = {s.name: {} for s in SHEETS}
     ids: dict[str, dict[tuple[int, str], int]] = {s.name: {} for s in SHEETS}
     for ref, row in rows.items():
-        if ref.sheet not in notes:
+        if (split_part_name(ref.sheet) or ("",))[0] not in notes:
             continue
+        notes.setdefault(ref.sheet, {})  # a continuation sheet ("Choice values (2)") has its own notes
+        ids.setdefault(ref.sheet, {})
         notes[ref.sheet][ref.row] = Note(row.text, Look(fill=_FILLS.get(row.status)))
         for name, new_id in (("modifier_id", row.modifier_id), ("value_id", row.value_id)):
             if new_id is not None:

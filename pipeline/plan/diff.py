@@ -74,7 +74,7 @@ from pipeline.normalise import (
 )
 from pipeline.plan.bodies import DATE_FIELDS, modifier_body, uncleared_config_fields, value_body
 from pipeline.plan.operations import Change, Conflict, Operation, OpKind, Plan, RowRef, SkipKind, Skipped, op_id
-from pipeline.workbook.layout import ACTION_DELETE, SHEETS
+from pipeline.workbook.layout import ACTION_DELETE, SHEETS, sheet_row
 from pipeline.workbook.meta import ExportMeta, utc_now_iso
 
 REL_TOLERANCE: Final = 1e-9
@@ -185,7 +185,8 @@ class _Sheet:
         return len(self.rows)
 
     def row(self, n: int) -> _Row:
-        return _Row(RowRef(self.name, self.rows[n]), self.table.record(n), self.delete[n])
+        # a continuation sheet's rows are family rows here: the RowRef names the real sheet and row
+        return _Row(RowRef(*sheet_row(self.name, self.rows[n])), self.table.record(n), self.delete[n])
 
 
 @dataclass
@@ -744,7 +745,9 @@ def _export_fingerprints(meta: ExportMeta | None) -> dict[tuple[str, int], str]:
 
 
 def _sheets(sheets: Mapping[str, pd.DataFrame], kind: str, store: pd.DataFrame) -> list[_Sheet]:
-    """The non-empty sheets of `kind`, in workbook order."""
+    """The non-empty sheets of `kind`, in workbook order. A family's continuation sheets ("Choice
+    values (2)", ...) are already merged into its frame by the readers, indexed by family row; `_Sheet.row`
+    names the real sheet and row again."""
     out: list[_Sheet] = []
     for spec in SHEETS:
         sheet = sheets.get(spec.name)

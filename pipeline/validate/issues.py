@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pipeline.workbook.layout import PART_STRIDE, sheet_row
+
 
 @dataclass(frozen=True, order=True)
 class Issue:
@@ -21,6 +23,14 @@ class Issue:
     column: str | None
     value: str | None
     message: str
+
+    def __post_init__(self) -> None:
+        # a row of a continuation sheet arrives as its family row (see `layout.sheet_row`): name the
+        # real sheet and row, as the person sees them
+        if self.sheet is not None and self.row is not None and self.row >= PART_STRIDE:
+            sheet, row = sheet_row(self.sheet, self.row)
+            object.__setattr__(self, "sheet", sheet)
+            object.__setattr__(self, "row", row)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -59,6 +59,9 @@ from pipeline.workbook.layout import (
     README_SHEET,
     SHEETS,
     ColumnKind,
+    family_row,
+    part_name,
+    split_part_name,
 )
 from pipeline.workbook.meta import ExportMeta, meta_from_frame
 from pipeline.workbook.guard import (
@@ -163,6 +166,20 @@ class _Typed:
 _TABLE_SPECS: Final = {spec.name: spec for spec in EXPORT_TABLES}
 
 
+def _table_spec(name: str) -> TableSpec:
+    """The spec of a table, or of a continuation sheet ("Choice values (2)": its family's columns, its own name)."""
+    if name in _TABLE_SPECS:
+        return _TABLE_SPECS[name]
+    family, _ = split_part_name(name) or (name, 1)
+    return replace(_TABLE_SPECS[family], name=name)
+
+
+def _continues(name: str, found: dict[str, str]) -> bool:
+    """`name` is a continuation sheet ("Choice values (2)") of a table found under its own name."""
+    split = split_part_name(name)
+    return split is not None and split[1] > 1 and found.get(split[0]) == split[0]
+
+
 class _Reader:
     """One read: collects raw tables and issues, and types the tables (an xlsx one as it is read)."""
 
@@ -254,6 +271,7 @@ class _Reader:
 
         def wanted(names: list[str]) -> list[str]:
             actual.update(self.match_names(names, "sheet"))
+            actual.update({name: name for name in names if _continues(name, actual)})
             return list(actual.values())
 
         parts = self.check(lambda: check_package(self.path, wanted))
@@ -287,7 +305,7 @@ class _Reader:
                 self.raw[expected] = raw
                 self.files[expected] = self.label
                 self.merged[expected] = merged
-                self.typed[expected] = self.type_table(_TABLE_SPECS[expected])
+                self.typed[expected] = self.type_table(_table_spec(expected))
                 if self.issue_count() > MAX_ISSUES:
                     raise self.too_many()
             unread = [found for expected, found in actual.items() if expected not in self.raw]
@@ -350,7 +368,7 @@ class _Reader:
             elif shown.casefold() in by_folded:
                 found[table] = by_folded[shown.casefold()]
         unknown = [n for n in names if n not in found.values() and n not in ours
-                   and n.casefold() not in {o.casefold() for o in ours}]
+                   and n.casefold() not in {o.casefold() for o in ours} and not (what == "sheet" and _continues(n, found))]
         for shown, table in expected.items():
             if table in found:
                 continue
@@ -442,13 +460,20 @@ class _Reader:
                 sheets[spec.name] = read_table(RawTable(spec.name, spec.column_names, ()), spec).frame
                 continue
             file = self.files.get(spec.name, self.label)
-            typed = self.typed.get(spec.name) or self.type_table(spec)
-            raw, read = typed.raw, typed.read
-            self.issues += typed.issues
-            self.issues += _flag_issues(self.xml_flags.get(spec.name, ()), raw, read, spec, file)
-            sheets[spec.name] = read.frame
+            frames = []
+            for part in itertools.count(1):  # the sheet, then its continuation sheets (xlsx only)
+                name = part_name(spec.name, part)
+                if part > 1 and name not in self.raw:
+                    break
+                part_spec = _table_spec(name)
+                typed = self.typed.get(name) or self.type_table(part_spec)
+                raw, read = typed.raw, typed.read
+                self.issues += typed.issues
+                self.issues += _flag_issues(self.xml_flags.get(name, ()), raw, read, part_spec, file)
+                frames.append(read.frame if part == 1 else read.frame.set_axis(read.frame.index + family_row(part, 0)))
+            sheets[spec.name] = frames[0] if len(frames) == 1 else pd.concat(frames)
             if spec.name == META_SHEET:
-                meta = self.meta(read, file)
+                meta = self.meta(replace(read, frame=sheets[spec.name]), file)
         sheets.pop(META_SHEET)
         if len(self.issues) > MAX_ISSUES and not self.stopped:  # formulas and error cells come last
             self.typed.clear()  # their issues are in self.issues now

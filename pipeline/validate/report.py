@@ -30,7 +30,7 @@ from pipeline.workbook.annotate import (
     write_summary_only,
 )
 from pipeline.workbook.cells import neutralise
-from pipeline.workbook.layout import ERRORS_COLUMN, ERRORS_CSV, META_SHEET, SHEETS, SUMMARY_SHEET
+from pipeline.workbook.layout import ERRORS_COLUMN, ERRORS_CSV, META_SHEET, SHEETS, SUMMARY_SHEET, split_part_name
 
 FIELDS: Final = ("file", "sheet", "row", "column", "value", "message")
 _SHEET_ORDER: Final = {name: position for position, name in enumerate([s.name for s in SHEETS] + [META_SHEET])}
@@ -144,6 +144,10 @@ def _sheet_notes(issues: Sequence[Issue]) -> dict[str, SheetNotes]:
     fills: dict[str, dict[tuple[int, str], str]] = {name: {} for name in names.values()}
     for issue in issues:
         name = names.get((issue.sheet or "").casefold())
+        if name is None and issue.sheet and (split_part_name(issue.sheet) or ("",))[0] in messages:
+            name = issue.sheet  # a continuation sheet ("Choice values (2)") has its own notes
+            messages.setdefault(name, {})
+            fills.setdefault(name, {})
         if name is None or issue.row is None:
             continue
         if issue.column:
@@ -156,7 +160,7 @@ def _sheet_notes(issues: Sequence[Issue]) -> dict[str, SheetNotes]:
                              notes={row: Note(" | ".join(dict.fromkeys(texts)), red)
                                     for row, texts in messages[name].items()},
                              fills=fills[name])
-            for name in names.values()}
+            for name in messages}
 
 
 def _summary(issues: Sequence[Issue]) -> SummarySheet:

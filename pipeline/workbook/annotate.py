@@ -1040,6 +1040,22 @@ def _value_cell(ref: str, value: Any, xf: int) -> str:
 # --- the streaming path --------------------------------------------------------------------------------
 
 
+_CONTINUATION: Final = re.compile(r"^(?P<family>.+?) \((?:[2-9]|[1-9]\d+)\)$")
+
+
+def _with_continuations(sheets: Mapping[str, SheetNotes], titles: Iterable[str]) -> dict[str, SheetNotes]:
+    """The specs by folded title, and for a continuation sheet without one of its own ("Choice values (2)",
+    see `layout.part_name`) its family's column with none of the family's row notes: its rows still get
+    the default note and the note column."""
+    specs = {key.casefold(): notes for key, notes in sheets.items()}
+    for title in titles:
+        match = _CONTINUATION.match(title)
+        family = specs.get(match["family"].casefold()) if match else None
+        if family is not None and title.casefold() not in specs:
+            specs[title.casefold()] = SheetNotes(family.header, family.header_look, family.width, default=family.default)
+    return specs
+
+
 def _stream(source: Path, target: Path, sheets: Mapping[str, SheetNotes], summary: SummarySheet) -> None:
     with zipfile.ZipFile(source) as archive:
         edit = _Edit.prepare(archive, sheets, summary)
@@ -1063,7 +1079,7 @@ class _Edit:
     def prepare(cls, archive: zipfile.ZipFile, sheets: Mapping[str, SheetNotes], summary: SummarySheet) -> _Edit:
         book = _Book.read(archive)
         styles = _Styles(archive.read(book.targets["styles"]).decode())
-        specs = {key.casefold(): notes for key, notes in sheets.items()}
+        specs = _with_continuations(sheets, [s.title for s in book.sheets if s.kind == "worksheet"])
         annotated = {s.part: (s, specs[s.title.casefold()]) for s in book.sheets
                      if s.kind == "worksheet" and s.title.casefold() in specs}
         scans = {part: _scan(archive, part) for part in annotated}
@@ -1208,7 +1224,7 @@ def _with_openpyxl(source: Path, target: Path, sheets: Mapping[str, SheetNotes],
         book = load_workbook(source)
     except Exception as exc:  # noqa: BLE001 - whatever openpyxl raises, the file is not a workbook it can read
         raise UnreadableWorkbook(f"{source.name}: {exc}") from exc
-    specs = {key.casefold(): notes for key, notes in sheets.items()}
+    specs = _with_continuations(sheets, [ws.title for ws in book.worksheets])
     for ws in book.worksheets:
         notes = specs.get(ws.title.casefold())
         if notes is not None:

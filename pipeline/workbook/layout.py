@@ -8,6 +8,8 @@ column in one place and not the other.
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -260,3 +262,60 @@ def _check_layout() -> None:
 
 
 _check_layout()
+
+
+# --- past a spreadsheet's row limit ------------------------------------------------------------------
+# A sheet holds 1,048,576 rows, the header and 1,048,575 data rows. A family with more rows (or the
+# `_bcmod` table, one row per exported row) continues on numbered sheets: "Choice values",
+# "Choice values (2)", ... CSV files have no such limit and are never split.
+# Read back, the parts are one family frame again, so validation and the plan see one table: a row
+# of part k is indexed by its *family row* `(k - 1) * PART_STRIDE + row`, which keeps part 1's rows
+# as they are and sorts the parts in order. `Issue` and `RowRef` turn a family row back into the
+# real sheet and row (`sheet_row`), so a person (and the results copy) sees where the row really is.
+SHEET_ROW_LIMIT: Final = 1_048_575
+SHEET_ROW_LIMIT_ENV: Final = "BCMOD_SHEET_ROW_LIMIT"  # a smaller limit, for tests
+PART_STRIDE: Final = 10_000_000  # more than any sheet's rows
+_PART: Final = re.compile(r"^(?P<family>.+?) \((?P<part>[2-9]|[1-9]\d+)\)$")
+
+
+def sheet_row_limit() -> int:
+    """Data rows one sheet holds: `SHEET_ROW_LIMIT`, or less when `BCMOD_SHEET_ROW_LIMIT` says so."""
+    text = os.environ.get(SHEET_ROW_LIMIT_ENV, "").strip()
+    if not text:
+        return SHEET_ROW_LIMIT
+    limit = int(text)
+    if not 1 <= limit <= SHEET_ROW_LIMIT:
+        raise ValueError(f"{SHEET_ROW_LIMIT_ENV}={text}: must be between 1 and {SHEET_ROW_LIMIT:,}")
+    return limit
+
+
+def part_name(family: str, part: int) -> str:
+    """The sheet that holds part `part` (1-based) of `family`."""
+    return family if part == 1 else f"{family} ({part})"
+
+
+_FAMILIES: Final = frozenset({*(s.name for s in SHEETS), META_SHEET})
+
+
+def split_part_name(name: str) -> tuple[str, int] | None:
+    """("Choice values", 2) for "Choice values (2)", (family, 1) for a family's own name, and None for
+    any other sheet. Names match exactly, as bcmod writes them."""
+    if name in _FAMILIES:
+        return name, 1
+    match = _PART.match(name)
+    if match and match["family"] in _FAMILIES:
+        return match["family"], int(match["part"])
+    return None
+
+
+def family_row(part: int, row: int) -> int:
+    """The family row of `row` (Excel row number) of part `part`."""
+    return (part - 1) * PART_STRIDE + row
+
+
+def sheet_row(sheet: str, row: int) -> tuple[str, int]:
+    """The real sheet and Excel row of a family row (a row below `PART_STRIDE` is unchanged)."""
+    if row < PART_STRIDE or split_part_name(sheet) != (sheet, 1):
+        return sheet, row
+    part, real = divmod(row, PART_STRIDE)
+    return part_name(sheet, part + 1), real

@@ -10,6 +10,9 @@ XFD100000 are refused with `PackageRefused`, a ValueError, instead of unpacking 
 
 from __future__ import annotations
 
+import html
+import itertools
+import re
 import zipfile
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,10 +27,10 @@ from pipeline.gc_pause import gc_paused
 from pipeline.normalise import ModifierFrames
 from pipeline.workbook.csv_files import csv_name, read_csv_tables
 from pipeline.workbook.guard import check_package, check_sheet, sheet_limits
-from pipeline.workbook.layout import META_SHEET
+from pipeline.workbook.layout import META_SHEET, family_row, part_name, split_part_name
 from pipeline.workbook.meta import ExportMeta, meta_from_frame
 from pipeline.workbook.split import sheets_to_frames
-from pipeline.workbook.tables import EXPORT_TABLES, RawTable, typed_table
+from pipeline.workbook.tables import EXPORT_TABLES, RawTable, TableSpec, typed_table
 
 
 def read_export(path: Path) -> tuple[ModifierFrames, ExportMeta]:
@@ -55,17 +58,40 @@ def read_sheets(path: Path) -> tuple[dict[str, pd.DataFrame], ExportMeta]:
     missing = [f"sheet {s.name!r}" if is_xlsx else csv_name(s.name) for s in EXPORT_TABLES if s.name not in raw]
     if missing:
         raise ValueError(f"{path}: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
-    tables = {spec.name: typed_table(raw[spec.name], spec) for spec in EXPORT_TABLES}
+    tables = {spec.name: _family_frame(raw, spec) for spec in EXPORT_TABLES}
     meta = meta_from_frame(tables.pop(META_SHEET), raw[META_SHEET].where)
     return tables, meta
 
 
+def _family_frame(raw: dict[str, RawTable], spec: TableSpec) -> pd.DataFrame:
+    """The typed rows of `spec`'s sheet and its continuation sheets, as one frame indexed by family row."""
+    frame = typed_table(raw[spec.name], spec)
+    parts = [frame]
+    for part in itertools.count(2):
+        table = raw.get(part_name(spec.name, part))
+        if table is None:
+            break
+        typed = typed_table(table, spec)
+        parts.append(typed.set_axis(typed.index + family_row(part, 0), axis=0))
+    return frame if len(parts) == 1 else pd.concat(parts)
+
+
 def _xlsx_tables(path: Path) -> dict[str, RawTable]:
-    tables = read_xlsx(path, {spec.name for spec in EXPORT_TABLES}).tables
+    with zipfile.ZipFile(path) as archive:
+        names = _sheet_names(archive)
+    wanted = {spec.name for spec in EXPORT_TABLES} | {n for n in names if (split_part_name(n) or ("", 1))[1] > 1}
+    tables = read_xlsx(path, wanted).tables
     for table in tables.values():
         if not table.header:
             raise ValueError(f"{table.where}: the header row is missing")
     return tables
+
+
+def _sheet_names(archive: zipfile.ZipFile) -> list[str]:
+    """The sheet names `xl/workbook.xml` lists (read before the guard: it is a small part, read capped)."""
+    with archive.open("xl/workbook.xml") as handle:
+        text = handle.read(4_000_000).decode("utf-8", "replace")
+    return [html.unescape(name) for name in re.findall(r'<(?:\w+:)?sheet\b[^>]*?\bname="([^"]*)"', text)]
 
 
 Merged = list[tuple[tuple[int, int], tuple[int, int]]]

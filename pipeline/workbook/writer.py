@@ -48,7 +48,17 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from pipeline.normalise import ModifierFrames
 from pipeline.workbook.cells import TEXT_KINDS
 from pipeline.workbook.date_text import dates_for_sheet
-from pipeline.workbook.layout import META_SHEET, README_SHEET, SHEETS, Column, ColumnKind, SheetSpec
+from pipeline.workbook.layout import (
+    META_SHEET,
+    README_SHEET,
+    SHEETS,
+    Column,
+    ColumnKind,
+    SheetSpec,
+    part_name,
+    sheet_row_limit,
+    split_part_name,
+)
 from pipeline.workbook.meta import META_COLUMNS, ExportMeta, meta_to_frame
 from pipeline.workbook.readme import README_LINES
 from pipeline.workbook.split import frames_to_sheets
@@ -80,9 +90,11 @@ def write_workbook(frames: ModifierFrames, path: Path, meta: ExportMeta) -> Path
     path = Path(path)
     sheets = frames_to_sheets(frames)
     meta = meta.with_fingerprints(sheets)  # of the rows as exported, before dates are shown as days
+    limit = sheet_row_limit()
     tables = [_Table(README_SHEET, None, ())]
-    tables += [_Table(spec.name, _as_shown(sheets[spec.name], spec), spec.columns, spec.identity) for spec in SHEETS]
-    tables.append(_Table(META_SHEET, meta_to_frame(meta), META_COLUMNS))
+    for spec in SHEETS:
+        tables += _parts(spec.name, _as_shown(sheets[spec.name], spec), spec.columns, spec.identity, limit)
+    tables += _parts(META_SHEET, meta_to_frame(meta), META_COLUMNS, 0, limit)
     skeleton = _skeleton(tables)
     with zipfile.ZipFile(skeleton) as src:
         previews = PreviewStyles(src.read("xl/styles.xml").decode())
@@ -97,6 +109,14 @@ def write_workbook(frames: ModifierFrames, path: Path, meta: ExportMeta) -> Path
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _parts(name: str, frame: pd.DataFrame, columns: Sequence[Column], identity: int, limit: int) -> list[_Table]:
+    """The sheets of one family: `name`, then "name (2)", ... when it has more rows than a sheet holds."""
+    if len(frame) <= limit:
+        return [_Table(name, frame, columns, identity)]
+    return [_Table(part_name(name, n), frame.iloc[start:start + limit], columns, identity)
+            for n, start in enumerate(range(0, len(frame), limit), start=1)]
 
 
 def _as_shown(sheet: pd.DataFrame, spec: SheetSpec) -> pd.DataFrame:
@@ -184,14 +204,19 @@ def _skeleton(tables: list[_Table]) -> io.BytesIO:
         if table.frame is None:
             _readme_skeleton(ws, table)
         else:
-            _data_skeleton(ws, table, with_help=table.title != META_SHEET)
-        if table.title == META_SHEET:
+            _data_skeleton(ws, table, with_help=not _is_meta(table.title))
+        if _is_meta(table.title):
             ws.sheet_state = "veryHidden"  # only a macro or an XML editor can show it
     wb.active = 0
     buffer = io.BytesIO()
     wb.save(buffer)
     buffer.seek(0)
     return buffer
+
+
+def _is_meta(title: str) -> bool:
+    """`_bcmod` or one of its continuation sheets."""
+    return (split_part_name(title) or ("",))[0] == META_SHEET
 
 
 def _readme_skeleton(ws, table: _Table) -> None:
