@@ -13,7 +13,7 @@ PREFECT_PORT ?= 4200
 PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
 POOL := bcmod-process
 
-.PHONY: demo test bench clean prefect-server prefect-deploy prefect-worker
+.PHONY: demo test bench bench-big clean prefect-server prefect-deploy prefect-worker
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -c "import bigcommerce" 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
+
+# 10k, 30k and 100k products, each stage in its own process (README "Big catalogs"); takes about an hour
+bench-big: $(STAMP)
+	$(BIN)/python -m bench big
 
 prefect-server: $(STAMP)
 	$(BIN)/prefect server start --host $(PREFECT_HOST) --port $(PREFECT_PORT)

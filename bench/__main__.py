@@ -1,6 +1,7 @@
 """Run every `bench_*` module in this package; print one results table; exit non-zero if any target is missed.
 
-`python -m bench` runs them all; `python -m bench export_10k large` runs the named ones only.
+`python -m bench` runs them all but the long ones in `OPT_IN` (`python -m bench big`, `make bench-big`);
+`python -m bench export_10k large` runs the named ones only.
 Each module's `main() -> int` returns 0 when its targets are met and records its figures with
 `bench.summary.record`; the table at the end (Markdown, as the README shows it) lists them all.
 """
@@ -17,11 +18,16 @@ import bench
 from bench.summary import ROWS, machine, record, table
 
 
+OPT_IN = frozenset({"big"})  # run only when named: they take long (bench_big: 10k-100k products, ~an hour)
+
+
 def main(argv: list[str] | None = None) -> int:
     wanted = {name.removeprefix("bench_") for name in (argv if argv is not None else sys.argv[1:])}
     modules = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
     if wanted:
         modules = [m for m in modules if m.removeprefix("bench_") in wanted]
+    else:
+        modules = [m for m in modules if m.removeprefix("bench_") not in OPT_IN]
     failed = []
     started = time.perf_counter()
     for module in modules:
