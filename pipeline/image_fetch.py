@@ -16,7 +16,9 @@ metadata service. So a download:
 
 The one exception is a local sandbox: a store whose API is on a loopback address serves its own
 images there, so `ImagePolicy.for_stores` allows loopback hosts (never the other kinds) when a
-store involved is loopback. No proxy from the environment is used (it would resolve the host
+store involved is loopback. The sandbox renders its image URLs on a fixed origin whatever port it
+serves on (stable like a CDN's), so a sandbox image (`/_sandbox/images/...`) on a loopback host
+is downloaded from that store's own address. No proxy from the environment is used (it would resolve the host
 itself, out of reach of the checks), and the store's token is never sent (the download has its
 own client).
 """
@@ -48,6 +50,7 @@ HEADERS: Final = {"Accept": "image/gif, image/jpeg, image/png", "Accept-Encoding
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
+SANDBOX_IMAGE_PATH: Final = "/_sandbox/images/"  # pipeline.sandbox.images.URL_PREFIX, not imported here
 _SCHEME: Final = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
 
 
@@ -61,15 +64,32 @@ class AddressRefused(FetchRefused):
 
 @dataclass(frozen=True)
 class ImagePolicy:
-    """Which hosts an image may come from: public ones always, loopback only for a local sandbox."""
+    """Which hosts an image may come from: public ones always, loopback only for a local sandbox.
+
+    `sandbox_origin` (`http://127.0.0.1:PORT`) is where a local sandbox store actually serves: its
+    image URLs name a fixed origin instead of its port, and are fetched from here."""
 
     allow_loopback: bool = False
+    sandbox_origin: str | None = None
 
     @classmethod
     def for_stores(cls, *api_urls: str | None) -> ImagePolicy:
         """The policy for a run against these stores: loopback hosts are allowed when one of the
-        stores is itself on a loopback address (the embedded sandbox serves its images there)."""
-        return cls(allow_loopback=any(is_loopback_url(url) for url in api_urls if url))
+        stores is itself on a loopback address (the embedded sandbox serves its images there), and
+        sandbox images go to the first such store."""
+        local = [url for url in api_urls if url and is_loopback_url(url)]
+        if not local:
+            return cls()
+        parts = urlsplit(local[0].strip())
+        return cls(allow_loopback=True, sandbox_origin=f"{parts.scheme}://{parts.netloc}")
+
+    def served_url(self, url: httpx.URL) -> httpx.URL:
+        """Where to fetch `url`: a sandbox image on a loopback host goes to `sandbox_origin`."""
+        if (self.sandbox_origin is None or not url.path.startswith(SANDBOX_IMAGE_PATH)
+                or not is_loopback_url(str(url))):
+            return url
+        served = httpx.URL(self.sandbox_origin)
+        return url.copy_with(scheme=served.scheme, host=served.host, port=served.port)
 
 
 def is_loopback_url(url: str) -> bool:
@@ -154,7 +174,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         return addresses
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
+        url = self.policy.served_url(request.url)
         host = url.raw_host.decode("ascii")  # IDNA form, as resolved and as the TLS name
         port = url.port or (443 if url.scheme == "https" else 80)
         extensions = dict(request.extensions)

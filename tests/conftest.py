@@ -23,6 +23,10 @@ os.environ.setdefault("BCMOD_SANDBOX_STRICT", "1")
 
 from pipeline.sandbox.tally import ENV_FILE, TALLY, COUNTERS, read_reports, summary_line  # noqa: E402
 
+# A command run without --sandbox-dir uses the embedded store in $BCMOD_SANDBOX_DIR: one folder for
+# the session, never the user's own store (subprocesses inherit it).
+os.environ.setdefault("BCMOD_SANDBOX_DIR", tempfile.mkdtemp(prefix="bcmod-test-sandbox-"))
+
 _TALLY_FILE = Path(tempfile.gettempdir()) / f"bcmod-sandbox-tally-{os.getpid()}.jsonl"
 # The sandbox's own tests break the contract on purpose (that is what they test): their counts are
 # shown apart, so the main figures are those of the client's requests (export, plan, apply, ...).

@@ -57,7 +57,9 @@ err_console = Console(stderr=True)
 PRUNE = typer.Option(False, "--prune", help="Also delete modifiers and values of the file's products that are "
                      "no longer in the file.")
 FORCE = typer.Option(False, "--force", help="Apply your rows even where the store changed them since the export.")
-SANDBOX = typer.Option(DEFAULT_SANDBOX_DIR, help="Embedded sandbox folder when no store is set.")
+SANDBOX = typer.Option(DEFAULT_SANDBOX_DIR, "--sandbox-dir", show_default=False,
+                       help="Folder of the embedded sandbox store, used when no store is configured (default: "
+                       "$BCMOD_SANDBOX_DIR, else bcmod/sandbox in your data folder, e.g. ~/.local/share).")
 VERBOSE = typer.Option(False, "--verbose", "-v", help="List every row left alone, refused or in conflict, not only "
                        "the counts by reason.")
 
@@ -94,13 +96,15 @@ def plan(
     prune: bool = PRUNE,
     force: bool = FORCE,
     verbose: bool = VERBOSE,
-    sandbox_dir: Path = SANDBOX,
+    sandbox_dir: Path | None = SANDBOX,
 ) -> None:
     """Show what applying the edited file would change in the store; sends no writes.
 
     Exits 3 when applying it would leave edited rows out (conflicts, refusals), else 0."""
     try:
         with open_store(sandbox_dir=sandbox_dir) as store:
+            if not as_json:  # the JSON names it in its `store` field
+                typer.echo(store.description, err=True)
             result = make_plan(file, store, prune=prune, force=force, as_json=as_json)
     except BigCommerceError as exc:
         err_console.print(f"[red]plan failed:[/red] {exc}")
@@ -108,7 +112,8 @@ def plan(
     if out is not None:
         result.save(out)
     if as_json:
-        typer.echo(json.dumps({**plan_summary(result), "saved_to": str(out) if out else None}, indent=2, default=str))
+        typer.echo(json.dumps({**plan_summary(result), "saved_to": str(out) if out else None,
+                               "store": store.as_dict()}, indent=2, default=str))
     else:
         render_plan(result, console, verbose=verbose)
         if out is not None:
@@ -202,7 +207,7 @@ def apply(
     prune: bool = PRUNE,
     force: bool = FORCE,
     verbose: bool = VERBOSE,
-    sandbox_dir: Path = SANDBOX,
+    sandbox_dir: Path | None = SANDBOX,
 ) -> None:
     """Apply the edited file to the store: validate, plan, confirm, back up, write, report.
 
@@ -215,6 +220,8 @@ def apply(
     lock = take_workbook_lock(Path(saved.workbook or file) if saved is not None else file)
     try:
         with open_store(sandbox_dir=sandbox_dir) as store:
+            if not as_json:
+                typer.echo(store.description, err=True)
             resumed = False
             if saved is not None:
                 the_plan = saved  # its journal resumes it by plan id

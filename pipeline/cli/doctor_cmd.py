@@ -49,12 +49,17 @@ def summary_line(report: DoctorReport) -> str:
 
 def doctor(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    sandbox_dir: Path = typer.Option(DEFAULT_SANDBOX_DIR, help="Embedded sandbox folder when no store is set."),
+    sandbox_dir: Path | None = typer.Option(
+        DEFAULT_SANDBOX_DIR, "--sandbox-dir", show_default=False,
+        help="Folder of the embedded sandbox store, used when no store is configured (default: $BCMOD_SANDBOX_DIR, "
+             "else bcmod/sandbox in your data folder, e.g. ~/.local/share)."),
 ) -> None:
     """Check the configured store, reading only: token, rate limits, modifiers, include_fields, shapes, images."""
     try:
         with open_store(sandbox_dir=sandbox_dir) as store:
-            report = asyncio.run(run_doctor(store.settings, store=store.label, sandbox=store.sandbox))
+            # the report's title and JSON name the store; the sandbox's image URLs name a fixed origin: its transport reaches it on the port it got
+            report = asyncio.run(run_doctor(store.settings, store=store.label, sandbox=store.sandbox,
+                                            image_transport=store.image_transport()))
     except BigCommerceError as exc:  # a token that cannot be sent, a sandbox store in use
         err_console.print(f"bcmod doctor: {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import typer
 
-DEFAULT_SANDBOX_DIR = Path(".sandbox")  # pipeline.connection.DEFAULT_SANDBOX_DIR, without importing it
+SANDBOX_HELP = ("Folder of the embedded sandbox store, used when no store is configured (default: $BCMOD_SANDBOX_DIR, "
+                "else bcmod/sandbox in your data folder, e.g. ~/.local/share).")
 
 
 def _split_ints(text: str | None) -> tuple[int, ...]:
@@ -32,7 +33,7 @@ def export(
     since: str | None = typer.Option(None, "--since", help="Only products modified since this date or time."),
     concurrency: int = typer.Option(8, min=1, max=64, help="Pages fetched at once (within the rate limit)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    sandbox_dir: Path = typer.Option(DEFAULT_SANDBOX_DIR, help="Embedded sandbox folder when no store is set."),
+    sandbox_dir: Path | None = typer.Option(None, "--sandbox-dir", help=SANDBOX_HELP, show_default=False),
 ) -> None:
     """Export every product's modifiers to an editable workbook (or CSV files)."""
     import asyncio
@@ -58,8 +59,8 @@ def export(
         raise typer.BadParameter(str(exc)) from None
     try:
         with open_store(sandbox_dir=sandbox_dir) as store:
-            if not as_json:
-                console.print(f"Exporting modifiers from the {store.label}")
+            if not as_json:  # the JSON names it in its `store` field
+                typer.echo(store.description, err=True)
             with export_progress(console, disable=as_json) as progress:
                 result = asyncio.run(export_store(store.settings, out, csv=csv, zip_=zip_, filters=filters,
                                                   concurrency=concurrency, progress=progress))
@@ -67,7 +68,7 @@ def export(
         err_console.print(f"[red]export failed:[/red] {exc}")
         raise typer.Exit(1) from None
     if as_json:  # the warnings are in the JSON
-        typer.echo(json.dumps(result.as_dict(), indent=2))
+        typer.echo(json.dumps({**result.as_dict(), "store": store.as_dict()}, indent=2))
         return
     console.print(counts_table(result.counts_by_type))
     console.print(f"{result.products} products, {result.modifiers} modifiers, {result.values} values "

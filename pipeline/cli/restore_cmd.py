@@ -57,7 +57,7 @@ def restore(
     concurrency: int = typer.Option(8, min=1, max=64, help="Requests in flight at once (within the rate limit)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     verbose: bool = VERBOSE,
-    sandbox_dir: Path = SANDBOX,
+    sandbox_dir: Path | None = SANDBOX,
 ) -> None:
     """Put every product of BACKUP back exactly as the backup shows it: undo an apply.
 
@@ -74,6 +74,8 @@ def restore(
         raise typer.Exit(ExitCode.LOCKED) from None
     try:
         with open_store(sandbox_dir=sandbox_dir) as store:
+            if not as_json:
+                typer.echo(store.description, err=True)
             request = restore_request(backup, store.store_hash)
             the_plan, resumed = resume_or_plan(backup, journal, request, as_json=as_json,
                                                plan=lambda: make_restore_plan(backup, store, as_json=as_json))

@@ -13,7 +13,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="The local Bi
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (keep it on loopback)."),
     port: int = typer.Option(8000, help="TCP port; 0 picks a free one."),
-    data: Path = typer.Option(Path(".sandbox"), help="Folder for the SQLite catalog and uploaded images."),
+    data: Path | None = typer.Option(
+        None, help="Folder for the SQLite catalog and uploaded images (default: the embedded store's, "
+                   "$BCMOD_SANDBOX_DIR or bcmod/sandbox in your data folder).", show_default=False),
     products: int = typer.Option(0, help="Seed a generated catalog of N products when the folder is empty."),
     seed: int = typer.Option(0, help="Seed for the catalog generator and the fault injector."),
     token: str = typer.Option("sandbox-token", help="The X-Auth-Token the store accepts.", envvar="SANDBOX_TOKEN",
@@ -35,18 +37,32 @@ def serve(
         False, "--literal-include-fields",
         help="Imitate a store that applies include_fields literally: included sub-resources such as modifiers "
              "come back only when include_fields names them."),
+    image_origin: str | None = typer.Option(
+        None, "--image-origin", show_default=False,
+        help="Render image URLs on this origin (e.g. http://localhost:8765) whatever address a request came in on, "
+             "so they stay the same across ports and restarts. Default: the address of each request."),
 ) -> None:
     """Serve the sandbox store until interrupted."""
+    from pipeline.apply.lock import LockHeld, store_lock
+    from pipeline.connection import default_sandbox_dir
     from pipeline.sandbox.config import SandboxConfig
     from pipeline.sandbox.server import serve_forever
 
+    data = (data or default_sandbox_dir()).expanduser().resolve()
     config = SandboxConfig(
-        data_dir=data, store_hash=store_hash, token=token, quota=quota or None, window_ms=window_ms,
+        data_dir=data, image_origin=image_origin, store_hash=store_hash, token=token, quota=quota or None, window_ms=window_ms,
         latency_ms=latency_ms, fault_5xx_rate=fault_5xx_rate, fault_429_rate=fault_429_rate,
         fault_drop_rate=fault_drop_rate, seed=seed, products=products,
         crash_after_writes=crash_after_writes or None, literal_include_fields=literal_include_fields,
         **({} if strict is None else {"strict": strict}),
     )
     mode = "strict" if config.strict else "not strict"
-    typer.echo(f"sandbox store {store_hash!r} on http://{host}:{port}/stores/{store_hash}/v3 (data in {data}, {mode})")
-    serve_forever(config, host=host, port=port)
+    data.mkdir(parents=True, exist_ok=True)
+    try:  # one process serves a store folder at a time, as the commands' embedded store does
+        with store_lock(data, "bcmod sandbox serve"):
+            typer.echo(f"sandbox store {store_hash!r} on http://{host}:{port}/stores/{store_hash}/v3 "
+                       f"(data in {data}, {mode})")
+            serve_forever(config, host=host, port=port)
+    except LockHeld as exc:
+        typer.echo(f"bcmod sandbox serve: {exc}", err=True)
+        raise typer.Exit(5) from None

@@ -30,10 +30,12 @@ FILE_ARGUMENT = typer.Argument(..., help="The edited .xlsx workbook, or the fold
                                show_default=False)
 OFFLINE_OPTION = typer.Option(False, "--offline", help="Do not ask the store whether the product ids exist "
                               "(and do not check which store the file came from).")
-SANDBOX_OPTION = typer.Option(DEFAULT_SANDBOX_DIR, help="Embedded sandbox folder when no store is set.")
+SANDBOX_OPTION = typer.Option(DEFAULT_SANDBOX_DIR, "--sandbox-dir", show_default=False,
+                              help="Folder of the embedded sandbox store, used when no store is configured (default: "
+                              "$BCMOD_SANDBOX_DIR, else bcmod/sandbox in your data folder, e.g. ~/.local/share).")
 
 
-def run_validation(file: Path, *, offline: bool, sandbox_dir: Path, quiet: bool) -> ValidationOutcome:
+def run_validation(file: Path, *, offline: bool, sandbox_dir: Path | None, quiet: bool) -> ValidationOutcome:
     """Validate `file` against the configured store (or the embedded sandbox), or offline."""
     if offline:
         with stage_bars(console, disable=quiet) as stages:
@@ -42,7 +44,7 @@ def run_validation(file: Path, *, offline: bool, sandbox_dir: Path, quiet: bool)
     try:
         with open_store(sandbox_dir=sandbox_dir) as store:
             if not quiet:
-                console.print(f"Validating {file} for the {store.label}")
+                typer.echo(store.description, err=True)
             with stage_bars(console, disable=quiet) as stages:
                 stages.begin(f"checking {file.name}")
                 return validate_file(file, settings=store.settings, expected_store_hash=store.store_hash)
@@ -74,7 +76,7 @@ def validate(
     annotated: Path | None = typer.Option(None, "--annotated", help="Also write a copy of the workbook with the "
                                           "problems marked (an errors.csv for CSV files).", show_default=False),
     offline: bool = OFFLINE_OPTION,
-    sandbox_dir: Path = SANDBOX_OPTION,
+    sandbox_dir: Path | None = SANDBOX_OPTION,
 ) -> None:
     """Check an edited export and list every problem at once; nothing is sent to the store."""
     outcome = run_validation(file, offline=offline, sandbox_dir=sandbox_dir, quiet=as_json)

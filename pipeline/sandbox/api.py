@@ -43,7 +43,13 @@ def _state(request: Request) -> SandboxState:
 
 
 def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """Where image URLs point: the configured image origin (the same across ports), else this request's address."""
+    return _state(request).config.image_origin or str(request.base_url).rstrip("/")
+
+
+def _own_origins(request: Request) -> tuple[str, str]:
+    """The origins a URL pointing back at this sandbox may carry: its image origin and the request's address."""
+    return _base_url(request), str(request.base_url).rstrip("/")
 
 
 def _single(data: Json) -> JSONResponse:
@@ -102,14 +108,14 @@ def _refuse_legacy(product: Json) -> None:
         )
 
 
-def _store_relative_urls(value: Json, base_url: str) -> Json:
+def _store_relative_urls(value: Json, origins: tuple[str, ...]) -> Json:
     """Image URLs pointing back at this sandbox are stored relative (portable across ports)."""
     adjusters = value.get("adjusters")
     if isinstance(adjusters, dict) and isinstance(adjusters.get("image_url"), str):
-        value["adjusters"] = {**adjusters, "image_url": relative_url(adjusters["image_url"], base_url)}
+        value["adjusters"] = {**adjusters, "image_url": relative_url(adjusters["image_url"], *origins)}
     data = value.get("value_data")
     if isinstance(data, dict) and isinstance(data.get("image_url"), str):
-        value["value_data"] = {**data, "image_url": relative_url(data["image_url"], base_url)}
+        value["value_data"] = {**data, "image_url": relative_url(data["image_url"], *origins)}
     return value
 
 
@@ -224,7 +230,7 @@ async def create_modifier(request: Request) -> JSONResponse:
     store = _state(request).store
     modifier = check_modifier_create(_json(raw), store.product_exists)
     base = _base_url(request)
-    modifier["option_values"] = [_store_relative_urls(v, base) for v in modifier["option_values"]]
+    modifier["option_values"] = [_store_relative_urls(v, _own_origins(request)) for v in modifier["option_values"]]
     created = store.create_modifier(product["id"], modifier)
     return _single(render_modifier(created, base))
 
@@ -239,8 +245,8 @@ async def update_modifier(request: Request) -> JSONResponse:
     base = _base_url(request)
     updated = store.update_modifier(
         product["id"], modifier["id"], result["changes"],
-        {vid: _store_relative_urls(v, base) for vid, v in result["updates"].items()},
-        [_store_relative_urls(v, base) for v in result["creates"]],
+        {vid: _store_relative_urls(v, _own_origins(request)) for vid, v in result["updates"].items()},
+        [_store_relative_urls(v, _own_origins(request)) for v in result["creates"]],
     )
     return _single(render_modifier(updated, base))
 
@@ -279,7 +285,7 @@ async def create_value(request: Request) -> JSONResponse:
     spec = modifier_type(modifier["type"])
     value = check_value_create(spec, _json(raw), _sibling_labels(modifier), store.product_exists)
     base = _base_url(request)
-    created = store.create_value(product["id"], modifier["id"], _store_relative_urls(value, base))
+    created = store.create_value(product["id"], modifier["id"], _store_relative_urls(value, _own_origins(request)))
     return _single(render_value(created, base))
 
 
@@ -291,7 +297,8 @@ async def update_value(request: Request) -> JSONResponse:
     spec = modifier_type(modifier["type"])
     new = check_value_update(spec, _json(raw), value, _sibling_labels(modifier, value["id"]), store.product_exists)
     base = _base_url(request)
-    updated = store.update_value(product["id"], modifier["id"], value["id"], _store_relative_urls(new, base))
+    updated = store.update_value(product["id"], modifier["id"], value["id"],
+                                 _store_relative_urls(new, _own_origins(request)))
     return _single(render_value(updated, base))
 
 

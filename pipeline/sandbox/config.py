@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pipeline.sandbox.specs import default_spec_dir
 
@@ -63,6 +64,10 @@ class SandboxConfig:
         enum does not allow), so `include=modifiers` alone no longer embeds them.
     spec_dir: where the specs are (default: `$BIGCOMMERCE_OPENAPI_DIR`, else
         `shared/bigcommerce-openapi` beside the checkout).
+    image_origin: the origin value image URLs are rendered on (`http://localhost:8765`), whatever
+        address the request came in on, so an image keeps its URL across ports and restarts as a
+        CDN URL does (an export's URLs still match the store's the next day). None: the request's
+        own address. URLs on either are stored relative when written back.
     """
 
     data_dir: Path
@@ -81,6 +86,7 @@ class SandboxConfig:
     check_responses: bool = field(default_factory=_check_responses_default)
     literal_include_fields: bool = False
     spec_dir: Path = field(default_factory=default_spec_dir)
+    image_origin: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -95,3 +101,13 @@ class SandboxConfig:
             raise ValueError(f"quota must be at least 1 or None, got {self.quota}")
         if self.window_ms < 1:
             raise ValueError(f"window_ms must be positive, got {self.window_ms}")
+        if self.image_origin is not None:
+            object.__setattr__(self, "image_origin", _origin(self.image_origin))
+
+
+def _origin(url: str) -> str:
+    """`http://host:port` of an image origin, or ValueError: a path or query would be pasted into every URL."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") or parts.query:
+        raise ValueError(f"image_origin must be an origin such as http://localhost:8765, got {url!r}")
+    return f"{parts.scheme}://{parts.netloc}"

@@ -1,8 +1,10 @@
 """Value images: accept only real images (by magic bytes, not by name) and store them on disk.
 
 Uploads are named by content hash, so re-uploading the same file after a dropped connection
-stores it once. URLs are kept relative (`/_sandbox/images/...`) and made absolute per request,
-so a database works under any host and port.
+stores it once, and two sandboxes given the same file name it alike. Seed images are named by
+the generator and drawn from their name, so two sandboxes seeded alike hold the same image under
+the same name. URLs are kept relative (`/_sandbox/images/...`) and made absolute per response on
+the sandbox's image origin (`render.py`), so a database works under any host and port.
 """
 
 from __future__ import annotations

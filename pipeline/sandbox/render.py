@@ -1,7 +1,9 @@
 """Shape stored records into response objects: absolute image URLs and field selection.
 
 The database keeps sandbox image URLs relative (`/_sandbox/images/...`); they are made absolute
-from the request's base URL at response time, so one database works under any host and port.
+at response time on the configured image origin (`SandboxConfig.image_origin`, else the
+request's base URL), so one database works under any host and port and, with an image origin,
+the same image has the same URL whatever port the sandbox serves on.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ def absolute_url(url: str, base_url: str) -> str:
     return base_url.rstrip("/") + url if url.startswith("/") else url
 
 
-def relative_url(url: str, base_url: str) -> str:
-    """The inverse of `absolute_url` for URLs pointing back at this server."""
-    base = base_url.rstrip("/")
-    return url[len(base):] if url.startswith(base + "/") else url
+def relative_url(url: str, *origins: str) -> str:
+    """The inverse of `absolute_url` for URLs pointing back at this server under any of `origins`
+    (its image origin and the address the request came in on)."""
+    for origin in origins:
+        base = origin.rstrip("/")
+        if url.startswith(base + "/"):
+            return url[len(base):]
+    return url
 
 
 def render_value(value: Json, base_url: str) -> Json:

@@ -100,11 +100,13 @@ def _report_on_terminate() -> list[bool]:
 
 @contextmanager
 def serve_in_thread(config: SandboxConfig, host: str = "127.0.0.1", port: int = 0,
-                    log_level: str = "warning") -> Iterator[str]:
-    """Serve in a background thread; yields `http://HOST:PORT` (port 0 = any free port)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+                    log_level: str = "warning", *, preferred_port: int | None = None) -> Iterator[str]:
+    """Serve in a background thread; yields `http://HOST:PORT` (port 0 = any free port).
+
+    `preferred_port` is tried first and `port` only when it is taken: the embedded store asks for
+    its image origin's port, so its image URLs open in a browser while it runs when it can have it
+    (bcmod's own downloads reach it on whichever port it got, `pipeline.image_fetch`)."""
+    sock = _bound_socket(host, preferred_port, port)
     bound_port = sock.getsockname()[1]
     app = create_app(config)
     server = _server(app, host, bound_port, log_level)
@@ -122,3 +124,24 @@ def serve_in_thread(config: SandboxConfig, host: str = "127.0.0.1", port: int = 
         thread.join(timeout=STARTUP_TIMEOUT_S)
         sock.close()
         app.state.sandbox.store.close()
+
+
+def _bound_socket(host: str, preferred_port: int | None, port: int) -> socket.socket:
+    """A socket bound to `preferred_port` if it is free, else to `port`."""
+    if preferred_port:
+        try:
+            return _bind(host, preferred_port)
+        except OSError:
+            pass  # taken (another sandbox, another program): `port` will do
+    return _bind(host, port)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
