@@ -5,35 +5,57 @@ the plan can tell a change the user made in the sheet from a change made in the 
 The table is one frame with two blocks side by side: `key`/`value` rows on the left, and the
 fingerprint table (`sheet`, `row`, `kind`, `id`, `fingerprint`) on the right, where `row` is the
 spreadsheet row number (the header is row 1) in the xlsx and in the CSV file alike.
+
+So that validation can tell, offline, which cell a person changed, each exported row also records
+(`RECORD_COLUMNS`): its `type`; for a value, the `parent` modifier id; `cells`, a 4-hex digest of
+each reference cell the plan ignores (`RECORDED_CELLS`: product SKU and name, a value's modifier
+name, read-only value cells), "...." where not recorded; and `fragile`, the exported text of the
+rare cells a spreadsheet program would rewrite (`fragile.is_fragile`) as a JSON object by column.
+They travel in the fingerprint cell itself, `fingerprint|type|parent|cells|fragile`, so the sheet
+keeps its columns and a workbook exported before them still reads (its record is blank: the checks
+that need it are skipped).
 The API token is never written: it travels in a header, and `api_url` is stripped of any
 credentials or query string before it is stored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 import pandas as pd
 
 from pipeline.normalise import fingerprint, modifier_payload, value_payload
-from pipeline.workbook.layout import FORMAT_VERSION, SHEETS, Column
+from pipeline.workbook.fragile import is_fragile
+from pipeline.workbook.layout import FORMAT_VERSION, SHEETS, Column, SheetKind, SheetSpec
 
 FINGERPRINT_DTYPES = {"sheet": "string", "row": "Int64", "kind": "string", "id": "Int64", "fingerprint": "string"}
 META_DTYPES = {"key": "string", "value": "string", **FINGERPRINT_DTYPES}
 # The table's columns, for the writers and the reader (read-only text and whole numbers).
 META_COLUMNS = tuple(Column(name, "int" if dtype == "Int64" else "text", "", editable=False)
                      for name, dtype in META_DTYPES.items())
+# What each exported row records besides its fingerprint (missing in workbooks exported before them).
+RECORD_DTYPES = {"type": "string", "parent": "Int64", "cells": "string", "fragile": "string"}
+RECORDED_CELLS: Final = {"modifiers": ("product_sku", "product_name"),
+                         "values": ("product_sku", "product_name", "display_name", "checked_value", "label")}
+ALWAYS_RECORDED: Final = {"values": ("display_name",)}  # editable on new rows, but it names an existing value's modifier
+DIGEST_CHARS: Final = 4
+NOT_RECORDED: Final = "." * DIGEST_CHARS
+_SEPARATOR: Final = "|"
+_FRAGILE_KINDS: Final = frozenset({"text", "list", "enum"})
 _KEYS = ("format_version", "store_hash", "api_url", "exported_at", "filters")
 _ENTITY = {"modifiers": ("modifier", "modifier_id"), "values": ("value", "value_id")}
 
 
 def empty_fingerprints() -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in FINGERPRINT_DTYPES.items()})
+    return pd.DataFrame({name: pd.Series([], dtype=dtype)
+                         for name, dtype in {**FINGERPRINT_DTYPES, **RECORD_DTYPES}.items()})
 
 
 def utc_now_iso() -> str:
@@ -70,7 +92,7 @@ class ExportMeta:
 
 
 def fingerprint_table(sheets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per data row of every sheet: where it is, what it is and its content digest."""
+    """One row per data row of every sheet: where it is, what it is, its content digest and its record."""
     parts = []
     for spec in SHEETS:
         sheet = sheets.get(spec.name)
@@ -84,10 +106,98 @@ def fingerprint_table(sheets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "kind": kind,
             "id": sheet[id_column].to_numpy(),
             "fingerprint": [fingerprint(payload(r)) for r in _records(sheet.drop(columns="action"))],
+            "type": sheet["type"].to_numpy(),
+            "parent": sheet["modifier_id"].to_numpy() if spec.kind == "values" else pd.NA,
+            "cells": recorded_cells(sheet, spec),
+            "fragile": fragile_cells(sheet, spec),
         }))
     if not parts:
         return empty_fingerprints()
-    return pd.concat(parts, ignore_index=True).astype(FINGERPRINT_DTYPES)
+    return pd.concat(parts, ignore_index=True).astype({**FINGERPRINT_DTYPES, **RECORD_DTYPES})
+
+
+def recorded_columns(spec: SheetSpec) -> list[tuple[int, str]]:
+    """(position in the `cells` record, column) of the reference cells `spec` records."""
+    always = ALWAYS_RECORDED.get(spec.kind, ())
+    return [(position, name) for position, name in enumerate(RECORDED_CELLS[spec.kind])
+            if name in spec.column_names and (name in always or not spec.column(name).editable)]
+
+
+def cell_digests(column: pd.Series) -> np.ndarray:
+    """A short digest of each cell's text as read back (blank, TRUE/FALSE, whole numbers, text)."""
+    codes, uniques = pd.factorize(column.astype("string"), use_na_sentinel=True)
+    digests = np.array([_digest(str(u)) for u in uniques] + [_digest("")], dtype=object)
+    return digests[codes]  # code -1 (blank) takes the last one
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=DIGEST_CHARS // 2).hexdigest()
+
+
+def recorded_cells(sheet: pd.DataFrame, spec: SheetSpec) -> np.ndarray:
+    """Each row's `cells` record."""
+    parts = [np.full(len(sheet), NOT_RECORDED, dtype=object) for _ in RECORDED_CELLS[spec.kind]]
+    for position, name in recorded_columns(spec):
+        parts[position] = cell_digests(sheet[name])
+    return np.array(["".join(cells) for cells in zip(*parts)], dtype=object) if parts else \
+        np.full(len(sheet), "", dtype=object)
+
+
+def fragile_cells(sheet: pd.DataFrame, spec: SheetSpec) -> np.ndarray:
+    """Each row's `fragile` record: {column: exported text} of its text cells a spreadsheet would rewrite."""
+    found: dict[int, dict[str, str]] = {}
+    for column in spec.columns:
+        if column.kind not in _FRAGILE_KINDS or column.name not in sheet.columns:
+            continue
+        texts = sheet[column.name].astype("string")
+        uniques = texts.dropna().unique()
+        fragile = {text for text in uniques.tolist() if is_fragile(text)}
+        if not fragile:
+            continue
+        for position in np.flatnonzero(texts.isin(fragile).fillna(False).to_numpy(bool)).tolist():
+            found.setdefault(position, {})[column.name] = texts.iat[position]
+    out = np.full(len(sheet), pd.NA, dtype=object)
+    for position, cells in found.items():
+        out[position] = json.dumps(cells, ensure_ascii=False, separators=(",", ":"))
+    return out
+
+
+def record_of(kind: SheetKind, fingerprints: pd.DataFrame) -> pd.DataFrame:
+    """The exported rows of one kind (modifiers or values) that carry a record, indexed by id."""
+    entity = _ENTITY[kind][0]
+    if "cells" not in fingerprints.columns:
+        return pd.DataFrame(columns=[*RECORD_DTYPES, "fingerprint"]).astype({**RECORD_DTYPES, "fingerprint": "string"})
+    table = fingerprints[(fingerprints["kind"] == entity).fillna(False).to_numpy(bool)
+                         & fingerprints["id"].notna().to_numpy(bool) & fingerprints["cells"].notna().to_numpy(bool)]
+    table = table.drop_duplicates("id")
+    return table.set_index(table["id"].astype("int64"))[[*RECORD_DTYPES, "fingerprint"]]
+
+
+def _composed(table: pd.DataFrame) -> pd.Series:
+    """The fingerprint cell as written: `fingerprint|type|parent|cells|fragile` where recorded."""
+    prints = table["fingerprint"].astype("string")
+    if "cells" not in table.columns or not len(table):
+        return prints
+    recorded = table["cells"].notna() & prints.notna()
+    if not recorded.any():
+        return prints
+    parent = table["parent"].astype("Int64").astype("string").fillna("")
+    composed = (prints + _SEPARATOR + table["type"].astype("string").fillna("") + _SEPARATOR + parent + _SEPARATOR
+                + table["cells"].astype("string") + _SEPARATOR + table["fragile"].astype("string").fillna(""))
+    return composed.where(recorded, prints)
+
+
+def _decomposed(prints: pd.Series) -> pd.DataFrame:
+    """The fingerprint and the record from the fingerprint cells as read (no record: blank)."""
+    parts = prints.astype("string").str.split(_SEPARATOR, n=4, expand=True, regex=False)
+    parts = parts.reindex(columns=range(5))
+    out = pd.DataFrame({"fingerprint": parts[0]}, index=prints.index)
+    recorded = parts[3].notna()
+    out["type"] = parts[1].where(recorded).replace("", pd.NA)
+    out["parent"] = pd.to_numeric(parts[2].where(recorded).replace("", pd.NA), errors="coerce")
+    out["cells"] = parts[3]
+    out["fragile"] = parts[4].where(recorded).replace("", pd.NA)
+    return out.astype({"fingerprint": "string", **RECORD_DTYPES})
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -111,6 +221,7 @@ def meta_to_frame(meta: ExportMeta) -> pd.DataFrame:
         "filters": json.dumps(meta.filters, sort_keys=True, ensure_ascii=False, default=str),
     }
     table = meta.fingerprints.reset_index(drop=True)
+    table = table.assign(fingerprint=_composed(table))
     n_rows = max(len(items), len(table))
     frame = pd.DataFrame({
         "key": pd.Series(list(items), dtype="string"),
@@ -142,14 +253,16 @@ def meta_from_frame(frame: pd.DataFrame, where: str) -> ExportMeta:
         filters = json.loads(raw_filters) if isinstance(raw_filters, str) and raw_filters else {}
     except json.JSONDecodeError as exc:
         raise ValueError(f"{where}: filters are not valid JSON: {exc}") from None
-    table = frame[list(FINGERPRINT_DTYPES)].dropna(how="all").reset_index(drop=True)
+    table = frame[list(FINGERPRINT_DTYPES)].dropna(how="all").reset_index(drop=True).astype(FINGERPRINT_DTYPES)
+    record = _decomposed(table["fingerprint"])
+    table = table.assign(**{name: record[name] for name in record.columns})
     return ExportMeta(
         store_hash=_text(items["store_hash"]),
         api_url=_text(items["api_url"]),
         exported_at=_text(items["exported_at"]),
         filters=filters,
         format_version=version,
-        fingerprints=table.astype(FINGERPRINT_DTYPES),
+        fingerprints=table,
     )
 
 

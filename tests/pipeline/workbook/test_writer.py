@@ -237,7 +237,8 @@ def test_metadata_records_the_export_and_a_fingerprint_per_row(workbook, frames)
         id_column = "modifier_id" if spec.kind == "modifiers" else "value_id"
         for index, fp in digest.items():
             expected[(spec.name, index + 2)] = (sheet.at[index, id_column], fp)
-    for sheet_name, row, kind, entity_id, fp in table:
+    for sheet_name, row, kind, entity_id, cell in table:
+        fp = cell.split("|", 1)[0]  # the cell also carries the row's record (meta.RECORD_DTYPES)
         assert expected[(sheet_name, row)] == (entity_id, fp)
         id_header = "modifier_id" if kind == "modifier" else "value_id"
         column = [c.value for c in workbook[sheet_name][1]].index(id_header) + 1
