@@ -8,7 +8,12 @@ and still download while the sandbox runs. The sandboxes here are real, on 127.0
 from __future__ import annotations
 
 import asyncio
+import csv
+import json
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,7 +53,8 @@ async def _image_urls(store: StoreConnection) -> dict[tuple[str, str, str], str]
             for product in body["data"]:
                 for modifier in product.get("modifiers") or []:
                     for value in modifier["option_values"]:
-                        for url in (value["adjusters"].get("image_url"), (value.get("value_data") or {}).get("image_url")):
+                        data = value.get("value_data") or {}
+                        for url in (value["adjusters"].get("image_url"), data.get("image_url")):
                             if url:
                                 found[(product["sku"], modifier["display_name"], value["label"])] = url
             if page >= body["meta"]["pagination"]["total_pages"]:
@@ -118,7 +124,8 @@ def test_a_sandbox_image_goes_to_the_store_only_for_a_local_sandbox():
     local = ImagePolicy.for_stores("https://api.bigcommerce.com/stores/x/v3", "http://127.0.0.1:5123/stores/s/v3")
     url = httpx.URL("http://localhost:8765/_sandbox/images/seed/value-11.png")
     assert local.served_url(url) == httpx.URL("http://127.0.0.1:5123/_sandbox/images/seed/value-11.png")
-    assert local.served_url(httpx.URL("http://localhost:8765/other.png")) == httpx.URL("http://localhost:8765/other.png")
+    other = httpx.URL("http://localhost:8765/other.png")
+    assert local.served_url(other) == other, "only the sandbox's image paths"
     public = httpx.URL("https://cdn.example.com/_sandbox/images/seed/value-11.png")
     assert local.served_url(public) == public, "only loopback hosts are the sandbox's"
     remote = ImagePolicy.for_stores("https://api.bigcommerce.com/stores/x/v3")
@@ -149,3 +156,52 @@ def test_an_image_origin_is_an_origin():
         "http://localhost:8765"
     with pytest.raises(ValueError, match="image_origin"):
         SandboxConfig(data_dir=Path("x"), image_origin="http://localhost:8765/images")
+
+
+def _bcmod(cwd: Path, sandbox_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`bcmod ARGS` in its own process, from `cwd`, with no real store configured."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BIGCOMMERCE_")}
+    env |= {"BCMOD_SANDBOX_DIR": str(sandbox_dir), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "pipeline.cli.main", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _edit_an_imaged_row(folder: Path) -> str:
+    """Give the first choice value with an image a new price adjustment, in the CSV export; its label."""
+    path = folder / "choice_values.csv"
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    row = next(r for r in rows if r["image_url"])
+    row["price_adjuster"], row["price_adjuster_value"] = "relative", "3.25"
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return row["label"]
+
+
+@pytest.mark.e2e
+def test_two_folders_one_store_an_untouched_export_plans_nothing_and_an_imaged_row_applies(tmp_path):
+    store, here, there = tmp_path / "store", tmp_path / "here", tmp_path / "there"
+    here.mkdir(), there.mkdir()
+    exported = _bcmod(here, store, "export", "--out", str(here / "exp"), "--csv")
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stderr.startswith(f"Store: the embedded sandbox store in {store.resolve()}")
+    folder = next((here / "exp").iterdir())
+
+    planned = _bcmod(there, store, "plan", str(folder), "--json")
+    assert planned.returncode == 0, planned.stderr + planned.stdout
+    summary = json.loads(planned.stdout)
+    assert summary["store"]["sandbox_dir"] == str(store.resolve())
+    shown = _bcmod(there, store, "plan", str(folder))
+    assert shown.returncode == 0 and "changed in the store" not in shown.stdout, shown.stdout
+    assert "0 to create, 0 to update, 0 to delete, 0 images to upload" in shown.stdout
+    assert not (here / ".sandbox").exists() and not (there / ".sandbox").exists()
+
+    label = _edit_an_imaged_row(folder)
+    applied = _bcmod(there, store, "apply", str(folder), "--yes")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "conflict" not in applied.stdout.lower(), applied.stdout
+    again = _bcmod(here, store, "plan", str(folder))
+    assert again.returncode == 0 and "changed in the store" not in again.stdout, again.stdout
+    assert "0 to create, 0 to update, 0 to delete" in again.stdout, (label, again.stdout)
