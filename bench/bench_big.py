@@ -121,7 +121,8 @@ def edit_sort_orders(source: Path, target: Path, sheet: str, share: float) -> in
     edited = 0
     with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
         parts = _sheet_parts(src)
-        wanted = {part for name, part in parts.items() if name == sheet or re.fullmatch(re.escape(sheet) + r" \(\d+\)", name)}
+        continuation = re.compile(re.escape(sheet) + r" \(\d+\)")
+        wanted = {part for name, part in parts.items() if name == sheet or continuation.fullmatch(name)}
         for info in src.infolist():
             if info.filename not in wanted:
                 out.writestr(info, src.read(info.filename))
@@ -145,8 +146,10 @@ def edit_sort_orders(source: Path, target: Path, sheet: str, share: float) -> in
 def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
     workbook = archive.read("xl/workbook.xml").decode()
     rels = archive.read("xl/_rels/workbook.xml.rels").decode()
-    targets = {m["id"]: m["target"] for m in re.finditer(r'<Relationship[^>]*?Id="(?P<id>[^"]+)"[^>]*?Target="(?P<target>[^"]+)"', rels)}
-    targets.update({m["id"]: m["target"] for m in re.finditer(r'<Relationship[^>]*?Target="(?P<target>[^"]+)"[^>]*?Id="(?P<id>[^"]+)"', rels)})
+    targets = {}
+    for element in re.findall(r"<Relationship\b[^>]*>", rels):
+        attributes = dict(re.findall(r'(\w+)="([^"]*)"', element))
+        targets[attributes["Id"]] = attributes["Target"]
     out = {}
     for m in re.finditer(r'<sheet [^>]*?name="(?P<name>[^"]+)"[^>]*?r:id="(?P<id>[^"]+)"', workbook):
         target = targets[m["id"]].lstrip("/")
@@ -203,7 +206,8 @@ def report(n: int, figures: dict[int, dict[str, dict[str, Any]]]) -> bool:
     for stage in MEASURED:
         figure = figures[n][stage]
         slope = figure["seconds"] / figures[base][stage]["seconds"]
-        within = figure["peak_mib"] < PEAK_BUDGET_MIB and (n == base or slope <= SLOPE_BUDGET) and checks.get(stage, True)
+        within = (figure["peak_mib"] < PEAK_BUDGET_MIB and (n == base or slope <= SLOPE_BUDGET)
+                  and checks.get(stage, True))
         ok &= within
         extra = {"validate": f", {figure.get('issues')} issues", "plan": f", {figure.get('operations')} operations"}
         record("big", f"{n:,} products: {stage}",

@@ -13,7 +13,8 @@ import itertools
 import random
 import struct
 import zlib
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, overload
 
 from pipeline.modifier_types import (
     DATE_LIMIT_MODES,
@@ -157,7 +158,7 @@ def _config(rng: random.Random, type_name: str) -> dict[str, Any]:
 def _values(rng: random.Random, counter: _Counter, type_name: str, product_id: int,
             ids: list[int]) -> list[dict[str, Any]]:
     count = rng.randint(4, 10)
-    others = [i for i in ids if i != product_id]
+    others = _AllBut(ids, product_id)
     if type_name.startswith("product_list"):
         count = min(count, len(others))
         targets = rng.sample(others, count) if count else []
@@ -178,6 +179,35 @@ def _values(rng: random.Random, counter: _Counter, type_name: str, product_id: i
             label = f"Add product {targets[position]}"
         values.append(_value(rng, counter, label, position, value_data, is_default=position == default_index, n=n))
     return values
+
+
+class _AllBut(Sequence[int]):
+    """`[i for i in ids if i != product_id]` without building it: the ids are consecutive, so this is
+    O(1) where the list made the catalog quadratic (100k products took hours). `rng.sample` draws
+    the same items from it, so the catalog is the same."""
+
+    def __init__(self, ids: list[int], product_id: int) -> None:
+        self.ids = ids
+        self.skip = product_id - ids[0]
+        assert ids[self.skip] == product_id and ids[-1] - ids[0] == len(ids) - 1
+
+    def __len__(self) -> int:
+        return len(self.ids) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.ids[index + (index >= self.skip)]
 
 
 def _value(rng: random.Random, counter: _Counter, label: str, sort_order: int, value_data: dict | None,

@@ -368,7 +368,8 @@ class _Reader:
             elif shown.casefold() in by_folded:
                 found[table] = by_folded[shown.casefold()]
         unknown = [n for n in names if n not in found.values() and n not in ours
-                   and n.casefold() not in {o.casefold() for o in ours} and not (what == "sheet" and _continues(n, found))]
+                   and n.casefold() not in {o.casefold() for o in ours}
+                   and not (what == "sheet" and _continues(n, found))]
         for shown, table in expected.items():
             if table in found:
                 continue

@@ -1052,7 +1052,8 @@ def _with_continuations(sheets: Mapping[str, SheetNotes], titles: Iterable[str])
         match = _CONTINUATION.match(title)
         family = specs.get(match["family"].casefold()) if match else None
         if family is not None and title.casefold() not in specs:
-            specs[title.casefold()] = SheetNotes(family.header, family.header_look, family.width, default=family.default)
+            specs[title.casefold()] = SheetNotes(family.header, family.header_look, family.width,
+                                                 default=family.default)
     return specs
 
 
