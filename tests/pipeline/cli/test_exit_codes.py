@@ -91,7 +91,7 @@ def test_rows_only_the_store_changed_are_kept_counted_and_exit_0(store, tmp_path
     change_in_store(store, row, label="Changed by another app")
     planned = store.invoke("plan", str(workbook))
     assert planned.exit_code == ExitCode.OK, planned.output
-    assert planned.output.lstrip().startswith("No changes: the store already matches")
+    assert planned.stdout.lstrip().startswith("No changes: the store already matches")  # the store line is on stderr
     assert f"  1  {KEPT_REASON}" in planned.output and f"{VALUES} row 2:" not in planned.output
     verbose = store.invoke("plan", str(workbook), "--verbose")
     assert f"  {VALUES} row 2: {KEPT_REASON}" in verbose.output
@@ -145,7 +145,7 @@ def test_3_for_a_refusal_which_is_not_no_changes(store, tmp_path) -> None:
     planned = store.invoke("plan", str(workbook))
     assert planned.exit_code == ExitCode.NOT_APPLIED, planned.output
     assert "No changes" not in planned.output
-    assert planned.output.lstrip().startswith("Nothing can be changed in the store: 1 row you edited in")
+    assert planned.stdout.lstrip().startswith("Nothing can be changed in the store: 1 row you edited in")
     refusal, reason, summary = last_lines(planned.output, 3)
     assert refusal.startswith("Not applied: 1 row refused")
     assert reason.startswith(f"  {VALUES} row {row}: BigCommerce's API has no way to remove a value's image")
