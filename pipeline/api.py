@@ -135,14 +135,17 @@ async def plan(
     Raises `pipeline.plan.build.PlanRefused` (its `.outcome.issues` say why) when the file has
     problems. `prune` also deletes what the file's products no longer list; `force` applies rows
     the store changed since the export too."""
+    from pipeline.apply import Journal
     from pipeline.client import BigCommerceClient
     from pipeline.connection import store_hash_of
     from pipeline.plan.build import plan_workbook
 
-    settings = _store(settings)
+    settings, path = _store(settings), Path(path)
+    # as `bcmod plan`: images an earlier apply of this file uploaded are not taken for someone else's
+    uploaded = Journal.for_workbook(path).own_uploads(path.parent)
     async with BigCommerceClient(settings, transport=transport) as client:
-        planned, _ = await plan_workbook(Path(path), client, prune=prune, force=force,
-                                         expected_store_hash=store_hash_of(settings))
+        planned, _ = await plan_workbook(path, client, prune=prune, force=force,
+                                         expected_store_hash=store_hash_of(settings), uploaded=uploaded)
     return planned
 
 
