@@ -9,7 +9,9 @@ the reader already reported is not reported again by the schemas.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
@@ -21,6 +23,7 @@ from pipeline.client import BigCommerceClient, BigCommerceError
 from pipeline.settings import Settings
 from pipeline.validate.issues import Issue, shown_value
 from pipeline.validate.reading import ReadResult, read_for_validation
+from pipeline.validate.against_export import fill_value_types
 from pipeline.validate.report import sort_issues
 from pipeline.validate.run import validate_sheets
 from pipeline.workbook.layout import ACTION_DELETE, SHEETS
@@ -31,6 +34,19 @@ ID_CHUNK: Final = 200  # ids per request: a short URL, and one page at limit 250
 # `id` always comes back but is not in the spec's include_fields enum: ask for one small field
 ID_LOOKUP_FIELDS = "sku"
 PRODUCT_ID_COLUMNS: Final = ("product_id", "linked_product_id")
+# `--accept-excel-changes`: cells a spreadsheet program rewrote are sent as they are now. A context
+# variable, so the plan and apply (which validate through `validate_file_async`) follow the flag too.
+ACCEPT_EXCEL_CHANGES: ContextVar[bool] = ContextVar("bcmod_accept_excel_changes", default=False)
+
+
+@contextmanager
+def accepting_excel_changes(accept: bool = True) -> Iterator[None]:
+    """Validate (and so plan and apply) with the cells a spreadsheet program rewrote accepted."""
+    token = ACCEPT_EXCEL_CHANGES.set(accept)
+    try:
+        yield
+    finally:
+        ACCEPT_EXCEL_CHANGES.reset(token)
 
 
 @dataclass
@@ -60,10 +76,12 @@ def validate_file(
     expected_store_hash: str | None = None,
     known_product_ids: set[int] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    accept_excel_changes: bool | None = None,
 ) -> ValidationOutcome:
     """Validate `path` (an .xlsx, a folder of CSV files or a zip of them); see `validate_file_async`."""
     return asyncio.run(validate_file_async(path, settings=settings, expected_store_hash=expected_store_hash,
-                                           known_product_ids=known_product_ids, transport=transport))
+                                           known_product_ids=known_product_ids, transport=transport,
+                                           accept_excel_changes=accept_excel_changes))
 
 
 async def validate_file_async(
@@ -73,19 +91,24 @@ async def validate_file_async(
     expected_store_hash: str | None = None,
     known_product_ids: set[int] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    accept_excel_changes: bool | None = None,
 ) -> ValidationOutcome:
     """Read, check and (with `settings`) look the product ids up in the store; never raises for bad input.
 
     `settings`: the store the file is meant for. Its hash is the expected store (unless
     `expected_store_hash` is given) and the product ids the file mentions are looked up there.
     `known_product_ids`: the store's product ids when already known (no request is sent).
-    Without either, product ids are not checked for existence.
+    Without either, product ids are not checked for existence. `accept_excel_changes`: cells a
+    spreadsheet program rewrote are not issues (None: as `accepting_excel_changes` says).
     """
+    if accept_excel_changes is None:
+        accept_excel_changes = ACCEPT_EXCEL_CHANGES.get()
     if settings is not None and expected_store_hash is None:
         from pipeline.connection import store_hash_of
 
         expected_store_hash = store_hash_of(settings)
     read = read_for_validation(Path(path), expected_store_hash=expected_store_hash)
+    read.sheets = fill_value_types(read.sheets)  # the plan builds new values with their modifier's type
     issues = list(read.issues)
     requests = 0
     if read.format is not None:
@@ -97,7 +120,7 @@ async def validate_file_async(
                 issues.append(Issue(read.file, None, None, None, None,
                                     f"the product ids could not be checked against the store ({exc}); try again, "
                                     "or validate with --offline to skip that check"))
-        issues += _schema_issues(read, known_product_ids)
+        issues += _schema_issues(read, known_product_ids, accept_excel_changes=accept_excel_changes)
         if known_product_ids is not None:
             issues += missing_product_issues(read.sheets, read.files, known_product_ids)
     issues = sort_issues(_unique(issues))
@@ -105,9 +128,11 @@ async def validate_file_async(
                              len(known_product_ids) if known_product_ids is not None else None)
 
 
-def _schema_issues(read: ReadResult, known_product_ids: set[int] | None) -> list[Issue]:
+def _schema_issues(read: ReadResult, known_product_ids: set[int] | None, *,
+                   accept_excel_changes: bool = False) -> list[Issue]:
     """The schemas' and cross-row checks' issues, minus cells and columns the reader reported."""
-    found = validate_sheets(read.sheets, file=read.file, known_product_ids=known_product_ids)
+    found = validate_sheets(read.sheets, file=read.file, known_product_ids=known_product_ids, meta=read.meta,
+                            accept_excel_changes=accept_excel_changes)
     cells = {(i.sheet, i.row, i.column) for i in read.issues if i.row is not None and i.column is not None}
     columns = {(i.sheet, i.column) for i in read.issues if i.row in (None, 1) and i.column is not None}
     kept: list[Issue] = []

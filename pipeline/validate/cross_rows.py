@@ -17,6 +17,9 @@ Decisions:
   things at once. The fix is to mark the values delete too (or remove their rows).
 - Labels are unique per modifier by exact text, spaces around ignored: BigCommerce treats `Red`
   and `red` as two labels but a shopper cannot see a trailing space.
+- A duplicate (id, label, display name) is reported on the row the person edited, not on the
+  untouched one it now repeats: `Tables.edited` tells them apart by the export's fingerprints
+  (without them, the later row is reported).
 """
 
 from __future__ import annotations
@@ -48,10 +51,32 @@ class Tables:
     `modifiers` of value i's modifier, or NO_LINK; `linked_by_id[i]` says how it was found.
     """
 
-    def __init__(self, sheets: Mapping[str, pd.DataFrame]) -> None:
+    def __init__(self, sheets: Mapping[str, pd.DataFrame],
+                 edited: Callable[[str, int], bool] | None = None) -> None:
         self.modifiers = _stack(sheets, "modifiers", MODIFIER_COLUMNS)
         self.values = _stack(sheets, "values", VALUE_COLUMNS)
         self.link, self.linked_by_id = link_values(self.modifiers, self.values)
+        self._edited = edited
+
+    def edited(self, table: pd.DataFrame, position: int) -> bool:
+        """Whether the person changed this row since the export (False when it cannot be told)."""
+        if self._edited is None:
+            return False
+        return self._edited(str(table["sheet"].iat[position]), int(table["row"].iat[position]))
+
+    def edited_last(self, table: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+        """`keys` (indexed by table position) with, among rows sharing a key, the untouched rows first,
+        so `_repeats` reports the edited ones."""
+        if self._edited is None:
+            return keys
+        shared = keys.duplicated(keep=False).to_numpy(bool)
+        if not shared.any():
+            return keys
+        later = np.zeros(len(keys), dtype=bool)
+        later[shared] = [self.edited(table, p) for p in keys.index[shared].tolist()]
+        if not later.any():
+            return keys
+        return keys.iloc[np.argsort(later, kind="stable")]
 
     def modifier_ref(self, position: int) -> str:
         modifiers = self.modifiers
@@ -171,7 +196,8 @@ def duplicate_ids(tables: Tables, report: _Report) -> None:
     """A modifier id on two modifier rows, or a value id on two value rows."""
     for table, column, what in ((tables.modifiers, "modifier_id", "modifier"), (tables.values, "value_id", "value")):
         ids = table[[column]].astype(object)
-        for position, earlier, (item,) in _repeats(ids[table[column].notna().to_numpy(bool)]):
+        ids = tables.edited_last(table, ids[table[column].notna().to_numpy(bool)])
+        for position, earlier, (item,) in _repeats(ids):
             report.add(table, position, column, f"{column} {show_cell(item)} is also on {_rows_text(table, [earlier])}: "
                        f"each {what} must have exactly one row")
 
@@ -256,7 +282,7 @@ def one_default(tables: Tables, report: _Report) -> None:
     values = tables.values
     defaults = _kept_linked(tables) & values["is_default"].fillna(False).astype(bool).to_numpy()
     owners = pd.DataFrame({"owner": tables.link[defaults]}, index=np.flatnonzero(defaults))
-    for position, earlier, (owner,) in _repeats(owners):
+    for position, earlier, (owner,) in _repeats(tables.edited_last(values, owners)):
         report.add(values, position, "is_default", f"modifier {tables.modifier_name(owner)} already has its default "
                    f"on {_rows_text(values, [earlier])}: at most one value per modifier can have is_default TRUE")
 
@@ -268,7 +294,7 @@ def unique_labels(tables: Tables, report: _Report) -> None:
     kept = _kept_linked(tables) & labels.fillna("").ne("").to_numpy(bool)  # a blank label is reported as such
     keys = pd.DataFrame({"owner": tables.link[kept], "label": labels[kept].to_numpy(object)},
                         index=np.flatnonzero(kept))
-    for position, earlier, (owner, label) in _repeats(keys):
+    for position, earlier, (owner, label) in _repeats(tables.edited_last(values, keys)):
         report.add(values, position, "label", f"label {label!r} is already used by {_rows_text(values, [earlier])} "
                    f"of modifier {tables.modifier_name(owner)}: labels must be unique within a modifier")
 
@@ -278,7 +304,7 @@ def unique_display_names(tables: Tables, report: _Report) -> None:
     modifiers = tables.modifiers
     kept = ~modifiers["deleted"].to_numpy(bool) & modifiers["name_key"].fillna("").ne("").to_numpy(bool)
     keys = modifiers.loc[kept, ["product_id", "name_key"]].astype(object)
-    for position, earlier, (product, name) in _repeats(keys):
+    for position, earlier, (product, name) in _repeats(tables.edited_last(modifiers, keys)):
         report.add(modifiers, position, "display_name", f"product {show_cell(product)} already has a modifier named "
                    f"{name!r} ({_rows_text(modifiers, [earlier])}): display names must be unique per product, "
                    "because they link new values to their modifier")
@@ -361,12 +387,15 @@ CROSS_ROW_RULES: Final[tuple[Rule, ...]] = (
 
 
 def cross_row_issues(sheets: Mapping[str, pd.DataFrame], *, file: str,
-                     known_product_ids: set[int] | None = None) -> list[Issue]:
+                     known_product_ids: set[int] | None = None,
+                     edited: Callable[[str, int], bool] | None = None) -> list[Issue]:
     """Every cross-row problem of the sheets (typed frames indexed by Excel row).
 
     `known_product_ids`: the store's product ids, for product-list values; None skips that check.
+    `edited(sheet, row)`: whether the person changed that row since the export, so that a
+    duplicate is reported on the edited row; None reports the later row.
     """
-    tables = Tables(sheets)
+    tables = Tables(sheets, edited)
     report = _Report(file)
     for rule in CROSS_ROW_RULES:
         rule(tables, report)

@@ -5,6 +5,12 @@ sheet holding several types (Choice modifiers: dropdown, radio_buttons, rectangl
 checks each row with exactly its own rules. A row whose type is blank, unknown or belongs to
 another sheet gets one issue on its `type` cell and no other row-level check, since which rules
 apply to it is not known. Nothing here talks to the store.
+
+With the export's metadata, rows are also set against what was exported (`against_export`): a
+changed modifier type, a value moved to another modifier, edits in read-only columns and cells a
+spreadsheet program rewrote are issues on their cells, and what other checks say about the same
+edits (a value "of the wrong type" under a retyped modifier) is left out. A new value row's type
+is taken from its modifier row.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ import pandas as pd
 
 from pipeline.gc_pause import gc_paused
 from pipeline.modifier_types import TYPE_NAMES
+from pipeline.validate.against_export import ExportCheck, fill_value_types
 from pipeline.validate.cross_rows import cross_row_issues
 from pipeline.validate.issues import Issue, shown_value
 from pipeline.validate.schemas import MODIFIER_MODELS, VALUE_MODELS, check_rows
 from pipeline.workbook.layout import SHEETS, SheetSpec
+from pipeline.workbook.meta import ExportMeta
 
 _SHEET_ORDER: Final = {spec.name: position for position, spec in enumerate(SHEETS)}
 _COLUMN_ORDER: Final = {spec.name: {c: i for i, c in enumerate(spec.column_names)} for spec in SHEETS}
@@ -27,18 +35,26 @@ _COLUMN_ORDER: Final = {spec.name: {c: i for i, c in enumerate(spec.column_names
 
 @gc_paused()
 def validate_sheets(sheets: Mapping[str, pd.DataFrame], *, file: str,
-                    known_product_ids: set[int] | None = None) -> list[Issue]:
+                    known_product_ids: set[int] | None = None, meta: ExportMeta | None = None,
+                    accept_excel_changes: bool = False) -> list[Issue]:
     """Every problem of the sheets (as `read_sheets` returns them), sorted by sheet, row and column.
 
     `known_product_ids`: the store's product ids, to check product-list values against; None skips
-    that check. Sheets missing from `sheets` count as empty; other keys are ignored.
+    that check. Sheets missing from `sheets` count as empty; other keys are ignored. `meta`: the
+    export's metadata, to set the rows against what was exported (None skips that).
+    `accept_excel_changes`: cells a spreadsheet program rewrote are not issues.
     """
+    sheets = fill_value_types(sheets)
     issues: list[Issue] = []
     for spec in SHEETS:
         frame = sheets.get(spec.name)
         if frame is not None and len(frame):
             issues += sheet_issues(frame, spec, file=file)
-    issues += cross_row_issues(sheets, file=file, known_product_ids=known_product_ids)
+    exported = ExportCheck(sheets, meta, file=file, accept_excel_changes=accept_excel_changes)
+    issues += cross_row_issues(sheets, file=file, known_product_ids=known_product_ids,
+                               edited=exported.edited if exported.prints else None)
+    if exported.has_record:
+        issues = [i for i in issues if exported.keep(i)] + exported.issues
     return sorted(issues, key=issue_order)
 
 
@@ -59,6 +75,9 @@ def sheet_issues(frame: pd.DataFrame, spec: SheetSpec, *, file: str) -> list[Iss
 
 def _type_message(value: object, spec: SheetSpec) -> str:
     choices = ", ".join(spec.types)
+    if (value is None or value is pd.NA or not str(value).strip()) and spec.kind == "values":
+        return ("a value's type is its modifier's, and no modifier row matches this value's modifier_id (or its "
+                "product_id and display_name)")
     if value is None or value is pd.NA or not str(value).strip():
         return f"type is required: one of {choices}"
     text = str(value)

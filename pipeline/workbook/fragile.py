@@ -75,7 +75,7 @@ def damage_cause(exported: str, now: str | None) -> str | None:
     if now is None or now == exported:
         return None
     number = spreadsheet_number(exported)
-    if number is not None and _same_number(number, now):
+    if number is not None and _same_number(number, now, rounded=len(_DIGITS.findall(exported)) >= LONG_DIGITS):
         stripped = exported.strip().lstrip("+-")
         if re.match(r"^0\d", stripped):
             return "a spreadsheet program dropped the leading zeros (it read the text as a number)"
@@ -95,8 +95,9 @@ def damage_cause(exported: str, now: str | None) -> str | None:
     return None
 
 
-def _same_number(number: float, now: str) -> bool:
-    """`now` is the number (as a cell's value or as a spreadsheet writes it: 1.23457E+15, 1,000)."""
+def _same_number(number: float, now: str, *, rounded: bool) -> bool:
+    """`now` is the number (as a cell's value or as a spreadsheet writes it: 1.23457E+15, 1,000);
+    `rounded`: the number is too long for a spreadsheet to keep every digit."""
     text = now.strip().replace(",", "")
     try:
         value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
@@ -107,8 +108,7 @@ def _same_number(number: float, now: str) -> bool:
     if value == number:
         return True
     # written rounded (scientific notation with 6 significant digits, or 15 kept digits)
-    return "e" in text.lower() and math.isclose(value, number, rel_tol=5e-6) or \
-        math.isclose(value, float(f"{number:.15g}"), rel_tol=1e-15)
+    return (rounded or "e" in text.lower()) and math.isclose(value, number, rel_tol=5e-6)
 
 
 def _date_with(now: str, numbers: set[int]) -> bool:
