@@ -47,6 +47,7 @@ from pipeline.plan.build import PlanRefused, plan_workbook
 from pipeline.plan.diff import OwnUpload
 from pipeline.plan.operations import Plan
 from pipeline.plan.render import plan_summary, render_plan
+from pipeline.validate.command import accepting_excel_changes
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_NOT_APPLIED, EXIT_CANCELLED = (ExitCode.OK, ExitCode.PROBLEMS, ExitCode.NOT_APPLIED,
                                                             ExitCode.CANCELLED)
@@ -60,6 +61,8 @@ FORCE = typer.Option(False, "--force", help="Apply your rows even where the stor
 SANDBOX = typer.Option(DEFAULT_SANDBOX_DIR, "--sandbox-dir", show_default=False,
                        help="Folder of the embedded sandbox store, used when no store is configured (default: "
                        "$BCMOD_SANDBOX_DIR, else bcmod/sandbox in your data folder, e.g. ~/.local/share).")
+ACCEPT_EXCEL = typer.Option(False, "--accept-excel-changes", help="Send cells a spreadsheet program rewrote "
+                            "(0017 -> 17, 1/2 -> a date, 22E1 -> 220) as they are now, instead of refusing them.")
 VERBOSE = typer.Option(False, "--verbose", "-v", help="List every row left alone, refused or in conflict, not only "
                        "the counts by reason.")
 
@@ -73,15 +76,16 @@ async def _plan(file: Path, store: StoreConnection, *, prune: bool, force: bool,
 
 
 def make_plan(file: Path, store: StoreConnection, *, prune: bool, force: bool, as_json: bool,
-              verb: str = "Not planned") -> Plan:
+              verb: str = "Not planned", accept_excel_changes: bool = False) -> Plan:
     """Validate and plan, or print the file's problems and exit 1. The images earlier applies of this
     file uploaded (its journal knows) are told apart from images someone else set since the export."""
     uploaded = Journal.for_workbook(file).own_uploads(file.parent)
     try:
         with stage_bars(console, disable=as_json) as stages:
             stages.begin(f"checking {file.name}")
-            return asyncio.run(_plan(file, store, prune=prune, force=force,
-                                     progress=stages.bar("reading the store"), uploaded=uploaded))
+            with accepting_excel_changes(accept_excel_changes):
+                return asyncio.run(_plan(file, store, prune=prune, force=force,
+                                         progress=stages.bar("reading the store"), uploaded=uploaded))
     except PlanRefused as refused:
         show_outcome(file, refused.outcome, as_json=as_json, annotated=None)
         if not as_json:
@@ -97,6 +101,7 @@ def plan(
     force: bool = FORCE,
     verbose: bool = VERBOSE,
     sandbox_dir: Path | None = SANDBOX,
+    accept_excel_changes: bool = ACCEPT_EXCEL,
 ) -> None:
     """Show what applying the edited file would change in the store; sends no writes.
 
@@ -105,7 +110,8 @@ def plan(
         with open_store(sandbox_dir=sandbox_dir) as store:
             if not as_json:  # the JSON names it in its `store` field
                 typer.echo(store.description, err=True)
-            result = make_plan(file, store, prune=prune, force=force, as_json=as_json)
+            result = make_plan(file, store, prune=prune, force=force, as_json=as_json,
+                               accept_excel_changes=accept_excel_changes)
     except BigCommerceError as exc:
         err_console.print(f"[red]plan failed:[/red] {exc}")
         raise typer.Exit(EXIT_PROBLEMS) from None
@@ -208,6 +214,7 @@ def apply(
     force: bool = FORCE,
     verbose: bool = VERBOSE,
     sandbox_dir: Path | None = SANDBOX,
+    accept_excel_changes: bool = ACCEPT_EXCEL,
 ) -> None:
     """Apply the edited file to the store: validate, plan, confirm, back up, write, report.
 
@@ -235,7 +242,8 @@ def apply(
                 request = run_request("apply", file, store.store_hash, prune=prune, force=force)
                 the_plan, resumed = resume_or_plan(
                     file, Journal.for_workbook(file), request, as_json=as_json,
-                    plan=lambda: make_plan(file, store, prune=prune, force=force, as_json=as_json, verb="Not applied"))
+                    plan=lambda: make_plan(file, store, prune=prune, force=force, as_json=as_json, verb="Not applied",
+                                           accept_excel_changes=accept_excel_changes))
             if not as_json:
                 render_plan(the_plan, console, verbose=verbose)
             if not the_plan.operations:

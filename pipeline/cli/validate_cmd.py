@@ -35,19 +35,21 @@ SANDBOX_OPTION = typer.Option(DEFAULT_SANDBOX_DIR, "--sandbox-dir", show_default
                               "$BCMOD_SANDBOX_DIR, else bcmod/sandbox in your data folder, e.g. ~/.local/share).")
 
 
-def run_validation(file: Path, *, offline: bool, sandbox_dir: Path | None, quiet: bool) -> ValidationOutcome:
+def run_validation(file: Path, *, offline: bool, sandbox_dir: Path | None, quiet: bool,
+                   accept_excel_changes: bool = False) -> ValidationOutcome:
     """Validate `file` against the configured store (or the embedded sandbox), or offline."""
     if offline:
         with stage_bars(console, disable=quiet) as stages:
             stages.begin(f"checking {file.name}")
-            return validate_file(file)
+            return validate_file(file, accept_excel_changes=accept_excel_changes)
     try:
         with open_store(sandbox_dir=sandbox_dir) as store:
             if not quiet:
                 typer.echo(store.description, err=True)
             with stage_bars(console, disable=quiet) as stages:
                 stages.begin(f"checking {file.name}")
-                return validate_file(file, settings=store.settings, expected_store_hash=store.store_hash)
+                return validate_file(file, settings=store.settings, expected_store_hash=store.store_hash,
+                                     accept_excel_changes=accept_excel_changes)
     except BigCommerceError as exc:  # only raised before the file is read (the store is unreachable)
         err_console.print(f"[red]cannot reach the store:[/red] {exc} (use --offline to validate without it)")
         raise typer.Exit(EXIT_PROBLEMS) from None
@@ -77,9 +79,12 @@ def validate(
                                           "problems marked (an errors.csv for CSV files).", show_default=False),
     offline: bool = OFFLINE_OPTION,
     sandbox_dir: Path | None = SANDBOX_OPTION,
+    accept_excel_changes: bool = typer.Option(False, "--accept-excel-changes", help="Do not report cells a "
+                                              "spreadsheet program rewrote (0017 -> 17, 1/2 -> a date, 22E1 -> 220)."),
 ) -> None:
     """Check an edited export and list every problem at once; nothing is sent to the store."""
-    outcome = run_validation(file, offline=offline, sandbox_dir=sandbox_dir, quiet=as_json)
+    outcome = run_validation(file, offline=offline, sandbox_dir=sandbox_dir, quiet=as_json,
+                             accept_excel_changes=accept_excel_changes)
     show_outcome(file, outcome, as_json=as_json, annotated=annotated)
     raise typer.Exit(EXIT_PROBLEMS if outcome.issues else EXIT_CLEAN)
 

@@ -274,3 +274,27 @@ def test_the_record_is_small(xlsx):
     book.close()
     plain = [c for c in cells if "{" not in c]
     assert max(len(c) for c in plain) <= 16 + 1 + 24 + 1 + 10 + 1 + 20 + 1
+
+
+def test_bcmod_validate_refuses_the_damage_and_accepts_it_with_the_flag(folder):
+    from typer.testing import CliRunner
+
+    from pipeline.cli.main import app
+
+    edit_csv(folder, VALUES, lambda rows: rows[_csv_row(rows, label="0017") - 1].__setitem__(
+        csv_column(rows, "label"), "17"))
+    refused = CliRunner().invoke(app, ["validate", "--offline", "--json", str(folder)])
+    assert refused.exit_code == 1, refused.output
+    assert "leading zeros" in refused.output
+    accepted = CliRunner().invoke(app, ["validate", "--offline", "--accept-excel-changes", str(folder)])
+    assert accepted.exit_code == 0, accepted.output
+
+
+def test_plan_and_apply_offer_the_flag():
+    from typer.testing import CliRunner
+
+    from pipeline.cli.main import app
+
+    for command in ("plan", "apply"):
+        shown = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert "--accept-excel-changes" in shown.output
