@@ -109,7 +109,12 @@ async def export_modifiers(
             logger.info("no earlier successful export of %s recorded: full export", key)
         filters = ExtractFilters(product_ids=tuple(product_ids or ()), skus=tuple(skus or ()), since=since_at)
         logger.info("window: %s", window_text(since_at))
-        products = await extract_task(api_url, store_hash, token_secret_block, filters, concurrency, token_env)
+        try:
+            products = await extract_task(api_url, store_hash, token_secret_block, filters, concurrency, token_env)
+        except Exception:
+            logger.error("reading %s failed after %s requests in %s attempt(s)", key, tally.total(EXTRACT),
+                         len(tally.attempts(EXTRACT)))
+            raise
         summary = await write_task(products, str(out_dir), api_url, store_hash, filters, csv)
         summary.update(_report(started, since_at))
         if not (product_ids or skus) and (since_at is None or from_record):  # it read every change since

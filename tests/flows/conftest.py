@@ -8,6 +8,7 @@ operator would.
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import signal
@@ -135,3 +136,29 @@ def no_store_env(monkeypatch, tmp_path):
                  "BCMOD_STORE_SLOT_TIMEOUT", "BCMOD_SLOT_LOG_SECONDS", "BCMOD_EXPORT_URL_MAP"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .env here
+
+
+class RunLogLines(logging.Handler):
+    """Collects the messages of Prefect's run loggers (they do not propagate to the root logger)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def prefect_logs():
+    import prefect.main  # noqa: F401 - configures Prefect's logging (replacing handlers) on first import
+
+    handler = RunLogLines()
+    loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.bcmod")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)

@@ -87,7 +87,8 @@ def _limit(name: str):
 
 
 def test_a_wrong_token_fails_at_once_with_one_attempt_and_frees_the_slot(prefect_harness, no_store_env, tmp_path,
-                                                                         monkeypatch):
+                                                                         monkeypatch, prefect_logs):
+    logs = prefect_logs
     from flows.export_flow import export_modifiers
 
     store = f"wrongtoken{uuid.uuid4().hex[:6]}"
@@ -102,6 +103,7 @@ def test_a_wrong_token_fails_at_once_with_one_attempt_and_frees_the_slot(prefect
     runs = _task_runs(state.state_details.flow_run_id)
     assert [(r.name, r.run_count, r.state.type.value) for r in runs] == [(f"read {store}: whole catalog", 1, "FAILED")]
     assert requests == 1  # one request, never repeated by the client or by Prefect
+    assert any(line == f"reading {store} failed after 1 requests in 1 attempt(s)" for line in logs.lines), logs.lines
     limit = _limit(f"store:{store}")
     assert (limit.limit, limit.active_slots) == (1, 0)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

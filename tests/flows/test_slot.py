@@ -4,7 +4,6 @@ frees the slot of a holder whose run crashed; a live holder is waited for, never
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import socket
 import time
@@ -16,6 +15,7 @@ import pytest
 
 from pipeline.sandbox.config import SandboxConfig
 from pipeline.sandbox.server import serve_in_thread
+from tests.flows.conftest import RunLogLines
 from tests.flows.support import sandbox_requests
 from tests.stores import TEST_TOKEN
 
@@ -30,33 +30,7 @@ def store(tmp_path, no_store_env, monkeypatch):
         yield name, base
 
 
-class _Lines(logging.Handler):
-    """Collects the messages of Prefect's run loggers (they do not propagate to the root logger)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def prefect_logs():
-    import prefect.main  # noqa: F401 - configures Prefect's logging (replacing handlers) on first import
-
-    handler = _Lines()
-    loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.bcmod")]
-    for logger in loggers:
-        logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        for logger in loggers:
-            logger.removeHandler(handler)
-
-
-def _waiting_lines(logs: _Lines) -> list[str]:
+def _waiting_lines(logs: RunLogLines) -> list[str]:
     return [line for line in logs.lines if line.startswith("waiting for the store slot")]
 
 
