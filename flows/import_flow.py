@@ -22,6 +22,7 @@ from flows.retry import retry_transient
 from flows.slot import store_slot
 from flows.store import aresolve_settings, store_key
 from pipeline.apply import Journal, apply_plan, write_results
+from pipeline.apply.lock import workbook_lock
 from pipeline.client import BigCommerceClient
 from pipeline.connection import store_hash_of
 from pipeline.plan.build import PlanRefused, plan_workbook
@@ -46,8 +47,10 @@ async def plan_task(workbook: str, api_url: str | None, store_hash: str | None, 
     settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
     async with BigCommerceClient(settings) as client:
         try:
-            plan, _ = await plan_workbook(Path(workbook), client, prune=prune, force=force,
-                                          expected_store_hash=store_hash_of(settings))
+            path = Path(workbook)  # the images earlier imports of this file uploaded count as its own
+            plan, _ = await plan_workbook(path, client, prune=prune, force=force,
+                                          expected_store_hash=store_hash_of(settings),
+                                          uploaded=Journal.for_workbook(path).own_uploads(path.parent))
         except PlanRefused as refused:
             issues = refused.outcome.issues
             shown = "; ".join(str(i) for i in issues[:20])
@@ -68,13 +71,15 @@ async def apply_task(plan_path: str, api_url: str | None, store_hash: str | None
     settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
     plan = Plan.load(Path(plan_path))
     workbook = Path(plan.workbook)
-    async with BigCommerceClient(settings) as client:
-        try:
-            result = await apply_plan(plan, client, workbook_dir=workbook.parent,
-                                      journal=Journal.for_workbook(workbook), concurrency=concurrency)
-        finally:
-            tally.record_attempt(APPLY, client.metrics.requests_sent)
-    results = write_results(result, workbook) if workbook.exists() else None
+    # one writer at a time, as `bcmod apply`: a CLI apply of the same workbook refuses meanwhile
+    with workbook_lock(workbook, "prefect import_modifiers"):
+        async with BigCommerceClient(settings) as client:
+            try:
+                result = await apply_plan(plan, client, workbook_dir=workbook.parent,
+                                          journal=Journal.for_workbook(workbook), concurrency=concurrency)
+            finally:
+                tally.record_attempt(APPLY, client.metrics.requests_sent)
+        results = write_results(result, workbook) if workbook.exists() else None
     summary = {"counts": result.counts(), "requests": result.requests, "writes": result.writes,
                "failed": len(result.failed), "seconds": result.seconds,
                "backup": str(result.backup_path) if result.backup_path else None,

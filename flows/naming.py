@@ -41,6 +41,21 @@ def import_run_name() -> str:
     return f"import-{store_label(p.get('api_url'), p.get('store_hash'))}-{utc_day()}"
 
 
+def restore_run_name() -> str:
+    p = _parameters()
+    return f"restore-{store_label(p.get('api_url'), p.get('store_hash'))}-{utc_day()}"
+
+
+def restore_plan_task_name(parameters: dict[str, Any]) -> str:
+    store = store_label(parameters.get("api_url"), parameters.get("store_hash"))
+    return f"plan the restore of {Path(str(parameters.get('backup'))).name} on {store}"
+
+
+def restore_apply_task_name(parameters: dict[str, Any]) -> str:
+    store = store_label(parameters.get("api_url"), parameters.get("store_hash"))
+    return f"restore {Path(str(parameters.get('backup'))).name} to {store}"
+
+
 def migrate_run_name() -> str:
     p = _parameters()
     source = store_label(p.get("source_api_url"), p.get("source_store_hash"))

@@ -88,3 +88,42 @@ def test_import_flow_reads_its_token_from_a_secret_block(prefect_harness, sandbo
     summary = result_of(state)
     assert summary["failed"] == 0 and summary["writes"] > 0
     assert summary["requests_all_attempts"] >= summary["requests"] and TEST_TOKEN not in json.dumps(summary)
+
+
+def _store_state(sandbox_url: str) -> dict:
+    """The store by natural key, image URLs left out (a re-uploaded image gets a URL of its own)."""
+    from pipeline.catalog_state import state_by_natural_key
+
+    products, page = [], 1
+    while True:
+        body = httpx.get(f"{sandbox_url}/catalog/products", headers={"X-Auth-Token": TEST_TOKEN},
+                         params={"include": "modifiers", "page": page, "limit": 10}).json()
+        products += body["data"]
+        if page >= body["meta"]["pagination"]["total_pages"]:
+            break
+        page += 1
+    state = state_by_natural_key(products)
+    for modifiers in state.values():
+        for modifier in modifiers.values():
+            for value in modifier["values"].values():
+                value["adjusters"].pop("image_url", None)
+    return state
+
+
+def test_restore_flow_undoes_an_import(prefect_harness, sandbox_url, tmp_path, monkeypatch):
+    from flows.export_flow import export_modifiers
+    from flows.import_flow import import_modifiers
+    from flows.restore_flow import restore_modifiers
+
+    monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", TEST_TOKEN)
+    original = _store_state(sandbox_url)
+    workbook = Path(result_of(run(export_modifiers, out=str(tmp_path / "x"), api_url=sandbox_url))["path"])
+    scripted_edit(workbook)
+    imported = result_of(run(import_modifiers, workbook=str(workbook), api_url=sandbox_url))
+    assert imported["writes"] > 0 and _store_state(sandbox_url) != original
+    state = run(restore_modifiers, backup=imported["backup"], api_url=sandbox_url)
+    assert state.is_completed(), state.message
+    restored = result_of(state)
+    assert restored["failed"] == 0 and restored["writes"] > 0 and Path(restored["backup"]).exists()
+    assert TEST_TOKEN not in json.dumps(restored)
+    assert _store_state(sandbox_url) == original
