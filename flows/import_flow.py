@@ -52,12 +52,22 @@ async def plan_task(workbook: str, api_url: str | None, store_hash: str | None, 
                                           expected_store_hash=store_hash_of(settings),
                                           uploaded=Journal.for_workbook(path).own_uploads(path.parent))
         except PlanRefused as refused:
-            issues = refused.outcome.issues
-            shown = "; ".join(str(i) for i in issues[:20])
-            return {"rejected": f"{len(issues)} problems in {workbook}, nothing sent: {shown}"}
+            return rejection(refused, workbook)
         finally:
             tally.record_attempt(PLAN, client.metrics.requests_sent)
-    path = Path(workbook).with_suffix(".plan.json").resolve()
+    return saved(plan, Path(workbook).with_suffix(".plan.json"))
+
+
+def rejection(refused: PlanRefused, file: str) -> dict[str, str]:
+    """A plan task's answer about a file with problems: returned, not raised (nothing to retry)."""
+    issues = refused.outcome.issues
+    shown = "; ".join(str(i) for i in issues[:20])
+    return {"rejected": f"{len(issues)} problems in {file}, nothing sent: {shown}"}
+
+
+def saved(plan: Plan, path: Path) -> dict[str, str]:
+    """Save `plan` before anything is written (a retried apply task applies this very plan)."""
+    path = path.resolve()
     plan.save(path)
     get_run_logger().info("%s", plan_summary(plan)["summary"])
     return {"plan": str(path)}

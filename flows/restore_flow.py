@@ -16,7 +16,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from flows import tally
-from flows.import_flow import WorkbookRejected
+from flows.import_flow import WorkbookRejected, rejection, saved
 from flows.naming import restore_apply_task_name, restore_plan_task_name, restore_run_name
 from flows.report import host
 from flows.retry import retry_transient
@@ -29,7 +29,6 @@ from pipeline.client import BigCommerceClient
 from pipeline.connection import store_hash_of
 from pipeline.plan.build import PlanRefused
 from pipeline.plan.operations import Plan
-from pipeline.plan.render import plan_summary
 from pipeline.restore import apply_restore, plan_restore
 
 PLAN, APPLY = "restore plan", "restore apply"
@@ -45,15 +44,10 @@ async def restore_plan_task(backup: str, api_url: str | None, store_hash: str | 
         try:
             plan = await plan_restore(Path(backup), client, expected_store_hash=store_hash_of(settings))
         except PlanRefused as refused:
-            issues = refused.outcome.issues
-            return {"rejected": f"{len(issues)} problems in {backup}, nothing sent: "
-                                + "; ".join(str(i) for i in issues[:20])}
+            return rejection(refused, backup)
         finally:
             tally.record_attempt(PLAN, client.metrics.requests_sent)
-    path = Path(backup).with_suffix(".restore-plan.json").resolve()
-    plan.save(path)
-    get_run_logger().info("%s", plan_summary(plan)["summary"])
-    return {"plan": str(path)}
+    return saved(plan, Path(backup).with_suffix(".restore-plan.json"))
 
 
 @task(name="apply the restore", task_run_name=restore_apply_task_name, retries=3, retry_delay_seconds=[10, 60, 300],
