@@ -165,18 +165,21 @@ async def apply(
     is journaled (`<workbook>.journal.jsonl`: running it again resumes), creates are matched by
     natural key so nothing is duplicated, and a failing operation is reported in the result
     (`.failed`, `.counts()`), never raised. Write the results workbook with
-    `pipeline.apply.write_results(result, workbook)`."""
+    `pipeline.apply.write_results(result, workbook)`. Like the CLI, it holds the workbook's lock
+    from before planning to the end (`LockHeld` if another apply of the same workbook runs)."""
     from pipeline.apply import Journal, apply_plan
+    from pipeline.apply.lock import workbook_lock
     from pipeline.client import BigCommerceClient
 
     settings = _store(settings)
-    if isinstance(changes, (str, Path)):
-        changes = await plan(changes, settings, transport=transport)
-    workbook = Path(changes.workbook)
-    async with BigCommerceClient(settings, transport=transport) as client:
-        return await apply_plan(changes, client, workbook_dir=workbook.parent, concurrency=concurrency,
-                                journal=Journal.for_workbook(workbook) if journal else None, backup=backup,
-                                image_transport=image_transport)
+    workbook = Path(changes) if isinstance(changes, (str, Path)) else Path(changes.workbook)
+    with workbook_lock(workbook, "pipeline.api.apply"):
+        if isinstance(changes, (str, Path)):
+            changes = await plan(changes, settings, transport=transport)
+        async with BigCommerceClient(settings, transport=transport) as client:
+            return await apply_plan(changes, client, workbook_dir=workbook.parent, concurrency=concurrency,
+                                    journal=Journal.for_workbook(workbook) if journal else None, backup=backup,
+                                    image_transport=image_transport)
 
 
 export_frames_sync = _sync_twin(export_frames)

@@ -62,6 +62,20 @@ async def test_a_notebook_round_trip_awaiting_each_call(store: Settings, tmp_pat
     assert (await api.plan(workbook, store)).operations == []
 
 
+async def test_apply_refuses_while_another_run_holds_the_workbook(store: Settings, tmp_path: Path) -> None:
+    from pipeline.apply.lock import LockHeld, workbook_lock
+
+    workbook = (await export_store(store, tmp_path / "mods.xlsx")).path
+    _rename_first_choice_value(workbook)
+    planned = await api.plan(workbook, store)
+    with workbook_lock(workbook, "bcmod apply"):  # as a CLI apply of the same file would hold it
+        with pytest.raises(LockHeld, match="bcmod apply"):
+            await api.apply(planned, store)
+        with pytest.raises(LockHeld):
+            await api.apply(workbook, store)
+    assert (await api.apply(planned, store)).writes == 1  # free again: it goes through
+
+
 async def test_sync_twins_work_inside_the_running_loop(store: Settings, tmp_path: Path) -> None:
     asyncio.get_running_loop()  # a loop is running here, as in a notebook cell
     frames = api.export_frames_sync(store)
