@@ -21,7 +21,7 @@ import httpx
 from pipeline.client import BigCommerceClient
 from pipeline.connection import store_hash_of
 from pipeline.extract import ExtractFilters, ExtractSession, ProgressCallback, extract_products
-from pipeline.extras import describe_unknown, unknown_keys
+from pipeline.extras import count_unknown, describe_unknown
 from pipeline.normalise import ModifierFrames, products_to_frames
 from pipeline.settings import Settings
 from pipeline.workbook.csv_files import write_csv
@@ -75,9 +75,9 @@ async def fetch_frames(
     return products, products_to_frames(products)
 
 
-def export_warnings(products: list[dict[str, Any]], session: ExtractSession) -> list[str]:
-    """The reads' warnings, then one naming the keys of `products` that no column holds (if any)."""
-    unknown = describe_unknown(unknown_keys(products))
+def export_warnings(frames: ModifierFrames, session: ExtractSession) -> list[str]:
+    """The reads' warnings, then one naming the keys no column holds (if any), found by normalising."""
+    unknown = describe_unknown(count_unknown(frames.extras.values()))
     return [*session.warnings, *([unknown] if unknown else [])]
 
 
@@ -144,4 +144,4 @@ async def export_store(
     meta = export_meta(settings, filters, exported_at)
     path = write_export(frames, out, meta, exported_at=exported_at, csv=csv, zip_=zip_)
     return summarise_export(path, meta.store_hash, len(products), frames, requests, started,
-                            export_warnings(products, session))
+                            export_warnings(frames, session))

@@ -33,14 +33,23 @@ ADJUSTER_KEYS: Final[Mapping[str, frozenset[str] | None]] = {
     "image_url": None,
     "purchasing_disabled": frozenset({"status", "message"}),
 }
+_ADJUSTER_NAMES: Final = frozenset(ADJUSTER_KEYS)
 #: The parts `unknown_keys` reports, in the order a warning names them.
 PARTS: Final = ("modifier", "config", "value", "value_data", "adjusters")
 
 
-def _unknown(mapping: Any, known: Iterable[str]) -> dict[str, Any]:
-    if not isinstance(mapping, Mapping):  # `config: []`, `value_data: null` carry nothing
+#: Parts a write may carry back (`merge_extras`); unknown top-level keys are left alone by not sending them.
+WRITABLE_PARTS: Final = frozenset({"config", "value_data", "adjusters"})
+_CONFIG_KEYS: Final = {name: frozenset(spec.config_field_names) for name, spec in MODIFIER_TYPES.items()}
+_VALUE_DATA_KEYS: Final = {name: frozenset(spec.value_data_fields) for name, spec in MODIFIER_TYPES.items()}
+_NOTHING: Final[frozenset[str]] = frozenset()
+
+
+def _unknown(mapping: Any, known: frozenset[str]) -> dict[str, Any]:
+    """The keys of `mapping` not in `known`; a subset test first, as almost every payload has none
+    (this runs for every modifier and value of an export)."""
+    if not isinstance(mapping, Mapping) or mapping.keys() <= known:  # `config: []`, `value_data: null`
         return {}
-    known = frozenset(known)
     return {key: item for key, item in mapping.items() if key not in known}
 
 
@@ -51,10 +60,9 @@ def modifier_extras(modifier: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     the type is unknown). Only parts with something in them; `{}` when the sheet holds everything.
     Option values are not looked at: see `value_extras`.
     """
-    spec = MODIFIER_TYPES.get(str(modifier.get("type")))
     parts = {
         "modifier": _unknown(modifier, MODIFIER_KEYS),
-        "config": _unknown(modifier.get("config"), spec.config_field_names if spec else ()),
+        "config": _unknown(modifier.get("config"), _CONFIG_KEYS.get(str(modifier.get("type")), _NOTHING)),
     }
     return {part: keys for part, keys in parts.items() if keys}
 
@@ -66,9 +74,8 @@ def value_extras(value: Mapping[str, Any], modifier_type: str) -> dict[str, dict
     where an unknown key inside a known adjuster keeps its nesting (`{"price": {"key": ...}}`).
     Only parts with something in them; `{}` when the sheet holds everything.
     """
-    spec = MODIFIER_TYPES.get(modifier_type)
     adjusters_in = value.get("adjusters")
-    adjusters = _unknown(adjusters_in, ADJUSTER_KEYS)
+    adjusters = _unknown(adjusters_in, _ADJUSTER_NAMES)
     if isinstance(adjusters_in, Mapping):
         for key, known in ADJUSTER_KEYS.items():
             inner = _unknown(adjusters_in.get(key), known) if known is not None else {}
@@ -76,7 +83,7 @@ def value_extras(value: Mapping[str, Any], modifier_type: str) -> dict[str, dict
                 adjusters[key] = inner
     parts = {
         "value": _unknown(value, VALUE_KEYS),
-        "value_data": _unknown(value.get("value_data"), spec.value_data_fields if spec else ()),
+        "value_data": _unknown(value.get("value_data"), _VALUE_DATA_KEYS.get(modifier_type, _NOTHING)),
         "adjusters": adjusters,
     }
     return {part: keys for part, keys in parts.items() if keys}
@@ -99,19 +106,25 @@ def unknown_keys(products: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, i
     parts and values for the rest. Parts with nothing unknown are left out, so an empty dict means
     the workbook holds everything the store returned.
     """
-    counts: dict[str, dict[str, int]] = {}
+    def each() -> Iterable[Mapping[str, Mapping[str, Any]]]:
+        for product in products:
+            for modifier in product.get("modifiers") or ():
+                yield modifier_extras(modifier)
+                for value in modifier.get("option_values") or ():
+                    yield value_extras(value, str(modifier.get("type")))
 
-    def add(extras: Mapping[str, Mapping[str, Any]]) -> None:
-        for part, keys in extras.items():
+    return count_unknown(each())
+
+
+def count_unknown(extras: Iterable[Mapping[str, Mapping[str, Any]]]) -> dict[str, dict[str, int]]:
+    """`unknown_keys` from extras already found (one per modifier or value that has any, as
+    `ModifierFrames.extras` keeps them), so an export walks its payloads once."""
+    counts: dict[str, dict[str, int]] = {}
+    for parts in extras:
+        for part, keys in parts.items():
             per_part = counts.setdefault(part, {})
             for name in _names(part, keys):
                 per_part[name] = per_part.get(name, 0) + 1
-
-    for product in products:
-        for modifier in product.get("modifiers") or ():
-            add(modifier_extras(modifier))
-            for value in modifier.get("option_values") or ():
-                add(value_extras(value, str(modifier.get("type"))))
     return {part: dict(sorted(counts[part].items())) for part in PARTS if part in counts}
 
 

@@ -84,7 +84,6 @@ LIST_CONFIG_FIELDS = frozenset(
 )
 
 
-WRITABLE_EXTRA_PARTS = frozenset({"config", "value_data", "adjusters"})
 # ("modifier" | "value", id) -> {"config" | "value_data" | "adjusters": {unknown key: value}}
 Extras = dict[tuple[str, int], dict[str, dict[str, Any]]]
 
@@ -93,9 +92,10 @@ Extras = dict[tuple[str, int], dict[str, dict[str, Any]]]
 class ModifierFrames:
     """The normalised catalog: `modifiers` (one row each) and `values` (one row per option value).
 
-    `extras` keeps what the columns have no place for: keys of `config`, `value_data` and
-    `adjusters` that the spec this code knows does not name (a store may be newer). A write
-    sends them back unchanged, so bcmod never erases what it cannot show."""
+    `extras` keeps what the columns have no place for, by ("modifier" | "value", id): keys the
+    spec this code knows does not name (a store may be newer), found in the one walk over the
+    payloads (`pipeline.extras`). The export names them; a write sends back those of `config`,
+    `value_data` and `adjusters` unchanged, so bcmod never erases what it cannot show."""
 
     modifiers: pd.DataFrame
     values: pd.DataFrame
@@ -128,11 +128,9 @@ def products_to_frames(products: Iterable[Mapping[str, Any]]) -> ModifierFrames:
     return ModifierFrames(_typed(modifier_rows, MODIFIER_DTYPES), _typed(value_rows, VALUE_DTYPES), extras)
 
 
-def _keep_extras(extras: Extras, kind: str, item: Mapping[str, Any], parts: Mapping[str, dict[str, Any]]) -> None:
-    """Keep the writable parts (not top-level keys, which a write leaves alone by not sending them)."""
-    kept = {part: keys for part, keys in parts.items() if part in WRITABLE_EXTRA_PARTS}
-    if kept and item.get("id") is not None:
-        extras[(kind, int(item["id"]))] = kept
+def _keep_extras(extras: Extras, kind: str, item: Mapping[str, Any], parts: dict[str, dict[str, Any]]) -> None:
+    if parts and item.get("id") is not None:
+        extras[(kind, int(item["id"]))] = parts
 
 
 def _typed(rows: list[dict[str, Any]], dtypes: Mapping[str, str]) -> pd.DataFrame:

@@ -16,9 +16,14 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from pipeline.dates import to_atom
-from pipeline.extras import merge_extras
+from pipeline.extras import WRITABLE_PARTS, merge_extras
 from pipeline.modifier_types import MODIFIER_TYPES, FieldKind
 from pipeline.normalise import LIST_CONFIG_FIELDS, modifier_payload, value_payload
+
+
+def _writable(extras: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The parts of an entity's extras a write carries back (not its unknown top-level keys)."""
+    return {part: keys for part, keys in (extras or {}).items() if part in WRITABLE_PARTS}
 
 # config kinds whose empty form the spec allows: an empty list, an empty string
 CLEARABLE_KINDS: Final = frozenset({FieldKind.STRING_LIST, FieldKind.STRING, FieldKind.NUMBER_OR_STRING})
@@ -59,7 +64,7 @@ def modifier_body(row: Record, store: Record | None = None, extras: Mapping[str,
         body["sort_order"] = payload["sort_order"]
     if config or spec.config_fields:  # a type without config gets none (the spec's examples differ on its shape)
         body["config"] = config
-    return merge_extras(body, extras or {})
+    return merge_extras(body, _writable(extras))
 
 
 def value_body(row: Record, *, type_name: str, store: Record | None = None,
@@ -91,4 +96,4 @@ def value_body(row: Record, *, type_name: str, store: Record | None = None,
                                             "message": disabled.get("message") or ""}
     if adjusters:
         body["adjusters"] = adjusters
-    return merge_extras(body, extras or {})
+    return merge_extras(body, _writable(extras))
