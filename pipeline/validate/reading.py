@@ -64,6 +64,7 @@ from pipeline.workbook.layout import (
     split_part_name,
 )
 from pipeline.workbook.meta import ExportMeta, meta_from_frame
+from pipeline.workbook.package import column_number, xml_unescape
 from pipeline.workbook.guard import (
     ADDED_ROWS_FLOOR,
     PackageDamaged,
@@ -595,7 +596,7 @@ class _Flags:
                 cell = _enclosing_cell(data, match.start())
                 if cell is not None:
                     formula = match.group(1).decode("utf-8", "replace") if match.group(1) is not None else ""
-                    flags[cell[:2]] = _XmlFlag(*cell, formula=_unescape(formula), error=None)
+                    flags[cell[:2]] = _XmlFlag(*cell, formula=xml_unescape(formula), error=None)
         if data.find(b't="e"', start, end) >= 0:
             for match in _ERROR_CELL.finditer(data, start, end):
                 ref = _REF.search(match.group(0))
@@ -665,15 +666,7 @@ def _enclosing_cell(data: bytes, position: int) -> tuple[int, int, str] | None:
 
 def _cell_at(ref: re.Match[bytes]) -> tuple[int, int, str]:
     letters, digits = ref.group(1).decode(), ref.group(2).decode()
-    column = 0
-    for letter in letters:
-        column = column * 26 + ord(letter) - 64
-    return int(digits), column - 1, letters + digits
-
-
-def _unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'") \
-        .replace("&amp;", "&")
+    return int(digits), column_number(letters) - 1, letters + digits
 
 
 # --- one table ---------------------------------------------------------------------------------------

@@ -25,18 +25,18 @@ from __future__ import annotations
 
 import re
 import struct
-import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO, Final
 
 from openpyxl.utils import get_column_letter
 
 from pipeline.workbook.layout import ANNOTATION_COLUMNS
+from pipeline.workbook.package import PackageError, sheet_parts, workbook_part
 from pipeline.workbook.tables import EXPORT_TABLES
 
 MAX_RATIO: Final = 100  # an export packs about 9 to 1
@@ -202,54 +202,18 @@ def check_package(path: Path, choose: Callable[[list[str]], Collection[str]], *,
     """
     check_parts(path, lambda part: not part.startswith(WORKSHEETS))
     with zipfile.ZipFile(path) as archive:
-        if "xl/workbook.xml" not in archive.NameToInfo:
+        if workbook_part(archive) is None:
             check_parts(path, lambda part: part.startswith(WORKSHEETS))
             return {}
         try:
             parts = sheet_parts(archive)
-        except (KeyError, ET.ParseError, ValueError) as exc:
+        except (KeyError, PackageError) as exc:
             check_parts(path, lambda part: part.startswith(WORKSHEETS))  # a bomb is the worse news
             raise PackageDamaged(f"the workbook's list of sheets cannot be read ({exc})") from None
     chosen = {parts[name] for name in choose(list(parts)) if name in parts}
     if unchosen:
         check_parts(path, lambda part: part.startswith(WORKSHEETS) and part not in chosen)
     return parts
-
-
-def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name -> its worksheet part, from the workbook and its relationships, in workbook order.
-
-    Elements are matched by local name, so Strict Open XML (other namespaces) reads the same.
-    Read these two parts only after `check_parts` passed them.
-    """
-    workbook = ET.fromstring(archive.read("xl/workbook.xml"))
-    rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    targets = {rel.get("Id"): rel.get("Target", "") for rel in rels.iter() if _local(rel.tag) == "Relationship"}
-    parts: dict[str, str] = {}
-    for sheet in workbook.iter():
-        if _local(sheet.tag) != "sheet":
-            continue
-        rel_id = next((value for key, value in sheet.attrib.items() if key.startswith("{") and _local(key) == "id"),
-                      None)
-        target = targets.get(rel_id, "")
-        target = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-        parts[sheet.get("name", "")] = _normalise_part(target)
-    return parts
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _normalise_part(part: str) -> str:
-    out: list[str] = []
-    for piece in part.split("/"):
-        if piece == "..":
-            if out:
-                out.pop()
-        elif piece not in ("", "."):
-            out.append(piece)
-    return "/".join(out)
 
 
 # --- cells --------------------------------------------------------------------------------------------
