@@ -6,44 +6,67 @@ The validation report (an `errors` column, failing cells filled red) and the app
 
 The copy is made by editing the xlsx package, not by loading it: every part is copied as it is
 except the few that change (the annotated worksheets, styles, the workbook's sheet list, its
-relationships and the content types), and each annotated worksheet is edited row by row as its
-XML streams through. Loading a 10k-product workbook into openpyxl and saving it again took a
-minute and over a gigabyte, and dropped whatever openpyxl does not model; this is about one pass
-over the XML. A package the streaming path does not understand (cells or rows without a
-reference, strict OOXML, a formula where a note goes, an unreadable zip, ...) is annotated
-through openpyxl from the same spec instead, so a copy is always written.
+relationships and the content types), and each annotated worksheet is edited row by row as it
+streams through lxml (`sheet_xml`). Loading a 10k-product workbook into openpyxl and saving it again
+took a minute and over a gigabyte, and dropped whatever openpyxl does not model. The package
+mechanics (finding parts, streaming a sheet, adding styles, putting a sheet first) live in
+`package`, `sheet_xml` and `package_edit`; this module decides what the notes are. A package the
+streaming path does not understand (rows or cells without a reference, Strict OOXML, a formula
+where a note goes, a damaged zip or part, ...) is annotated through openpyxl from the same spec
+instead, so a copy is always written.
 
 What counts as data (the rows that get the default note, the id cells that count as blank): a
 cell holds data when it has a formula, a non-empty value, or inline text. A shared string is
 resolved only to tell whether it is empty: the empty entries of the shared-string table are found
-in one pass over it, which also reads the header texts of row 1.
+in one streamed pass over it, which also reads the header texts of row 1.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import math
 import numbers
-import posixpath
 import re
-import shutil
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from copy import copy
+from copy import copy, deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
-from urllib.parse import unquote
 
-from openpyxl.utils import column_index_from_string, get_column_letter
+from lxml import etree
 
+from pipeline.workbook import sheet_xml
+from pipeline.workbook.package import (
+    CONTENT_TYPES,
+    MAIN_NS,
+    RELS_NS,
+    SharedStrings,
+    Workbook,
+    cell_ref,
+    column_letters,
+    local,
+    namespace,
+    split_ref,
+    string_item_text,
+)
+from pipeline.workbook.package_edit import (
+    Format,
+    Placement,
+    Styles,
+    copy_part,
+    copy_unselected,
+    macro_parts,
+    member,
+    place_first,
+    without_macros,
+)
+from pipeline.workbook.sheet_xml import cell_column, cells, row_number
 from pipeline.workbook.writer import xml_text
 
 logger = logging.getLogger(__name__)
 
-CHUNK: Final = 1 << 20  # bytes of sheet XML handled at a time
 NUMBER_FORMAT_INTEGER: Final = 1  # built-in number format "0"
 _LINK_COLOR: Final = "FF0563C1"
 
@@ -164,10 +187,10 @@ class _Unsupported(Exception):
     """Something in the package the streaming path does not handle; openpyxl does it instead."""
 
 
-# What sends a workbook to openpyxl: our own refusals and whatever a damaged or unusual package raises
-# while it is read (a missing part, bad zip data, text that is not UTF-8, a number that is not one).
-_STREAM_REFUSALS: Final = (_Unsupported, zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError,
-                            IndexError)
+# What sends a workbook to openpyxl: our own refusals (the package modules' are ValueErrors) and whatever a
+# damaged or unusual package raises while it is read (a missing part, bad zip or XML, a number that is not one).
+_STREAM_REFUSALS: Final = (_Unsupported, etree.LxmlError, zipfile.BadZipFile, zlib.error, EOFError, OSError,
+                           KeyError, ValueError, IndexError)
 
 
 def _clean(text: str) -> str:
@@ -175,11 +198,7 @@ def _clean(text: str) -> str:
     return _ILLEGAL.sub("\ufffd", text)
 
 
-_ILLEGAL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def _attribute_text(text: str) -> str:
-    return xml_text(_clean(text)).replace('"', "&quot;")
+_ILLEGAL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _key(header: str) -> str:
@@ -190,411 +209,128 @@ def _location(title: str, reference: str) -> str:
     return "'" + title.replace("'", "''") + "'!" + reference
 
 
-# --- the package: which part is which sheet, and the summary sheet's place --------------------------------
-
-_MAIN_NS: Final = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_RELS_NS: Final = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_WORKSHEET: Final = _RELS_NS + "/worksheet"
-_WORKSHEET_CONTENT: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
-_ATTRIBUTE: Final = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_SHEET_ELEMENT: Final = re.compile(r"<sheet\s[^>]*?(?:/>|>\s*</sheet>)")
-_RELATIONSHIP: Final = re.compile(r"<Relationship\s[^>]*?(?:/>|>\s*</Relationship>)")
+def _format(look: Look | None, number_format: int | None = None) -> Format:
+    if look is None:
+        return Format(number_format=number_format)
+    return Format(look.bold, look.underline, look.size, look.color, look.fill, number_format)
 
 
-def _attributes(tag: str) -> dict[str, str]:
-    return {name: html.unescape(double if double or not single else single)
-            for name, double, single in _ATTRIBUTE.findall(tag)}
+_CONTINUATION: Final = re.compile(r"^(?P<family>.+?) \((?:[2-9]|[1-9]\d+)\)$")
 
 
-def _set_attribute(tag: str, name: str, value: str) -> str:
-    """`tag` (a start tag) with the attribute set, replaced where it is or added before the tag's end."""
-    pattern = re.compile(rf"""(\s{re.escape(name)}\s*=\s*)(?:"[^"]*"|'[^']*')""")
-    if pattern.search(tag):
-        return pattern.sub(lambda m: f'{m.group(1)}"{value}"', tag, count=1)
-    end = len(tag) - (2 if tag.endswith("/>") else 1)
-    return f'{tag[:end]} {name}="{value}"{tag[end:]}'
+def _with_continuations(sheets: Mapping[str, SheetNotes], titles: Iterable[str]) -> dict[str, SheetNotes]:
+    """The specs by folded title, and for a continuation sheet without one of its own ("Choice values (2)",
+    see `layout.part_name`) its family's column with none of the family's row notes: its rows still get
+    the default note and the note column."""
+    specs = {key.casefold(): notes for key, notes in sheets.items()}
+    for title in titles:
+        match = _CONTINUATION.match(title)
+        family = specs.get(match["family"].casefold()) if match else None
+        if family is not None and title.casefold() not in specs:
+            specs[title.casefold()] = SheetNotes(family.header, family.header_look, family.width,
+                                                 default=family.default)
+    return specs
 
 
-def _part_path(base_part: str, target: str) -> str:
-    """The zip member a relationship of `base_part` points at."""
-    target = unquote(target)
-    if target.startswith("/"):
-        return target.lstrip("/")
-    return posixpath.normpath(posixpath.join(posixpath.dirname(base_part), target))
+# --- the streaming path: what changes, worked out in a first pass, written in a second ---------------------------
 
 
-def _rels_path(part: str) -> str:
-    return posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
+def _stream(source: Path, target: Path, sheets: Mapping[str, SheetNotes], summary: SummarySheet) -> None:
+    with zipfile.ZipFile(source) as archive:
+        edit = _Edit.prepare(archive, sheets, summary)
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+            edit.write(archive, out)
 
 
 @dataclass
-class _Sheet:
-    title: str
-    part: str
-    kind: str  # the relationship type: worksheet, chartsheet, ...
-    element: str  # its <sheet .../> in workbook.xml
+class _Edit:
+    """Everything the copy changes, worked out in a first pass over the package (one scan of each
+    annotated sheet, one of the shared strings) so that the second pass writes each part once."""
 
-
-@dataclass
-class _Book:
-    """The workbook part, its relationships and sheets, and the content types, as text."""
-
-    part: str
-    xml: str
-    rels_xml: str
-    content_types: str
-    sheets: list[_Sheet]
-    targets: dict[str, str]  # relationship type -> part (styles, sharedStrings)
-    rel_prefix: str  # the prefix workbook.xml binds to the relationships namespace
-
-    @property
-    def rels_part(self) -> str:
-        return _rels_path(self.part)
+    book: Workbook
+    styles: Styles
+    writers: dict[str, _SheetWriter]  # annotated worksheet part -> its writer
+    headers: dict[str, dict[str, int]]  # sheet title -> header -> column, of the sheets it read
+    placement: Placement
+    summary: SummarySheet
 
     @classmethod
-    def read(cls, archive: zipfile.ZipFile) -> _Book:
-        """Strict OOXML and a workbook in a prefixed namespace are left to openpyxl (which may read them)."""
-        part = next((_part_path("", r["Target"]) for r in _relationships(archive.read("_rels/.rels").decode())
-                     if r.get("Type") == _RELS_NS + "/officeDocument"), None)
-        if part is None:
-            raise _Unsupported("no workbook part of the transitional OOXML kind")
-        xml = archive.read(part).decode()
-        start = re.search(r"<workbook\b[^>]*>", xml)
-        if start is None or f'xmlns="{_MAIN_NS}"' not in start.group():
-            raise _Unsupported("workbook.xml is not SpreadsheetML in the default namespace")
-        prefix = re.search(rf'xmlns:([\w.-]+)="{re.escape(_RELS_NS)}"', start.group())
-        if prefix is None:
-            raise _Unsupported("workbook.xml does not declare the relationships namespace")
-        rels_xml = archive.read(_rels_path(part)).decode()
-        relationships = {r["Id"]: r for r in _relationships(rels_xml) if r.get("TargetMode") != "External"}
-        sheets = []
-        for match in _SHEET_ELEMENT.finditer(_block(xml, "sheets")):
-            attributes = _attributes(match.group())
-            rel = relationships[attributes[f"{prefix.group(1)}:id"]]
-            sheets.append(_Sheet(attributes["name"], _part_path(part, rel["Target"]), rel["Type"].rsplit("/", 1)[-1],
-                                 match.group()))
-        targets = {r["Type"].rsplit("/", 1)[-1]: _part_path(part, r["Target"]) for r in relationships.values()}
-        return cls(part, xml, rels_xml, archive.read("[Content_Types].xml").decode(), sheets, targets,
-                   prefix.group(1))
+    def prepare(cls, archive: zipfile.ZipFile, sheets: Mapping[str, SheetNotes], summary: SummarySheet) -> _Edit:
+        book = Workbook.read(archive)
+        if book.strict:
+            raise _Unsupported("a Strict Open XML workbook")
+        styles_part = book.target("styles")
+        if styles_part is None:
+            raise _Unsupported("a workbook without a styles part")
+        styles = Styles(archive.read(styles_part))
+        specs = _with_continuations(sheets, [s.name for s in book.sheets if s.kind == "worksheet"])
+        annotated = {s.part: (s, specs[s.name.casefold()]) for s in book.sheets
+                     if s.kind == "worksheet" and s.name.casefold() in specs}
+        scans = {part: _scan(archive, part) for part in annotated}
+        header_cells = {annotated[part][0].name: scan.header_cells for part, scan in scans.items()}
+        header_cells.update(_linked_header_cells(archive, book, summary, scans))
+        wanted = {index for cells in header_cells.values() for cell in cells.values()
+                  if (index := _string_index(cell)) is not None}
+        strings = SharedStrings.read(archive, book.target("sharedStrings"), wanted)
+        headers = {title: _header_columns(cells, strings) for title, cells in header_cells.items()}
+        writers = {part: _SheetWriter(notes, scans[part], headers[sheet.name], styles, strings)
+                   for part, (sheet, notes) in annotated.items()}
+        members = {info.filename for info in archive.infolist()}
+        placement = place_first(book, archive.read(CONTENT_TYPES), summary.title, members)
+        return cls(book, styles, writers, headers, placement, summary)
 
-    def sheet(self, title: str) -> _Sheet | None:
-        return next((s for s in self.sheets if s.title.casefold() == title.casefold()), None)
-
-
-def _relationships(xml: str) -> list[dict[str, str]]:
-    return [_attributes(match.group()) for match in _RELATIONSHIP.finditer(xml)]
-
-
-def _block(xml: str, name: str) -> str:
-    match = re.search(rf"<{name}\b[^>]*>(.*?)</{name}>", xml, re.S)
-    if match is None:
-        raise _Unsupported(f"no <{name}> in workbook.xml")
-    return match.group(1)
-
-
-@dataclass
-class _Placement:
-    """Where the summary sheet goes and the package parts that say so."""
-
-    part: str
-    workbook: str
-    rels: str
-    content_types: str
-    dropped: frozenset[str]  # parts of an earlier summary sheet the copy leaves out
-
-
-def _place_summary(book: _Book, title: str, members: set[str]) -> _Placement:
-    """Put the summary sheet first: reuse the part of an earlier summary sheet, else add a part."""
-    earlier = book.sheet(title)
-    if earlier is not None and earlier.kind != "worksheet":
-        raise _Unsupported(f"a {earlier.kind} is named {title!r}")
-    if earlier is not None:
-        attributes = _attributes(earlier.element)
-        sheet_id, rel_id = attributes["sheetId"], attributes[f"{book.rel_prefix}:id"]
-        part, rels, types = earlier.part, book.rels_xml, book.content_types
-        dropped = frozenset({_rels_path(earlier.part)} & members)
-    else:
-        part = next(f"xl/worksheets/sheet{n}.xml" for n in range(1, len(members) + 2)
-                    if f"xl/worksheets/sheet{n}.xml" not in members
-                    and f'PartName="/xl/worksheets/sheet{n}.xml"' not in book.content_types)
-        ids = [int(n) for n in re.findall(r'Id="rId(\d+)"', book.rels_xml)]
-        rel_id = f"rId{max(ids, default=0) + 1}"
-        while f'Id="{rel_id}"' in book.rels_xml:
-            rel_id += "x"
-        sheet_id = str(max((int(_attributes(s.element).get("sheetId", 0)) for s in book.sheets), default=0) + 1)
-        target = posixpath.relpath(part, posixpath.dirname(book.part))
-        rels = _insert_before(book.rels_xml, "</Relationships>",
-                              f'<Relationship Id="{rel_id}" Type="{_WORKSHEET}" Target="{target}"/>')
-        types = _insert_before(book.content_types, "</Types>",
-                               f'<Override PartName="/{part}" ContentType="{_WORKSHEET_CONTENT}"/>')
-        dropped = frozenset()
-    element = f'<sheet name="{_attribute_text(title)}" sheetId="{sheet_id}" {book.rel_prefix}:id="{rel_id}"/>'
-    others = [s for s in book.sheets if s is not earlier]
-    moved = {book.sheets.index(s): position for position, s in enumerate(others, start=1)}
-    workbook = _renumber_local_names(book.xml, moved)
-    workbook = re.sub(r"<sheets\b([^>]*)>.*?</sheets>",
-                      lambda m: f"<sheets{m.group(1)}>{element}{''.join(s.element for s in others)}</sheets>",
-                      workbook, count=1, flags=re.S)
-    workbook = re.sub(r"<workbookView\b[^>]*>", _first_tab, workbook)
-    return _Placement(part, workbook, rels, types, dropped)
+    def write(self, archive: zipfile.ZipFile, out: zipfile.ZipFile) -> None:
+        """Every part in the source's order, then the summary sheet and the styles it needed."""
+        book, placement = self.book, self.placement
+        macros = macro_parts(archive)
+        rels, types = without_macros(placement.rels, placement.content_types, macros)
+        replaced = {book.part: placement.workbook, book.rels_part: rels, CONTENT_TYPES: types}
+        styles_part = book.target("styles")
+        other_sheets = {s.part: s.kind for s in book.sheets if s.part not in self.writers and s.part != placement.part}
+        left_out = {placement.part, styles_part, *placement.dropped, *macros}
+        for info in archive.infolist():
+            name = info.filename
+            if name in replaced:
+                out.writestr(member(info), replaced.pop(name))
+            elif name in self.writers:
+                with out.open(member(info), "w", force_zip64=True) as stream:
+                    self.writers[name].write(archive, name, stream)
+            elif name in other_sheets:
+                copy_unselected(archive, info, out, worksheet=other_sheets[name] == "worksheet")
+            elif name not in left_out:
+                copy_part(archive, info, out)
+        for name, data in replaced.items():  # a workbook without a relationships part of its own, say
+            out.writestr(member(name), data)
+        with out.open(member(placement.part), "w", force_zip64=True) as stream:
+            for data in _summary_xml(self.summary, self.styles, _locator(book, self.headers)):
+                stream.write(data)
+        out.writestr(member(styles_part), self.styles.to_xml())
 
 
-def _insert_before(xml: str, closing: str, element: str) -> str:
-    at = xml.rfind(closing)
-    if at < 0:
-        raise _Unsupported(f"no {closing}")
-    return xml[:at] + element + xml[at:]
+def _linked_header_cells(archive: zipfile.ZipFile, book: Workbook, summary: SummarySheet,
+                         scans: Mapping[str, _Scan]) -> dict[str, dict[int, etree._Element]]:
+    """Row 1 of the sheets a summary link points into by column that are not annotated (so not scanned)."""
+    out = {}
+    for link in summary.links.values():
+        sheet = book.sheet(link.sheet)
+        if link.column and sheet is not None and sheet.kind == "worksheet" and sheet.part not in scans \
+                and sheet.name not in out:
+            out[sheet.name] = _first_row_cells(archive, sheet.part)
+    return out
 
 
-def _first_tab(match: re.Match[str]) -> str:
-    tag = match.group()
-    for name in ("activeTab", "firstSheet"):
-        if re.search(rf"\s{name}\s*=", tag):
-            tag = _set_attribute(tag, name, "0")
-    return tag
+def _locator(book: Workbook, headers: Mapping[str, Mapping[str, int]]) -> Callable[[Link], str | None]:
+    def locate(link: Link) -> str | None:
+        sheet = book.sheet(link.sheet)
+        if sheet is None:
+            return None
+        column = headers.get(sheet.name, {}).get(_key(link.column)) if link.column else None
+        return _location(sheet.name, cell_ref(link.row, column or 1))
+
+    return locate
 
 
-def _renumber_local_names(xml: str, moved: Mapping[int, int]) -> str:
-    """Defined names local to a sheet name it by position, which the summary sheet shifts; the names of
-    a replaced summary sheet go with it."""
-    def renumber(match: re.Match[str]) -> str:
-        local = re.search(r'\slocalSheetId\s*=\s*"(\d+)"', match.group(1))
-        if local is None:
-            return match.group()
-        position = moved.get(int(local.group(1)))
-        if position is None:
-            return ""
-        start = match.group().split(">", 1)[0] + ">"
-        return _set_attribute(start, "localSheetId", str(position)) + match.group()[len(start):]
-
-    return re.sub(r"<definedName\b([^>]*)(?:/>|>.*?</definedName>)", renumber, xml, flags=re.S)
-
-
-# --- styles --------------------------------------------------------------------------------------------
-
-
-class _Styles:
-    """xl/styles.xml with the fonts, fills and cell formats the notes need appended (each made once)."""
-
-    def __init__(self, xml: str) -> None:
-        self.xml = xml
-        self.blocks = {name: _style_block(xml, name, child) for name, child in
-                       (("fonts", "font"), ("fills", "fill"), ("cellXfs", "xf"))}
-        self.added: dict[str, list[str]] = {name: [] for name in self.blocks}
-        self.made: dict[tuple[str, Any], int] = {}
-
-    def _add(self, block: str, key: Any, element: Callable[[], str]) -> int:
-        made = self.made.get((block, key))
-        if made is None:
-            made = len(self.blocks[block].children) + len(self.added[block])
-            self.added[block].append(element())
-            self.made[(block, key)] = made
-        return made
-
-    def _xf_attributes(self, index: int) -> dict[str, str]:
-        children = self.blocks["cellXfs"].children
-        return _attributes(children[index if index < len(children) else 0].split(">", 1)[0])
-
-    def xf(self, base: int, look: Look | None = None, number_format: int | None = None) -> int:
-        """The cell format `base` with the look's font and fill and the number format applied."""
-        if (look is None or (look.fill is None and not look.has_font)) and number_format is None:
-            return base
-        return self._add("cellXfs", (base, look, number_format), lambda: self._derived_xf(base, look, number_format))
-
-    def _derived_xf(self, base: int, look: Look | None, number_format: int | None) -> str:
-        children = self.blocks["cellXfs"].children
-        element = children[base if base < len(children) else 0]
-        start, rest = element.split(">", 1) if not element.endswith("/>") else (element[:-2], "")
-        start = start + (">" if rest else "/>")
-        if look is not None and look.has_font:
-            font = int(self._xf_attributes(base).get("fontId", 0))
-            start = _set_attribute(_set_attribute(start, "fontId", str(self._font(font, look))), "applyFont", "1")
-        if look is not None and look.fill is not None:
-            start = _set_attribute(_set_attribute(start, "fillId", str(self._fill(look.fill))), "applyFill", "1")
-        if number_format is not None:
-            start = _set_attribute(_set_attribute(start, "numFmtId", str(number_format)), "applyNumberFormat", "1")
-        return start + rest
-
-    def _font(self, base: int, look: Look) -> int:
-        def element() -> str:
-            fonts = self.blocks["fonts"].children
-            inner = _inner(fonts[base if base < len(fonts) else 0])
-            for name, wanted, new in (("b", look.bold, "<b/>"), ("u", look.underline, "<u/>"),
-                                      ("sz", look.size is not None, f'<sz val="{look.size:g}"/>' if look.size else ""),
-                                      ("color", look.color is not None, f'<color rgb="{look.color}"/>')):
-                if wanted:
-                    inner = re.sub(rf"<{name}\b[^>]*?(?:/>|>.*?</{name}>)", "", inner, flags=re.S) + new
-            return f"<font>{inner}</font>"
-
-        return self._add("fonts", (base, look.bold, look.underline, look.size, look.color), element)
-
-    def _fill(self, argb: str) -> int:
-        return self._add("fills", argb, lambda: f'<fill><patternFill patternType="solid"><fgColor rgb="{argb}"/>'
-                                                f'<bgColor rgb="{argb}"/></patternFill></fill>')
-
-    def to_xml(self) -> bytes:
-        xml = self.xml
-        for name in sorted(self.blocks, key=lambda n: -self.blocks[n].start):
-            block = self.blocks[name]
-            count = len(block.children) + len(self.added[name])
-            start = _set_attribute(block.start_tag, "count", str(count))
-            xml = xml[:block.start] + start + block.body + "".join(self.added[name]) + f"</{name}>" + xml[block.end:]
-        return xml.encode()
-
-
-@dataclass
-class _StyleBlock:
-    start: int
-    end: int
-    start_tag: str
-    body: str
-    children: list[str]
-
-
-def _style_block(xml: str, name: str, child: str) -> _StyleBlock:
-    match = re.search(rf"(<{name}\b[^>]*>)(.*?)</{name}>", xml, re.S)
-    if match is None:
-        raise _Unsupported(f"styles.xml has no <{name}>")
-    children = re.findall(rf"<{child}\b[^>]*?(?:/>|>.*?</{child}>)", match.group(2), re.S)
-    return _StyleBlock(match.start(), match.end(), match.group(1), match.group(2), children)
-
-
-def _inner(element: str) -> str:
-    if element.endswith("/>"):
-        return ""
-    return element.split(">", 1)[1].rsplit("<", 1)[0]
-
-
-# --- shared strings ------------------------------------------------------------------------------------
-
-_SI_STARTS: Final = (b"<si>", b"<si ", b"<si/>")
-_SI: Final = re.compile(rb"<si\b[^>]*?(?:/>|>(.*?)</si>)", re.S)
-_EMPTY_SI: Final = re.compile(rb"<si\s*/>|<si>(?:<t\b[^>]*/>|<t\b[^>]*></t>)?</si>")
-_TEXT_RUN: Final = re.compile(rb"<t\b[^>]*>(.*?)</t>", re.S)
-_PHONETIC: Final = re.compile(rb"<rPh\b.*?</rPh>", re.S)
-
-
-@dataclass
-class _SharedStrings:
-    """The texts of the few shared strings needed (header cells) and the indexes of the empty ones."""
-
-    texts: dict[int, str] = field(default_factory=dict)
-    empties: frozenset[int] = frozenset()
-
-    @classmethod
-    def read(cls, archive: zipfile.ZipFile, part: str | None, wanted: set[int]) -> _SharedStrings:
-        strings = cls()
-        if part is None:
-            return strings
-        empties: set[int] = set()
-        base, carry = 0, b""
-        with archive.open(part) as stream:
-            while True:
-                more = stream.read(CHUNK)
-                data = carry + more
-                cut = data.rfind(b"</si>") + len(b"</si>") if more else len(data)
-                if more and cut < len(b"</si>"):
-                    carry = data
-                    continue
-                block, carry = data[:cut], data[cut:]
-                base = strings._take(block, base, wanted, empties)
-                if not more:
-                    break
-        strings.empties = frozenset(empties)
-        return strings
-
-    def _take(self, block: bytes, base: int, wanted: set[int], empties: set[int]) -> int:
-        """Note the wanted texts and the empty entries among the strings in `block`; returns the next index."""
-        counted, at = base, 0
-        for match in _EMPTY_SI.finditer(block):
-            counted += _count_si(block, at, match.start())
-            empties.add(counted)
-            at = match.start()
-        size = _count_si(block, 0, len(block))
-        if any(base <= index < base + size for index in wanted):
-            for index, match in enumerate(_SI.finditer(block), start=base):
-                if index in wanted:
-                    self.texts[index] = _texts(match.group(1) or b"")
-        return base + size
-
-
-def _count_si(block: bytes, start: int, end: int) -> int:
-    return sum(block.count(token, start, end) for token in _SI_STARTS)
-
-
-def _texts(xml: bytes) -> str:
-    """The text of a string item or inline string: its runs, without phonetic guides."""
-    return html.unescape(b"".join(_TEXT_RUN.findall(_PHONETIC.sub(b"", xml))).decode())
-
-
-# --- worksheet XML, read in sections ---------------------------------------------------------------------
-
-_HEAD, _ROWS, _TAIL = "head", "rows", "tail"
-_SHEET_DATA: Final = re.compile(rb"<sheetData\s*(/?)>")
-_WORKSHEET_ROOT: Final = re.compile(rb"<worksheet\b[^>]*>")
-_ROW: Final = re.compile(rb'\s*<row r="(\d+)"([^>]*?)(/?)>')
-_CELL_START: Final = re.compile(rb'<c r="')
-_CELL_REF: Final = re.compile(rb'<c r="([A-Z]{1,3})(\d+)"')
-_CELL_COLUMN: Final = re.compile(rb'<c r="([A-Z]{1,3})\d')
-_ODD_TAG: Final = re.compile(rb"<(?:c|row)(?:[\t\r\n]|/?>)")
-_MERGE: Final = re.compile(rb'<mergeCell ref="([A-Z]{1,3})(\d+)(?::([A-Z]{1,3})(\d+))?"')
-
-
-def _sections(stream: IO[bytes]) -> Iterator[tuple[str, bytes]]:
-    """The worksheet as (HEAD, everything before <sheetData>), (ROWS, complete rows)..., (TAIL, the rest);
-    only the rows are read a chunk at a time, and the head and tail are small."""
-    buffer = b""
-    while (match := _SHEET_DATA.search(buffer)) is None:
-        more = stream.read(CHUNK)
-        if not more:
-            raise _Unsupported("a worksheet without <sheetData>")
-        buffer += more
-    root = _WORKSHEET_ROOT.search(buffer, 0, match.start())
-    if root is None or f'xmlns="{_MAIN_NS}"'.encode() not in root.group():
-        raise _Unsupported("a worksheet that is not SpreadsheetML in the default namespace")
-    yield _HEAD, buffer[:match.start()]
-    buffer = buffer[match.end():]
-    if match.group(1):  # <sheetData/>
-        yield _TAIL, buffer + stream.read()
-        return
-    while (end := buffer.find(b"</sheetData>")) < 0:
-        cut = buffer.rfind(b"</row>")
-        if cut >= 0:
-            yield _ROWS, buffer[:cut + len(b"</row>")]
-            buffer = buffer[cut + len(b"</row>"):]
-        more = stream.read(CHUNK)
-        if not more:
-            raise _Unsupported("<sheetData> is not closed")
-        buffer += more
-    yield _ROWS, buffer[:end]
-    yield _TAIL, buffer[end + len(b"</sheetData>"):] + stream.read()
-
-
-def _rows(chunk: bytes) -> Iterator[tuple[int, bytes, bytes, bytes]]:
-    """(number, other attributes, cells, the row's own XML) of each row in a run of complete rows."""
-    pieces = chunk.split(b"</row>")
-    for index, piece in enumerate(pieces):
-        at = 0
-        while (match := _ROW.match(piece, at)) is not None and match.group(3):  # <row .../>
-            yield int(match.group(1)), match.group(2), b"", match.group()
-            at = match.end()
-        if match is None:
-            if piece[at:].strip():
-                raise _Unsupported("unexpected content in <sheetData>")
-            continue
-        if index == len(pieces) - 1:
-            raise _Unsupported("a row is not closed")
-        yield int(match.group(1)), match.group(2), piece[match.end():], piece[at:] + b"</row>"
-
-
-def _check_rows(chunk: bytes) -> list[bytes]:
-    """The column letters of every cell, after checking that every row and cell leads with its reference
-    (the streaming edits rely on it)."""
-    columns = _CELL_COLUMN.findall(chunk)
-    if len(columns) != chunk.count(b"<c ") or chunk.count(b"<row ") != chunk.count(b'<row r="') \
-            or _ODD_TAG.search(chunk):
-        raise _Unsupported("a row or cell without its reference first")
-    return columns
+# --- the first pass over a worksheet: its used range and its header cells ----------------------------------------
 
 
 @dataclass
@@ -619,143 +355,134 @@ class _Extent:
 
     @property
     def ref(self) -> str:
-        first = f"{get_column_letter(self.first_column)}{self.first_row}"
-        last = f"{get_column_letter(self.last_column)}{self.last_row}"
+        first = cell_ref(self.first_row, self.first_column)
+        last = cell_ref(self.last_row, self.last_column)
         return first if first == last else f"{first}:{last}"
 
 
 @dataclass
 class _Scan:
-    """What the first pass over a worksheet learns: its used range and the cells of row 1."""
-
     extent: _Extent
-    header_cells: dict[int, bytes]
+    header_cells: dict[int, etree._Element]  # column -> a copy of the cell, of row 1
 
 
 def _scan(archive: zipfile.ZipFile, part: str) -> _Scan:
+    """The used range (cells and merged ranges) and row 1, checking that rows and cells carry their
+    references in order (the second pass relies on it)."""
     scan = _Scan(_Extent(), {})
-    first = True
+    previous = 0
     with archive.open(part) as stream:
-        for kind, data in _sections(stream):
-            if kind == _ROWS:
-                columns = {_column(letters) for letters in set(_check_rows(data))}
-                numbers = [int(n) for n in re.findall(rb'<row r="(\d+)"[^>]*?(?<!/)>\s*<c ', data)]
-                scan.extent.add(numbers[:1] + numbers[-1:], columns)
-                if first and data.strip():
-                    number, _, cells, _ = next(_rows(data))
-                    scan.header_cells = _split_cells(number, cells) if number == 1 else {}
-                first = False
-            elif kind == _TAIL:
-                for left, top, right, bottom in _MERGE.findall(data):
-                    scan.extent.add((int(top), int(bottom or top)), (_column(left), _column(right or left)))
+        for element in sheet_xml.rows(stream, also="mergeCell"):
+            if local(element.tag) == "mergeCell":
+                first, _, last = element.get("ref", "").partition(":")
+                (top, left), (bottom, right) = split_ref(first), split_ref(last or first)
+                scan.extent.add((top, bottom), (left, right))
+                continue
+            number = row_number(element)
+            if number <= previous:
+                raise _Unsupported("rows out of order")
+            previous = number
+            columns = _columns(element, number)
+            scan.extent.add((number,), columns[:1] + columns[-1:])
+            if number == 1:
+                scan.header_cells = {column: deepcopy(cell) for column, cell in zip(columns, cells(element))}
     return scan
 
 
-def _first_row_cells(archive: zipfile.ZipFile, part: str) -> dict[int, bytes]:
+def _columns(row: etree._Element, number: int) -> list[int]:
+    columns = [cell_column(cell, number) for cell in cells(row)]
+    if any(b <= a for a, b in zip(columns, columns[1:])):
+        raise _Unsupported(f"cells of row {number} out of order")
+    return columns
+
+
+def _first_row_cells(archive: zipfile.ZipFile, part: str) -> dict[int, etree._Element]:
     """The cells of row 1 of a sheet that is not annotated (a link may point at one of its columns)."""
     with archive.open(part) as stream:
-        for kind, data in _sections(stream):
-            if kind == _ROWS and data.strip():
-                number, _, cells, _ = next(_rows(data))
-                return _split_cells(number, cells) if number == 1 else {}
+        for row in sheet_xml.rows(stream):
+            number = row_number(row)
+            if number != 1:
+                return {}
+            return {cell_column(cell, 1): deepcopy(cell) for cell in cells(row)}
     return {}
 
 
-_COLUMNS: dict[bytes, int] = {}
+# --- cells -------------------------------------------------------------------------------------------------------
 
 
-def _column(letters: bytes) -> int:
-    number = _COLUMNS.get(letters)
-    if number is None:
-        number = _COLUMNS[letters] = column_index_from_string(letters.decode())
-    return number
+def _part(cell: etree._Element, name: str) -> etree._Element | None:
+    return next((child for child in cell if local(child.tag) == name), None)
 
 
-def _split_cells(number: int, cells: bytes) -> dict[int, bytes]:
-    """Column -> the cell's XML, checking the references match the row and come in column order."""
-    if b"<extLst" in cells:
-        raise _Unsupported("a row with an extension list")
-    starts = [m.start() for m in _CELL_START.finditer(cells)]
-    if cells[:starts[0] if starts else len(cells)].strip():
-        raise _Unsupported("unexpected content in a row")
-    out: dict[int, bytes] = {}
-    previous = 0
-    ends = [*starts[1:], len(cells)] if starts else []
-    for start, end in zip(starts, ends, strict=True):
-        cell = cells[start:end]
-        ref = _CELL_REF.match(cell)
-        if ref is None or int(ref.group(2)) != number:
-            raise _Unsupported(f"a cell of row {number} with another row's reference")
-        column = _column(ref.group(1))
-        if column <= previous:
-            raise _Unsupported(f"cells of row {number} out of order")
-        out[column] = cell
-        previous = column
-    return out
+def _string_index(cell: etree._Element) -> int | None:
+    value = _part(cell, "v")
+    if cell.get("t") == "s" and value is not None and value.text and value.text.strip().isdigit():
+        return int(value.text)
+    return None
 
 
-_FORMULA: Final = re.compile(rb"<f[\s>/]")
-_TYPE: Final = re.compile(rb'\st="(\w+)"')
-_STYLE: Final = re.compile(rb'\ss="(\d+)"')
-_VALUE: Final = re.compile(rb"<v>([^<]*)</v>")
-_INLINE_TEXT: Final = re.compile(rb"<t(?:\s[^>]*)?>[^<]")
-_DATA: Final = re.compile(rb"<v>[^<]|<f[\s>/]|<t(?:\s[^>]*)?>[^<]")
-_SPANS: Final = re.compile(rb'\sspans="[^"]*"')
-
-
-def _cell_type(cell: bytes) -> bytes | None:
-    kind = _TYPE.search(cell, 0, cell.find(b">"))
-    return kind.group(1) if kind else None
-
-
-def _cell_style(cell: bytes) -> int:
-    style = _STYLE.search(cell, 0, cell.find(b">"))
-    return int(style.group(1)) if style else 0
-
-
-def _cell_text(cell: bytes, strings: _SharedStrings) -> str | None:
+def _cell_text(cell: etree._Element, strings: SharedStrings) -> str | None:
     """The text of a header cell (None for numbers, formulas and blanks)."""
-    kind = _cell_type(cell)
-    if _FORMULA.search(cell):
+    kind = cell.get("t")
+    if _part(cell, "f") is not None:
         return None
-    if kind == b"inlineStr":
-        return _texts(cell)
-    value = _VALUE.search(cell)
-    if value is None or kind not in (b"s", b"str"):
-        return None
-    return strings.texts.get(int(value.group(1))) if kind == b"s" else html.unescape(value.group(1).decode())
+    if kind == "inlineStr":
+        inline = _part(cell, "is")
+        return string_item_text(inline) if inline is not None else None
+    if kind == "s":
+        index = _string_index(cell)
+        return strings.texts.get(index) if index is not None else None
+    value = _part(cell, "v")
+    return value.text if kind == "str" and value is not None else None
 
 
-def _header_columns(cells: Mapping[int, bytes], strings: _SharedStrings) -> dict[str, int]:
+def _header_columns(cells_by_column: Mapping[int, etree._Element], strings: SharedStrings) -> dict[str, int]:
     out: dict[str, int] = {}
-    for column, cell in cells.items():
+    for column, cell in cells_by_column.items():
         text = _cell_text(cell, strings)
         if text and text.strip():
             out.setdefault(_key(text), column)
     return out
 
 
-def _string_indexes(cells: Iterable[bytes]) -> set[int]:
-    wanted = set()
-    for cell in cells:
-        value = _VALUE.search(cell)
-        if _cell_type(cell) == b"s" and value is not None and value.group(1):
-            wanted.add(int(value.group(1)))
-    return wanted
+def _holds_data(cell: etree._Element, empties: frozenset[int]) -> bool:
+    """A formula, inline text, or a value that is not an empty shared string."""
+    for part in cell:
+        name = local(part.tag)
+        if name == "f":
+            return True
+        if name == "is":
+            return bool(string_item_text(part))
+        if name == "v" and part.text:
+            return not (cell.get("t") == "s" and part.text.isdigit() and int(part.text) in empties)
+    return False
 
 
-# --- annotating one worksheet -----------------------------------------------------------------------------
+def _by_row(cells_by_key: Mapping[tuple[int, str], Any], headers: Mapping[str, int], note_column: int
+            ) -> dict[int, dict[int, Any]]:
+    """(row, header) -> value as row -> column -> value, leaving out unknown headers and the note column."""
+    out: dict[int, dict[int, Any]] = {}
+    for (row, header), value in cells_by_key.items():
+        column = headers.get(_key(header))
+        if column is not None and column != note_column:
+            out.setdefault(row, {})[column] = value
+    return out
+
+
+# --- the second pass: annotating one worksheet -------------------------------------------------------------------
+
+_XML_SPACE: Final = "{http://www.w3.org/XML/1998/namespace}space"
 
 
 class _SheetWriter:
-    """Pass two over an annotated worksheet: each row comes out with its note cell written, an earlier
-    note replaced or removed, cells filled and blank id cells given their number. Rows that need
-    nothing pass through as they are; rows that need a note but are not in the sheet are added."""
+    """Each row comes out with its note cell written, an earlier note replaced or removed, cells filled and
+    blank id cells given their number; rows that need a note but are not in the sheet are added. The
+    `sheet_xml.Editor` of one annotated worksheet."""
 
-    def __init__(self, notes: SheetNotes, scan: _Scan, headers: Mapping[str, int], styles: _Styles,
-                 strings: _SharedStrings) -> None:
+    def __init__(self, notes: SheetNotes, scan: _Scan, headers: Mapping[str, int], styles: Styles,
+                 strings: SharedStrings) -> None:
         self.column = headers.get(_key(notes.header)) or scan.extent.last_column + 1
-        self.letters = get_column_letter(self.column).encode()
+        self.letters = column_letters(self.column)
         self.width = notes.width
         self.styles, self.empties = styles, strings.empties
         self.header = Note(notes.header, notes.header_look)
@@ -767,218 +494,155 @@ class _SheetWriter:
         self.todo = sorted({1, *self.notes, *self.edited})
         self.next = 0  # position in `todo` of the first row not yet written
         self.last = 0  # the row written last
-        self.note_tails: dict[Note, bytes] = {}
         self.extent = copy(scan.extent)
-        edit_columns = {c for cells in (*self.fills.values(), *self.numbers.values()) for c in cells}
+        edit_columns = {c for row in (*self.fills.values(), *self.numbers.values()) for c in row}
         self.extent.add(self.todo, [self.column, *edit_columns])
+        self.holder: etree._Element | None = None  # parent of the rows it adds, in the sheet's namespaces
+        self.ns = ""
 
     def write(self, archive: zipfile.ZipFile, part: str, out: IO[bytes]) -> None:
         with archive.open(part) as stream:
-            for kind, data in _sections(stream):
-                if kind == _HEAD:
-                    out.write(self.head(data) + b"<sheetData>")
-                elif kind == _ROWS:
-                    out.write(self.rows(data))
-                else:
-                    out.write(self.rest() + b"</sheetData>" + data)
+            sheet_xml.rewrite(stream, out, self)
 
-    def head(self, head: bytes) -> bytes:
-        """Everything before <sheetData>: the used range, no selected tab, the note column's width."""
-        text = _TAB_SELECTED.sub(b"", head).decode()
-        dimension = f'<dimension ref="{self.extent.ref}"/>'
-        if re.search(r"<dimension\b[^>]*/>", text):
-            text = re.sub(r"<dimension\b[^>]*/>", dimension, text, count=1)
-        else:
-            text = re.sub(r"(<worksheet\b[^>]*>\s*(?:<sheetPr\b[^>]*/>|<sheetPr\b[^>]*>.*?</sheetPr>)?)",
-                          lambda m: m.group(1) + dimension, text, count=1, flags=re.S)
-        return _with_width(text, self.column, self.width).encode()
+    def _tag(self, name: str) -> str:
+        return f"{{{self.ns}}}{name}" if self.ns else name
 
-    def rows(self, chunk: bytes) -> bytes:
-        out = []
-        for number, attributes, cells, raw in _rows(chunk):
-            if number <= self.last:
-                raise _Unsupported("rows out of order")
-            out.append(self._added_before(number))
-            changed = self._row(number, attributes, cells)
-            out.append(raw if changed is None else changed)
-            self.last = number
-        return b"".join(out)
+    def head(self, root: etree._Element, elements: list[etree._Element]) -> list[etree._Element]:
+        """The used range, no selected tab, the note column's width."""
+        self.ns = namespace(root.tag)
+        self.holder = etree.Element(self._tag("sheetData"), nsmap=root.nsmap)
+        for views in (e for e in elements if local(e.tag) == "sheetViews"):
+            for view in views:
+                view.attrib.pop("tabSelected", None)
+        dimension = next((e for e in elements if local(e.tag) == "dimension"), None)
+        if dimension is None:
+            dimension = etree.Element(self._tag("dimension"), nsmap=root.nsmap)
+            at = sum(1 for e in elements if local(e.tag) in sheet_xml.BEFORE_DIMENSION)
+            elements.insert(at, dimension)
+        dimension.set("ref", self.extent.ref)
+        cols = next((e for e in elements if local(e.tag) == "cols"), None)
+        if cols is None:
+            cols = etree.Element(self._tag("cols"), nsmap=root.nsmap)
+            at = sum(1 for e in elements if local(e.tag) in sheet_xml.BEFORE_COLS)
+            elements.insert(at, cols)
+        sheet_xml.set_width(cols, self.column, self.width)
+        return elements
 
-    def rest(self) -> bytes:
+    def row(self, row: etree._Element) -> Iterator[etree._Element]:
+        number = row_number(row)
+        if number <= self.last:
+            raise _Unsupported("rows out of order")
+        yield from self._added_before(number)
+        self._edit(number, row, self.header if number == 1 else self.notes.get(number))
+        self.last = number
+        yield row
+
+    def end(self, sheet_data: etree._Element) -> Iterator[etree._Element]:
         return self._added_before(None)
 
-    def _added_before(self, number: int | None) -> bytes:
+    def _added_before(self, number: int | None) -> Iterator[etree._Element]:
         """The rows that need a note but are not in the sheet, up to `number` (which is in it)."""
-        added = []
         while self.next < len(self.todo) and (number is None or self.todo[self.next] <= number):
-            if self.todo[self.next] != number:
-                added.append(self._new_row(self.todo[self.next]))
+            wanted = self.todo[self.next]
             self.next += 1
-        return b"".join(added)
+            if wanted != number:
+                assert self.holder is not None
+                row = etree.SubElement(self.holder, self._tag("row"), r=str(wanted))
+                self._edit(wanted, row, self.header if wanted == 1 else self.notes.get(wanted))
+                yield row
 
-    def _row(self, number: int, attributes: bytes, cells: bytes) -> bytes | None:
-        """The row rewritten, or None when it stays as it is. The usual row ends before the note column
-        (or with an earlier note), which needs no parsing of its cells."""
-        note = self.header if number == 1 else self.notes.get(number)
-        last = cells.rfind(b'<c r="')
-        last_column = _column_at(cells, last + len(b'<c r="')) if last >= 0 else 0
-        if number in self.edited or last_column > self.column:
-            return self._rebuilt(number, attributes, cells, note)
-        old = b""
-        if last_column == self.column:
-            cells, old = cells[:last], cells[last:]
-            if _FORMULA.search(old):
+    def _edit(self, number: int, row: etree._Element, note: Note | None) -> None:
+        """The row's cells edited in place; a row that needs nothing is left as it is. The usual row ends
+        before the note column (or with an earlier note), which needs no look at its other cells."""
+        present = list(cells(row))
+        last = cell_column(present[-1], number) if present else 0
+        if number in self.edited or last > self.column:
+            self._rebuild(number, row, present, note)
+            return
+        if last == self.column:
+            old = present.pop()
+            if _part(old, "f") is not None:
                 raise _Unsupported("a formula in the note column")
-        if note is None and number > 1 and self.default is not None and self._holds_data(cells):
-            note = self.default
-        if note is None and not old:
-            return None
-        return b"".join((self._row_start(number, attributes), cells,
-                         self._note_cell(number, note) if note else b"", b"</row>"))
-
-    def _rebuilt(self, number: int, attributes: bytes, row: bytes, note: Note | None) -> bytes:
-        cells = _split_cells(number, row)
-        old = cells.pop(self.column, b"")
-        if _FORMULA.search(old):
-            raise _Unsupported("a formula in the note column")
+            row.remove(old)
+        elif note is None and (number == 1 or self.default is None):
+            return
         if note is None and number > 1 and self.default is not None and \
-                any(self._cell_holds_data(cell) for column, cell in cells.items() if column < self.column):
+                any(_holds_data(cell, self.empties) for cell in present):
+            note = self.default
+        row.attrib.pop("spans", None)  # an optional hint; dropped rather than recomputed
+        if note is not None:
+            self._note_cell(row, number, note, after=present[-1] if present else None)
+
+    def _rebuild(self, number: int, row: etree._Element, present: list[etree._Element], note: Note | None
+                 ) -> None:
+        columns = _columns(row, number)
+        by_column = dict(zip(columns, present))
+        old = by_column.pop(self.column, None)
+        if old is not None:
+            if _part(old, "f") is not None:
+                raise _Unsupported("a formula in the note column")
+            row.remove(old)
+        if note is None and number > 1 and self.default is not None and \
+                any(_holds_data(cell, self.empties) for column, cell in by_column.items() if column < self.column):
             note = self.default
         for column, argb in self.fills.get(number, {}).items():
-            cells[column] = self._filled(number, column, cells.get(column), argb)
+            cell = by_column.get(column)
+            if cell is None:
+                cell = by_column[column] = etree.SubElement(row, self._tag("c"), r=cell_ref(number, column))
+            cell.set("s", str(self.styles.xf(_style(cell), Format(fill=argb))))
         for column, value in self.numbers.get(number, {}).items():
-            cell = cells.get(column)
-            if cell is None or not self._cell_holds_data(cell):
-                cells[column] = self._number(number, column, cell, value)
+            cell = by_column.get(column)
+            if cell is not None and _holds_data(cell, self.empties):
+                continue
+            if cell is None:
+                cell = by_column[column] = etree.SubElement(row, self._tag("c"), r=cell_ref(number, column))
+            style = self.styles.xf(_style(cell), Format(number_format=NUMBER_FORMAT_INTEGER))
+            for name in list(cell.attrib):
+                if name != "r":
+                    del cell.attrib[name]
+            for part in list(cell):
+                cell.remove(part)
+            cell.set("s", str(style))
+            etree.SubElement(cell, self._tag("v")).text = str(int(value))
         if note is not None:
-            cells[self.column] = self._note_cell(number, note)
-        return self._row_start(number, attributes) + b"".join(cells[c] for c in sorted(cells)) + b"</row>"
+            by_column[self.column] = self._note_cell(row, number, note, after=None)
+        others = [child for child in row if local(child.tag) != "c"]  # an extension list stays last
+        for element in [by_column[column] for column in sorted(by_column)] + others:
+            row.append(element)
+        row.attrib.pop("spans", None)
 
-    def _new_row(self, number: int) -> bytes:
-        return self._rebuilt(number, b"", b"", self.header if number == 1 else self.notes.get(number))
-
-    @staticmethod
-    def _row_start(number: int, attributes: bytes) -> bytes:
-        # a row's spans are an optional hint; dropped rather than recomputed
-        return b'<row r="%d"%s>' % (number, _SPANS.sub(b"", attributes))
-
-    def _holds_data(self, cells: bytes) -> bool:
-        if not self.empties:
-            return _DATA.search(cells) is not None
-        return any(self._cell_holds_data(cell) for cell in cells.split(b'<c r="')[1:])
-
-    def _cell_holds_data(self, cell: bytes) -> bool:
-        if _FORMULA.search(cell):
-            return True
-        kind = _cell_type(cell)
-        if kind == b"inlineStr":
-            return _INLINE_TEXT.search(cell) is not None
-        value = _VALUE.search(cell)
-        if value is None or not value.group(1):
-            return False
-        return not (kind == b"s" and int(value.group(1)) in self.empties)
-
-    def _note_cell(self, number: int, note: Note) -> bytes:
-        tail = self.note_tails.get(note)
-        if tail is None:
-            xf = self.styles.xf(0, note.look)
-            style = f' s="{xf}"' if xf else ""
-            text = xml_text(_clean(note.text))
-            tail = f'"{style} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'.encode()
-            self.note_tails[note] = tail
-        return b'<c r="' + self.letters + b"%d" % number + tail
-
-    def _filled(self, number: int, column: int, cell: bytes | None, argb: str) -> bytes:
-        xf = self.styles.xf(_cell_style(cell) if cell else 0, Look(fill=argb))
-        if cell is None:
-            return b'<c r="%s%d" s="%d"/>' % (get_column_letter(column).encode(), number, xf)
-        return _with_style(cell, xf)
-
-    def _number(self, number: int, column: int, cell: bytes | None, value: int) -> bytes:
-        xf = self.styles.xf(_cell_style(cell) if cell else 0, number_format=NUMBER_FORMAT_INTEGER)
-        return b'<c r="%s%d" s="%d"><v>%d</v></c>' % (get_column_letter(column).encode(), number, xf, int(value))
-
-
-_LETTERS: Final = re.compile(rb"[A-Z]{1,3}")
-
-
-def _column_at(xml: bytes, at: int) -> int:
-    letters = _LETTERS.match(xml, at)
-    if letters is None:
-        raise _Unsupported("a cell reference without a column")
-    return _column(letters.group())
-
-
-_TAB_SELECTED: Final = re.compile(rb"""\stabSelected\s*=\s*(?:"(?:1|true)"|'(?:1|true)')""")
-
-
-def _by_row(cells: Mapping[tuple[int, str], Any], headers: Mapping[str, int], note_column: int
-            ) -> dict[int, dict[int, Any]]:
-    """(row, header) -> value as row -> column -> value, leaving out unknown headers and the note column."""
-    out: dict[int, dict[int, Any]] = {}
-    for (row, header), value in cells.items():
-        column = headers.get(_key(header))
-        if column is not None and column != note_column:
-            out.setdefault(row, {})[column] = value
-    return out
-
-
-def _with_style(cell: bytes, xf: int) -> bytes:
-    end = cell.find(b">")
-    style = _STYLE.search(cell, 0, end)
-    if style is not None:
-        return cell[:style.start()] + b' s="%d"' % xf + cell[style.end():]
-    ref = _CELL_REF.match(cell)
-    assert ref is not None  # _split_cells checked it
-    return cell[:ref.end()] + b' s="%d"' % xf + cell[ref.end():]
-
-
-_COL: Final = re.compile(r"<col\b[^>]*?(?:/>|>\s*</col>)")
-
-
-def _with_width(head: str, column: int, width: float) -> str:
-    """The head with `column` `width` wide: a <col> of its own, split out of a range that covers it."""
-    own = f'<col min="{column}" max="{column}" width="{width:g}" customWidth="1"/>'
-    cols = re.search(r"<cols\b[^>]*>(.*?)</cols>", head, re.S)
-    if cols is None:
-        return head + f"<cols>{own}</cols>"
-    elements, placed = [], False
-    for match in _COL.finditer(cols.group(1)):
-        element = match.group()
-        attributes = _attributes(element.split(">", 1)[0])
-        low, high = int(attributes.get("min", 0)), int(attributes.get("max", 0))
-        if not placed and low > column:
-            elements.append(own)
-            placed = True
-        if low <= column <= high:
-            start = element.split(">", 1)[0].rstrip("/") + "/>"
-            if low < column:
-                elements.append(_set_attribute(start, "max", str(column - 1)))
-            mine = start
-            for name, value in (("min", str(column)), ("max", str(column)), ("width", f"{width:g}"),
-                                ("customWidth", "1")):
-                mine = _set_attribute(mine, name, value)
-            elements.append(mine)
-            if column < high:
-                elements.append(_set_attribute(start, "min", str(column + 1)))
-            placed = True
+    def _note_cell(self, row: etree._Element, number: int, note: Note, after: etree._Element | None
+                   ) -> etree._Element:
+        cell = etree.SubElement(row, self._tag("c"), r=f"{self.letters}{number}")
+        if after is not None:
+            after.addnext(cell)
         else:
-            elements.append(element)
-    if not placed:
-        elements.append(own)
-    return head[:cols.start(1)] + "".join(elements) + head[cols.end(1):]
+            row.insert(0, cell)
+        xf = self.styles.xf(0, _format(note.look))
+        if xf:
+            cell.set("s", str(xf))
+        cell.set("t", "inlineStr")
+        text = etree.SubElement(etree.SubElement(cell, self._tag("is")), self._tag("t"))
+        text.set(_XML_SPACE, "preserve")
+        text.text = _clean(note.text)
+        return cell
+
+
+def _style(cell: etree._Element) -> int:
+    value = cell.get("s", "0")
+    return int(value) if value.isdigit() else 0
 
 
 # --- the summary sheet ----------------------------------------------------------------------------------
 
 _SUMMARY_HEAD: Final = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-                        f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_RELS_NS}">')
+                        f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{RELS_NS}">')
 _ROWS_PER_WRITE: Final = 2000
 
 
-def _summary_xml(summary: SummarySheet, styles: _Styles, locate: Callable[[Link], str | None]) -> Iterator[bytes]:
+def _summary_xml(summary: SummarySheet, styles: Styles, locate: Callable[[Link], str | None]) -> Iterator[bytes]:
     width = max((len(row) for row in summary.rows), default=1) or 1
-    extent = f"A1:{get_column_letter(width)}{max(len(summary.rows), 1)}"
+    extent = f"A1:{column_letters(width)}{max(len(summary.rows), 1)}"
     yield (_SUMMARY_HEAD + f'<dimension ref="{extent}"/><sheetViews><sheetView tabSelected="1" workbookViewId="0">'
            f'{_pane(summary.freeze)}</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>').encode()
     if summary.widths:
@@ -992,7 +656,7 @@ def _summary_xml(summary: SummarySheet, styles: _Styles, locate: Callable[[Link]
         for column, value in enumerate(values, start=1):
             if value is None:
                 continue
-            ref = f"{get_column_letter(column)}{number}"
+            ref = cell_ref(number, column)
             look = summary.looks.get(number)
             link = summary.links.get((number, column))
             location = locate(link) if link is not None else None
@@ -1000,7 +664,7 @@ def _summary_xml(summary: SummarySheet, styles: _Styles, locate: Callable[[Link]
                 look = LINK_LOOK
                 links.append(f'<hyperlink ref="{ref}" location="{_attribute_text(location)}" '
                              f'display="{_attribute_text(str(value))}"/>')
-            cells.append(_value_cell(ref, value, styles.xf(0, look)))
+            cells.append(_value_cell(ref, value, styles.xf(0, _format(look))))
         if cells:
             batch.append(f'<row r="{number}">{"".join(cells)}</row>')
         if len(batch) >= _ROWS_PER_WRITE:
@@ -1015,10 +679,8 @@ def _summary_xml(summary: SummarySheet, styles: _Styles, locate: Callable[[Link]
 def _pane(freeze: str | None) -> str:
     if not freeze or freeze == "A1":
         return ""
-    match = re.fullmatch(r"([A-Z]{1,3})(\d+)", freeze)
-    if match is None:
-        raise ValueError(f"not a cell: {freeze!r}")
-    columns, rows = column_index_from_string(match.group(1)) - 1, int(match.group(2)) - 1
+    row, column = split_ref(freeze)
+    columns, rows = column - 1, row - 1
     pane = "bottomRight" if columns and rows else "bottomLeft" if rows else "topRight"
     split = (f' xSplit="{columns}"' if columns else "") + (f' ySplit="{rows}"' if rows else "")
     return (f'<pane{split} topLeftCell="{freeze}" activePane="{pane}" state="frozen"/>'
@@ -1037,182 +699,11 @@ def _value_cell(ref: str, value: Any, xf: int) -> str:
             "</is></c>")
 
 
-# --- the streaming path --------------------------------------------------------------------------------
 
 
-_CONTINUATION: Final = re.compile(r"^(?P<family>.+?) \((?:[2-9]|[1-9]\d+)\)$")
+def _attribute_text(text: str) -> str:
+    return xml_text(_clean(text)).replace('"', "&quot;")
 
-
-def _with_continuations(sheets: Mapping[str, SheetNotes], titles: Iterable[str]) -> dict[str, SheetNotes]:
-    """The specs by folded title, and for a continuation sheet without one of its own ("Choice values (2)",
-    see `layout.part_name`) its family's column with none of the family's row notes: its rows still get
-    the default note and the note column."""
-    specs = {key.casefold(): notes for key, notes in sheets.items()}
-    for title in titles:
-        match = _CONTINUATION.match(title)
-        family = specs.get(match["family"].casefold()) if match else None
-        if family is not None and title.casefold() not in specs:
-            specs[title.casefold()] = SheetNotes(family.header, family.header_look, family.width,
-                                                 default=family.default)
-    return specs
-
-
-def _stream(source: Path, target: Path, sheets: Mapping[str, SheetNotes], summary: SummarySheet) -> None:
-    with zipfile.ZipFile(source) as archive:
-        edit = _Edit.prepare(archive, sheets, summary)
-        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
-            edit.write(archive, out)
-
-
-@dataclass
-class _Edit:
-    """Everything the copy changes, worked out in a first pass over the package (one scan of each
-    annotated sheet, one of the shared strings) so that the second pass writes each part once."""
-
-    book: _Book
-    styles: _Styles
-    writers: dict[str, _SheetWriter]  # annotated worksheet part -> its writer
-    headers: dict[str, dict[str, int]]  # sheet title -> header -> column, of the sheets it read
-    placement: _Placement
-    summary: SummarySheet
-
-    @classmethod
-    def prepare(cls, archive: zipfile.ZipFile, sheets: Mapping[str, SheetNotes], summary: SummarySheet) -> _Edit:
-        book = _Book.read(archive)
-        styles = _Styles(archive.read(book.targets["styles"]).decode())
-        specs = _with_continuations(sheets, [s.title for s in book.sheets if s.kind == "worksheet"])
-        annotated = {s.part: (s, specs[s.title.casefold()]) for s in book.sheets
-                     if s.kind == "worksheet" and s.title.casefold() in specs}
-        scans = {part: _scan(archive, part) for part in annotated}
-        header_cells = {annotated[part][0].title: scan.header_cells for part, scan in scans.items()}
-        header_cells.update(_linked_header_cells(archive, book, summary, scans))
-        wanted = _string_indexes(cell for cells in header_cells.values() for cell in cells.values())
-        strings = _SharedStrings.read(archive, book.targets.get("sharedStrings"), wanted)
-        headers = {title: _header_columns(cells, strings) for title, cells in header_cells.items()}
-        writers = {part: _SheetWriter(notes, scans[part], headers[sheet.title], styles, strings)
-                   for part, (sheet, notes) in annotated.items()}
-        members = {info.filename for info in archive.infolist()}
-        return cls(book, styles, writers, headers, _place_summary(book, summary.title, members), summary)
-
-    def write(self, archive: zipfile.ZipFile, out: zipfile.ZipFile) -> None:
-        """Every part in the source's order, then the summary sheet and the styles it needed."""
-        book, placement = self.book, self.placement
-        macros = _macro_parts(archive)
-        replaced = {book.part: placement.workbook, book.rels_part: _without_macro_rels(placement.rels, macros),
-                    "[Content_Types].xml": _without_macro_types(placement.content_types, macros)}
-        other_sheets = {s.part: s.kind for s in book.sheets if s.part not in self.writers and s.part != placement.part}
-        left_out = {placement.part, book.targets["styles"], *placement.dropped, *macros}
-        for info in archive.infolist():
-            name = info.filename
-            if name in replaced:
-                out.writestr(_member(info), replaced[name].encode())
-            elif name in self.writers:
-                with out.open(_member(info), "w", force_zip64=True) as stream:
-                    self.writers[name].write(archive, name, stream)
-            elif name in other_sheets:
-                _copy_unselected(archive, info, out, worksheet=other_sheets[name] == "worksheet")
-            elif name not in left_out:
-                _copy(archive, info, out)
-        with out.open(_member(placement.part), "w", force_zip64=True) as stream:
-            for data in _summary_xml(self.summary, self.styles, _locator(book, self.headers)):
-                stream.write(data)
-        out.writestr(_member(book.targets["styles"]), self.styles.to_xml())
-
-
-# --- macros: a copy is an .xlsx, so an .xlsm renamed .xlsx loses its VBA project -------------------------------
-
-_MACRO_PART = re.compile(r"(?:^|/)vbaProject[^/]*\.bin$", re.I)  # the project and its signatures
-_MACRO_TYPES: Final = {
-    "application/vnd.ms-excel.sheet.macroEnabled.main+xml":
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
-    "application/vnd.ms-excel.template.macroEnabled.main+xml":
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
-}
-
-
-def _macro_parts(archive: zipfile.ZipFile) -> set[str]:
-    """The VBA project, its signatures and their relationship parts: never copied."""
-    parts = {info.filename for info in archive.infolist() if _MACRO_PART.search(info.filename)}
-    return parts | {_rels_path(part) for part in parts if _rels_path(part) in archive.NameToInfo}
-
-
-def _without_macro_rels(xml: str, macros: set[str]) -> str:
-    """The workbook's relationships without the ones to the VBA project."""
-    if not macros:
-        return xml
-    return _RELATIONSHIP.sub(
-        lambda m: "" if _MACRO_PART.search(_attributes(m.group(0)).get("Target", "")) else m.group(0), xml)
-
-
-def _without_macro_types(xml: str, macros: set[str]) -> str:
-    """Content types without the VBA project's, and the workbook's as a plain (macro-free) workbook's."""
-    for macro_type, plain in _MACRO_TYPES.items():
-        xml = xml.replace(f'"{macro_type}"', f'"{plain}"')
-    if not macros:
-        return xml
-
-    def keep(match: re.Match[str]) -> str:
-        attributes = _attributes(match.group(0))
-        macro = _MACRO_PART.search(attributes.get("PartName", "")) or "vbaProject" in attributes.get("ContentType", "")
-        return "" if macro else match.group(0)
-
-    return re.sub(r"<(Override|Default)\s[^>]*?(?:/>|>\s*</\1>)", keep, xml)
-
-
-def _linked_header_cells(archive: zipfile.ZipFile, book: _Book, summary: SummarySheet,
-                         scans: Mapping[str, _Scan]) -> dict[str, dict[int, bytes]]:
-    """Row 1 of the sheets a summary link points into by column that are not annotated (so not scanned)."""
-    out = {}
-    for link in summary.links.values():
-        sheet = book.sheet(link.sheet)
-        if link.column and sheet is not None and sheet.kind == "worksheet" and sheet.part not in scans \
-                and sheet.title not in out:
-            out[sheet.title] = _first_row_cells(archive, sheet.part)
-    return out
-
-
-def _locator(book: _Book, headers: Mapping[str, Mapping[str, int]]) -> Callable[[Link], str | None]:
-    def locate(link: Link) -> str | None:
-        sheet = book.sheet(link.sheet)
-        if sheet is None:
-            return None
-        column = headers.get(sheet.title, {}).get(_key(link.column)) if link.column else None
-        return _location(sheet.title, f"{get_column_letter(column or 1)}{link.row}")
-
-    return locate
-
-
-def _member(info: zipfile.ZipInfo | str) -> zipfile.ZipInfo:
-    """A fresh entry for the copy (deflated), keeping the original's name, time and attributes."""
-    if isinstance(info, str):
-        member = zipfile.ZipInfo(info, date_time=(1980, 1, 1, 0, 0, 0))
-    else:
-        member = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-        member.external_attr = info.external_attr
-        member.file_size = info.file_size  # lets zipfile decide on zip64 for a copy
-    member.compress_type = zipfile.ZIP_DEFLATED
-    return member
-
-
-def _copy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, out: zipfile.ZipFile) -> None:
-    with archive.open(info) as source, out.open(_member(info), "w") as target:
-        shutil.copyfileobj(source, target, CHUNK)
-
-
-def _copy_unselected(archive: zipfile.ZipFile, info: zipfile.ZipInfo, out: zipfile.ZipFile, *, worksheet: bool
-                     ) -> None:
-    """Copy a sheet that is not annotated, unselecting its tab: the summary sheet is the selected one
-    now, and two selected tabs are a group that Excel edits together."""
-    with archive.open(info) as source, out.open(_member(info), "w") as target:
-        head = source.read(CHUNK)
-        while worksheet and b"<sheetData" not in head and (more := source.read(CHUNK)):
-            head += more
-        if not worksheet:
-            head += source.read()
-        end = head.find(b"<sheetData") if worksheet else len(head)
-        end = len(head) if end < 0 else end
-        target.write(_TAB_SELECTED.sub(b"", head[:end]) + head[end:])
-        shutil.copyfileobj(source, target, CHUNK)
 
 
 # --- the openpyxl path: the same spec on a loaded workbook -----------------------------------------------
@@ -1270,7 +761,7 @@ def _openpyxl_sheet(ws: Any, notes: SheetNotes) -> None:
         if target is not None and target != column and ws.cell(number, target).value in (None, ""):
             ws.cell(number, target).value = int(value)
             ws.cell(number, target).number_format = "0"
-    ws.column_dimensions[get_column_letter(column)].width = notes.width
+    ws.column_dimensions[column_letters(column)].width = notes.width
 
 
 def _openpyxl_note(cell: Any, note: Note) -> None:
@@ -1324,7 +815,7 @@ def _openpyxl_summary(book: Any, summary: SummarySheet) -> None:
                 cell.hyperlink = Hyperlink(ref=cell.coordinate, location=location, display=_clean(str(value)))
             _openpyxl_look(cell, LINK_LOOK if location is not None else summary.looks.get(number))
     for column, width in enumerate(summary.widths, start=1):
-        ws.column_dimensions[get_column_letter(column)].width = width
+        ws.column_dimensions[column_letters(column)].width = width
     ws.freeze_panes = summary.freeze
     for sheet in book.worksheets:
         sheet.sheet_view.tabSelected = sheet is ws
@@ -1336,4 +827,4 @@ def _openpyxl_location(book: Any, link: Link) -> str | None:
     if ws is None:
         return None
     column = _openpyxl_headers(ws).get(_key(link.column)) if link.column else None
-    return _location(ws.title, f"{get_column_letter(column or 1)}{link.row}")
+    return _location(ws.title, f"{column_letters(column or 1)}{link.row}")
