@@ -36,6 +36,7 @@ LITERAL_INCLUDE_FIELDS_WARNING = (
     "bcmod asked again without include_fields (whole products, one extra request), so no modifier is missing")
 
 ProgressCallback = Callable[[int, int], None]
+PageCallback = Callable[[list[dict[str, Any]]], None]
 
 
 @dataclass(frozen=True)
@@ -137,13 +138,14 @@ async def extract_products(
     concurrency: int = 8,
     progress: ProgressCallback | None = None,
     session: ExtractSession | None = None,
+    on_page: PageCallback | None = None,
 ) -> list[dict[str, Any]]:
     """Products (id, sku, name, date_modified) with their modifiers, ordered by id, each once.
 
-    A product that matches both an id and a SKU filter is kept once.
+    A product that matches both an id and a SKU filter is kept once. With `on_page`, see `extract_query`.
     """
     return await extract_query(client, filters.query_chunks(), concurrency=concurrency, progress=progress,
-                               session=session)
+                               session=session, on_page=on_page)
 
 
 async def extract_query(
@@ -153,21 +155,32 @@ async def extract_query(
     concurrency: int = 8,
     progress: ProgressCallback | None = None,
     session: ExtractSession | None = None,
+    on_page: PageCallback | None = None,
 ) -> list[dict[str, Any]]:
     """Products with their modifiers for each filter dict in `chunks` (one chain of pages each), by id.
 
     Without a `session` the run keeps its own and logs its warnings, so they are never lost.
+    With `on_page`, each page (its products, modifiers embedded) goes to `on_page` as it arrives and
+    nothing is kept (the result is empty), so a big catalog is never held whole as payloads; a
+    product may then come twice (in an id and a SKU chunk, or read again after the include_fields
+    switch): the later reading is the one to keep (`pipeline.extract_frames` does).
     """
     own_session = session is None
     session = session if session is not None else ExtractSession()
     tracker = ExtractProgress(listeners=[progress] if progress else [])
     products: dict[int, dict[str, Any]] = {}
+
+    def keep(page: list[dict[str, Any]]) -> None:
+        for product in page:
+            products[int(product["id"])] = product
+
+    sink = on_page if on_page is not None else keep
     for chunk in chunks:
-        if not await _read_chain(client, chunk, session, tracker, products, concurrency):
+        if not await _read_chain(client, chunk, session, tracker, sink, concurrency):
             session.stop_trimming()
             if own_session:
                 logger.warning("%s", LITERAL_INCLUDE_FIELDS_WARNING)
-            await _read_chain(client, chunk, session, tracker, products, concurrency)
+            await _read_chain(client, chunk, session, tracker, sink, concurrency)
     return [products[key] for key in sorted(products)]
 
 
@@ -176,10 +189,10 @@ async def _read_chain(
     chunk: Mapping[str, str],
     session: ExtractSession,
     tracker: ExtractProgress,
-    into: dict[int, dict[str, Any]],
+    sink: PageCallback,
     concurrency: int,
 ) -> bool:
-    """Read one chain of pages into `into`; False (its pages uncounted) when the store dropped the
+    """Read one chain of pages into `sink`; False (its pages uncounted) when the store dropped the
     modifiers because of include_fields.
 
     That shows on the first page with products, which is page 1 (a chain whose page 1 is empty has
@@ -205,8 +218,7 @@ async def _read_chain(
                 return False
             done += 1
             tracker.update(done_delta=1)
-            for product in page:
-                into[int(product["id"])] = product
+            sink(page)
     return True
 
 

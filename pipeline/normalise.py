@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.extras import modifier_extras, value_extras
@@ -126,6 +127,88 @@ def products_to_frames(products: Iterable[Mapping[str, Any]]) -> ModifierFrames:
                 value_rows.append(_value_row(product, modifier, value))
                 _keep_extras(extras, "value", value, value_extras(value, str(modifier.get("type"))))
     return ModifierFrames(_typed(modifier_rows, MODIFIER_DTYPES), _typed(value_rows, VALUE_DTYPES), extras)
+
+
+class FramesBuilder:
+    """`products_to_frames` over pages as they arrive, so that the raw payloads of a big catalog are
+    never held together: each page is flattened into rows at once, and every `BATCH_ROWS` rows become
+    a small typed frame (columnar, strings in Arrow buffers) while the page's dicts are dropped.
+
+    A product read twice (an id and a SKU filter both match it, or a chain read again without
+    include_fields) keeps its latest reading only, and `frames()` orders rows by product id, so the
+    result equals `products_to_frames` of the products `extract_products` returns.
+    """
+
+    BATCH_ROWS = 20_000
+
+    def __init__(self) -> None:
+        self.product_ids: dict[int, int] = {}  # product id -> its latest reading
+        self._readings: list[int] = []  # reading -> product id
+        self._rows: dict[str, list[dict[str, Any]]] = {"modifiers": [], "values": []}
+        self._owners: dict[str, list[int]] = {"modifiers": [], "values": []}  # reading of each row
+        self._parts: dict[str, list[tuple[pd.DataFrame, list[int]]]] = {"modifiers": [], "values": []}
+        self._extras: list[tuple[int, tuple[str, int], dict[str, dict[str, Any]]]] = []
+
+    def add(self, products: Iterable[Mapping[str, Any]]) -> None:
+        """Normalise one page of products (as `GET /catalog/products?include=modifiers` returns them)."""
+        modifier_rows, value_rows = self._rows["modifiers"], self._rows["values"]
+        modifier_owners, value_owners = self._owners["modifiers"], self._owners["values"]
+        for product in products:
+            reading = len(self._readings)
+            product_id = int(product["id"])
+            self._readings.append(product_id)
+            self.product_ids[product_id] = reading
+            for modifier in product.get("modifiers") or ():
+                modifier_rows.append(_modifier_row(product, modifier))
+                modifier_owners.append(reading)
+                self._keep(reading, "modifier", modifier, modifier_extras(modifier))
+                for value in modifier.get("option_values") or ():
+                    value_rows.append(_value_row(product, modifier, value))
+                    value_owners.append(reading)
+                    self._keep(reading, "value", value, value_extras(value, str(modifier.get("type"))))
+        for kind in ("modifiers", "values"):
+            if len(self._rows[kind]) >= self.BATCH_ROWS:
+                self._flush(kind)
+
+    def _keep(self, reading: int, kind: str, item: Mapping[str, Any], parts: dict[str, dict[str, Any]]) -> None:
+        if parts and item.get("id") is not None:
+            self._extras.append((reading, (kind, int(item["id"])), parts))
+
+    def _flush(self, kind: str) -> None:
+        rows = self._rows[kind]
+        if rows:
+            dtypes = MODIFIER_DTYPES if kind == "modifiers" else VALUE_DTYPES
+            self._parts[kind].append((_typed(rows, dtypes), self._owners[kind]))
+        self._rows[kind], self._owners[kind] = [], []
+
+    def frames(self) -> ModifierFrames:
+        """The frames of every product added, each by its latest reading, ordered by product id."""
+        for kind in ("modifiers", "values"):
+            self._flush(kind)
+        readings = np.asarray(self._readings, dtype=np.int64)
+        latest = np.zeros(len(readings), dtype=bool)
+        latest[np.fromiter(self.product_ids.values(), dtype=np.int64, count=len(self.product_ids))] = True
+        out = {}
+        for kind, dtypes in (("modifiers", MODIFIER_DTYPES), ("values", VALUE_DTYPES)):
+            parts, self._parts[kind] = self._parts[kind], []
+            if not parts:
+                out[kind] = _typed([], dtypes)
+                continue
+            owners = np.concatenate([np.asarray(o, dtype=np.int64) for _, o in parts])
+            frame = pd.concat([f for f, _ in parts], ignore_index=True) if len(parts) > 1 else parts[0][0]
+            del parts
+            keep = latest[owners]
+            order = np.argsort(readings[owners[keep]], kind="stable")
+            if keep.all() and (order == np.arange(len(order))).all():
+                out[kind] = frame.reset_index(drop=True)
+            else:
+                out[kind] = frame.iloc[np.flatnonzero(keep)[order]].reset_index(drop=True)
+            del frame
+        extras: Extras = {}
+        for reading, key, parts_of in sorted((e for e in self._extras if latest[e[0]]),
+                                             key=lambda e: readings[e[0]]):
+            extras[key] = parts_of
+        return ModifierFrames(out["modifiers"], out["values"], extras)
 
 
 def _keep_extras(extras: Extras, kind: str, item: Mapping[str, Any], parts: dict[str, dict[str, Any]]) -> None:

@@ -14,8 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipeline.client import BigCommerceClient
-from pipeline.extract import ExtractFilters, ProgressCallback, extract_products
-from pipeline.normalise import products_to_frames
+from pipeline.extract import ExtractFilters, ProgressCallback
+from pipeline.extract_frames import ExtractedFrames, extract_frames
+from pipeline.normalise import empty_frames
 from pipeline.plan.diff import OwnUpload, build_plan, touched_product_ids
 from pipeline.plan.operations import Plan
 from pipeline.settings import store_hash_of_url
@@ -68,14 +69,14 @@ async def plan_workbook(
         raise PlanRefused(outcome)
     before = client.metrics.requests_sent
     touched = touched_product_ids(outcome.sheets)
-    products = await extract_products(client, ExtractFilters(product_ids=tuple(touched)),
-                                      progress=progress) if touched else []
+    current = await extract_frames(client, ExtractFilters(product_ids=tuple(touched)),
+                                   progress=progress) if touched else ExtractedFrames(empty_frames(), [])
     if known_product_ids is None:
-        outcome = await _check_products(outcome, client, {int(p["id"]) for p in products})
+        outcome = await _check_products(outcome, client, set(current.product_ids))
     outcome.requests += client.metrics.requests_sent - before
     if not outcome.ok:
         raise PlanRefused(outcome)
-    plan = build_plan(outcome.sheets, outcome.meta, products_to_frames(products), workbook=str(path),
+    plan = build_plan(outcome.sheets, outcome.meta, current.frames, workbook=str(path),
                       prune=prune, force=force, uploaded=uploaded)
     return plan, outcome
 
