@@ -34,9 +34,10 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.sorting import ArtifactSort
 from prefect.deployments import arun_deployment
 from prefect.runtime import flow_run as current_flow_run
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from flows.naming import agency_run_name, export_name
+from flows.store import StoreParams
 
 EXPORT_FLOW_NAME = "export_modifiers"
 DEFAULT_EXPORT_DEPLOYMENT = "export-store"
@@ -46,17 +47,11 @@ NO_STORES = ("no stores listed: give agency-nightly its stores (the `stores` par
              "`prefect deploy -n agency-nightly`; or `python -m flows.deploy --stores stores.json`)")
 
 
-class StoreRef(BaseModel):
-    """One store of the agency: where it is and where its token lives, never the token itself."""
-
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, frozen=True)
+class StoreRef(StoreParams):
+    """One store of the agency: a name, where it is and where its token lives, never the token itself."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100,
                       description="Short label: the export's sub-folder and the child run's name.")
-    api_url: str | None = Field(None, description="API root override (a proxy, the sandbox).")
-    store_hash: str | None = None
-    token_env: str | None = Field(None, description="Environment variable holding the token on the workers.")
-    token_secret_block: str | None = Field(None, description="Prefect Secret block holding the token.")
 
     @model_validator(mode="after")
     def _one_store_one_token_source(self) -> StoreRef:
@@ -67,7 +62,8 @@ class StoreRef(BaseModel):
         return self
 
     def export_parameters(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump().items() if k != "name" and v is not None}
+        """The child export's `store` parameter: this store without its name."""
+        return {"store": self.parameters()}
 
 
 class StoresFailed(Exception):
@@ -112,7 +108,7 @@ async def export_all_stores(
         parameters = {**common, **store.export_parameters(), "out": str(Path(out) / store.name)}
         return await arun_deployment(
             name=f"{EXPORT_FLOW_NAME}/{deployment}", parameters=parameters, timeout=timeout,
-            poll_interval=poll_interval, flow_run_name=export_name(store.api_url, store.store_hash),
+            poll_interval=poll_interval, flow_run_name=export_name(store),
             tags=["bcmod", f"store-{store.name}"],
             idempotency_key=f"{parent_id}:{store.name}" if parent_id else None,
         )

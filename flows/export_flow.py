@@ -1,7 +1,7 @@
 """`export_modifiers`: the Prefect flow behind scheduled (nightly) and ad-hoc exports.
 
-A thin layer over `pipeline.export`. Tasks get the store's URL and hash and where its token lives,
-never the token (see `flows.store`). The body holds the store's slot (`flows.slot.store_slot`), so
+A thin layer over `pipeline.export`. Tasks get the run's `store` (its URL or hash and where its token
+lives), never the token (see `flows.store`). The body holds the store's slot (`flows.slot.store_slot`), so
 two runs of one store never share its API quota, whichever workers they land on. Only transient
 failures are retried (`flows.retry`): a wrong token fails the run in seconds and frees the slot.
 
@@ -29,7 +29,7 @@ from flows.naming import export_run_name, read_task_name, window_text, write_tas
 from flows.report import host, publish_export
 from flows.retry import retry_transient
 from flows.slot import store_slot
-from flows.store import aresolve_settings, store_key, store_settings
+from flows.store import StoreParams, aresolve_settings, store_key, store_settings
 from flows.window import LastExport, incremental_since, record_success
 from pipeline.client import BigCommerceClient
 from pipeline.export import export_meta, summarise_export, write_export
@@ -41,11 +41,9 @@ EXTRACT = "extract"
 
 @task(name="read the store", task_run_name=read_task_name, retries=3, retry_delay_seconds=[5, 30, 120],
       retry_condition_fn=retry_transient)
-async def extract_task(api_url: str | None, store_hash: str | None, token_secret_block: str | None,
-                       filters: ExtractFilters, concurrency: int = 8,
-                       token_env: str | None = None) -> list[dict[str, Any]]:
+async def extract_task(store: StoreParams, filters: ExtractFilters, concurrency: int = 8) -> list[dict[str, Any]]:
     """Fetch the products with their modifiers; every attempt's requests go to `flows.tally`."""
-    settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
+    settings = await aresolve_settings(store)
     async with BigCommerceClient(settings) as client:
         try:
             products = await extract_products(client, filters, concurrency=concurrency)
@@ -56,10 +54,10 @@ async def extract_task(api_url: str | None, store_hash: str | None, token_secret
 
 
 @task(name="write the export", task_run_name=write_task_name, cache_policy=NO_CACHE)
-async def write_task(products: list[dict[str, Any]], out: str, api_url: str | None, store_hash: str | None,
-                     filters: ExtractFilters, csv: bool) -> dict[str, Any]:
+async def write_task(products: list[dict[str, Any]], out: str, store: StoreParams, filters: ExtractFilters,
+                     csv: bool) -> dict[str, Any]:
     """Normalise and write the dated workbook (or zipped CSV) in `out`; returns counts and the path."""
-    settings = store_settings(api_url, store_hash)
+    settings = store_settings(store)
     exported_at = datetime.now(timezone.utc).replace(microsecond=0)
 
     def write() -> dict[str, Any]:  # in a thread: a large workbook must not stall the run's event loop
@@ -81,21 +79,19 @@ async def export_modifiers(
     since: str | None = None,
     since_hours: float | None = None,
     incremental: bool = False,
-    api_url: str | None = None,
-    store_hash: str | None = None,
-    token_secret_block: str | None = None,
+    store: StoreParams = StoreParams(),
     concurrency: int = 8,
-    token_env: str | None = None,
 ) -> dict[str, Any]:
     """Export modifiers to a dated file in `out` (relative to the worker's bcmod home).
 
     `incremental` reads what changed since the store's last successful export (full on the first
     run); `since` (a date or ISO time) or `since_hours` set the window by hand instead.
-    `token_env` names the environment variable holding this store's token on the worker.
+    `store` names the store and where its token lives (empty: the worker's .env / BIGCOMMERCE_*).
     """
     logger = get_run_logger()
     started = time.perf_counter()
-    settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)  # fail fast
+    store = StoreParams.of(store)
+    settings = await aresolve_settings(store)  # fail fast
     key = store_key(settings)
     out_dir = Path(out).expanduser().resolve()
     logger.info("export of store %s to %s on host %s (pid %s)", key, out_dir, host(), os.getpid())
@@ -110,12 +106,12 @@ async def export_modifiers(
         filters = ExtractFilters(product_ids=tuple(product_ids or ()), skus=tuple(skus or ()), since=since_at)
         logger.info("window: %s", window_text(since_at))
         try:
-            products = await extract_task(api_url, store_hash, token_secret_block, filters, concurrency, token_env)
+            products = await extract_task(store, filters, concurrency)
         except Exception:
             logger.error("reading %s failed after %s requests in %s attempt(s)", key, tally.total(EXTRACT),
                          len(tally.attempts(EXTRACT)))
             raise
-        summary = await write_task(products, str(out_dir), api_url, store_hash, filters, csv)
+        summary = await write_task(products, str(out_dir), store, filters, csv)
         summary.update(_report(started, since_at))
         if not (product_ids or skus) and (since_at is None or from_record):  # it read every change since
             await record_success(key, read_from, summary, flow_run.name)

@@ -20,7 +20,7 @@ from flows.naming import apply_task_name, import_run_name, plan_task_name
 from flows.report import host
 from flows.retry import retry_transient
 from flows.slot import store_slot
-from flows.store import aresolve_settings, store_key
+from flows.store import StoreParams, aresolve_settings, store_key
 from pipeline.apply import Journal, apply_plan, write_results
 from pipeline.apply.lock import workbook_lock
 from pipeline.client import BigCommerceClient
@@ -38,13 +38,12 @@ class WorkbookRejected(Exception):
 
 @task(name="validate and plan", task_run_name=plan_task_name, retries=2, retry_delay_seconds=[5, 30],
       retry_condition_fn=retry_transient)
-async def plan_task(workbook: str, api_url: str | None, store_hash: str | None, token_secret_block: str | None,
-                    prune: bool, force: bool, token_env: str | None = None) -> dict[str, str]:
+async def plan_task(workbook: str, store: StoreParams, prune: bool, force: bool) -> dict[str, str]:
     """Validate and plan (reads only): the saved plan's path, or why the workbook was rejected.
 
     A rejection is returned, not raised: it is an answer about the file, not a failure to retry.
     """
-    settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
+    settings = await aresolve_settings(store)
     async with BigCommerceClient(settings) as client:
         try:
             path = Path(workbook)  # the images earlier imports of this file uploaded count as its own
@@ -75,10 +74,9 @@ def saved(plan: Plan, path: Path) -> dict[str, str]:
 
 @task(name="apply the plan", task_run_name=apply_task_name, retries=3, retry_delay_seconds=[10, 60, 300],
       retry_condition_fn=retry_transient)
-async def apply_task(plan_path: str, api_url: str | None, store_hash: str | None, token_secret_block: str | None,
-                     concurrency: int, token_env: str | None = None) -> dict[str, Any]:
+async def apply_task(plan_path: str, store: StoreParams, concurrency: int) -> dict[str, Any]:
     """Apply the saved plan with its journal; a retry resumes where the last attempt stopped."""
-    settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
+    settings = await aresolve_settings(store)
     plan = Plan.load(Path(plan_path))
     workbook = Path(plan.workbook)
     # one writer at a time, as `bcmod apply`: a CLI apply of the same workbook refuses meanwhile
@@ -104,27 +102,25 @@ async def import_modifiers(
     workbook: str,
     prune: bool = False,
     force: bool = False,
-    api_url: str | None = None,
-    store_hash: str | None = None,
-    token_secret_block: str | None = None,
+    store: StoreParams = StoreParams(),
     concurrency: int = 8,
-    token_env: str | None = None,
 ) -> dict[str, Any]:
     """Validate, plan and apply `workbook` (relative to the worker's bcmod home); fails without
     writing anything if the file has problems.
 
-    `token_env` names the environment variable holding this store's token on the worker.
+    `store` names the store and where its token lives (empty: the worker's .env / BIGCOMMERCE_*).
     """
     logger = get_run_logger()
-    settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)  # fail fast
+    store = StoreParams.of(store)
+    settings = await aresolve_settings(store)  # fail fast
     key = store_key(settings)
     workbook = str(Path(workbook).expanduser().resolve())
     logger.info("import of %s into store %s on host %s", workbook, key, host())
     async with store_slot(key):
-        planned = await plan_task(workbook, api_url, store_hash, token_secret_block, prune, force, token_env)
+        planned = await plan_task(workbook, store, prune, force)
         if "rejected" in planned:
             raise WorkbookRejected(planned["rejected"])
-        summary = await apply_task(planned["plan"], api_url, store_hash, token_secret_block, concurrency, token_env)
+        summary = await apply_task(planned["plan"], store, concurrency)
     summary.update({"host": host(), "requests_all_attempts": tally.total(PLAN, APPLY),
                     "attempts": {PLAN: len(tally.attempts(PLAN)), APPLY: len(tally.attempts(APPLY))}})
     logger.info("applied %s: %s; %s writes, %s failed; results %s on host %s; %s requests over all attempts",

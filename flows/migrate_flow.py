@@ -1,7 +1,7 @@
 """`migrate_store`: copy modifiers from one store to another as a Prefect flow; a dry run by default.
 
-A thin layer over `pipeline.migrate`. Tasks get the stores' URLs or hashes and the *names* of where
-their tokens are (an environment variable, or a Prefect Secret block), never a token. The plan is
+A thin layer over `pipeline.migrate`. The run takes a `source` and a `target` store (`StoreParams`:
+URL or hash and the *name* of where the token is (an environment variable, or a Prefect Secret block), never a token. The plan is
 saved in `workdir` before anything is written, so a retried apply task applies the very same plan
 and its journal skips what already landed. Results are counts and paths; the lists of unmatched
 products and rows left out are in the report file the result points to.
@@ -20,10 +20,11 @@ from flows import tally
 from flows.naming import migrate_run_name, migration_apply_task_name, migration_plan_task_name
 from flows.retry import retry_transient
 from flows.slot import store_slot
-from flows.store import aread_secret, aresolve_settings, store_key
+from flows.store import StoreParams, aread_secret, aresolve_settings, store_key
 from pipeline.client import BigCommerceClient
 from pipeline.migrate import (
     SOURCE_TOKEN_ENV,
+    TARGET_TOKEN_ENV,
     StoreConfigError,
     apply_migration,
     plan_migration,
@@ -37,31 +38,31 @@ from pipeline.settings import Settings
 PLAN, APPLY = "migration plan", "migration apply"
 
 
-async def source_store(api_url: str | None, store_hash: str | None, token_env: str,
-                       token_secret_block: str | None) -> Settings:
-    """The source store; its token from the Secret block when one is named, else from `token_env`."""
-    if token_secret_block:
-        if not (api_url or store_hash):
-            raise StoreConfigError("name the source store: source_api_url or source_store_hash")
-        token = SecretStr(await aread_secret(token_secret_block))
-        return Settings(_env_file=None, api_url=api_url, store_hash=store_hash, access_token=token)
-    return source_settings(api_url, store_hash, token_env)
+async def source_store(store: StoreParams) -> Settings:
+    """The source store; its token from the Secret block when one is named, else from `token_env`
+    (BCMOD_SOURCE_TOKEN when none is named)."""
+    if store.token_secret_block:
+        if not (store.api_url or store.store_hash):
+            raise StoreConfigError("name the source store: its api_url or store_hash")
+        token = SecretStr(await aread_secret(store.token_secret_block))
+        return Settings(_env_file=None, api_url=store.api_url, store_hash=store.store_hash, access_token=token)
+    return source_settings(store.api_url, store.store_hash, store.token_env or SOURCE_TOKEN_ENV)
 
 
-async def target_store(api_url: str | None, store_hash: str | None, token_secret_block: str | None) -> Settings:
+async def target_store(store: StoreParams) -> Settings:
     """The target store, as the other flows find theirs (or BCMOD_TARGET_TOKEN when set)."""
-    if token_secret_block:
-        return await aresolve_settings(api_url, store_hash, token_secret_block)
-    return target_settings(api_url, store_hash)
+    if store.token_secret_block:
+        return await aresolve_settings(store)
+    return target_settings(store.api_url, store.store_hash, store.token_env or TARGET_TOKEN_ENV)
 
 
 @task(name="plan the migration", task_run_name=migration_plan_task_name, retries=2, retry_delay_seconds=[5, 30],
       retry_condition_fn=retry_transient)
-async def plan_migration_task(source: dict[str, Any], target: dict[str, Any], workdir: str, skus: list[str] | None,
+async def plan_migration_task(source: StoreParams, target: StoreParams, workdir: str, skus: list[str] | None,
                               prune: bool, replace_images: bool, concurrency: int) -> dict[str, Any]:
     """Read both stores and plan (reads only); the saved plan's path and the migration's counts."""
-    async with BigCommerceClient(await source_store(**source)) as source_client, \
-            BigCommerceClient(await target_store(**target)) as target_client:
+    async with BigCommerceClient(await source_store(source)) as source_client, \
+            BigCommerceClient(await target_store(target)) as target_client:
         try:
             migration = await plan_migration(source_client, target_client, workdir=Path(workdir), product_skus=skus,
                                              prune=prune, replace_images=replace_images, concurrency=concurrency)
@@ -85,10 +86,10 @@ async def plan_migration_task(source: dict[str, Any], target: dict[str, Any], wo
 
 @task(name="apply the migration", task_run_name=migration_apply_task_name, retries=3,
       retry_delay_seconds=[10, 60, 300], retry_condition_fn=retry_transient)
-async def apply_migration_task(plan_path: str, target: dict[str, Any], concurrency: int) -> dict[str, Any]:
+async def apply_migration_task(plan_path: str, target: StoreParams, concurrency: int) -> dict[str, Any]:
     """Apply the saved plan to the target with its journal; a retry resumes where the last attempt stopped."""
     plan = Plan.load(Path(plan_path))
-    async with BigCommerceClient(await target_store(**target)) as client:
+    async with BigCommerceClient(await target_store(target)) as client:
         try:
             result, results = await apply_migration(plan, client, concurrency=concurrency)
         finally:
@@ -103,13 +104,8 @@ async def apply_migration_task(plan_path: str, target: dict[str, Any], concurren
 
 @flow(name="migrate_store", flow_run_name=migrate_run_name)
 async def migrate_store(
-    source_api_url: str | None = None,
-    source_store_hash: str | None = None,
-    source_token_env: str = SOURCE_TOKEN_ENV,
-    source_token_secret_block: str | None = None,
-    target_api_url: str | None = None,
-    target_store_hash: str | None = None,
-    target_token_secret_block: str | None = None,
+    source: StoreParams = StoreParams(token_env=SOURCE_TOKEN_ENV),
+    target: StoreParams = StoreParams(),
     workdir: str = "out/migration",
     skus: list[str] | None = None,
     apply: bool = False,
@@ -117,12 +113,13 @@ async def migrate_store(
     replace_images: bool = False,
     concurrency: int = 8,
 ) -> dict[str, Any]:
-    """Plan the migration of modifiers from the source to the target; with `apply`, carry it out."""
-    source = {"api_url": source_api_url, "store_hash": source_store_hash, "token_env": source_token_env,
-              "token_secret_block": source_token_secret_block}
-    target = {"api_url": target_api_url, "store_hash": target_store_hash,
-              "token_secret_block": target_token_secret_block}
-    source_settings_, target_settings_ = await source_store(**source), await target_store(**target)  # fail fast
+    """Plan the migration of modifiers from `source` to `target`; with `apply`, carry it out.
+
+    `source` needs its api_url or store_hash; its token is in `token_env` (default BCMOD_SOURCE_TOKEN)
+    or a Secret block. An empty `target` is the worker's own store (.env / BIGCOMMERCE_*).
+    """
+    source, target = StoreParams.of(source), StoreParams.of(target)
+    source_settings_, target_settings_ = await source_store(source), await target_store(target)  # fail fast
     async with AsyncExitStack() as slots:
         # both stores' slots, always in the same order, so two migrations cannot deadlock
         for key in sorted({store_key(source_settings_), store_key(target_settings_)}):

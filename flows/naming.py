@@ -7,22 +7,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from flows.store import key_of, slug
+from flows.store import StoreParams, key_of, slug
 
 
 def utc_day() -> str:
     return datetime.now(timezone.utc).date().isoformat()
 
 
-def store_label(api_url: str | None, store_hash: str | None) -> str:
+def store_label(store: StoreParams | dict[str, Any] | None) -> str:
     """The store's key as it may appear in a name (`unconfigured` when there is none)."""
-    key = key_of(api_url, store_hash)
+    key = key_of(store)
     return slug(key) if key else "unconfigured"
 
 
-def export_name(api_url: str | None, store_hash: str | None) -> str:
+def export_name(store: StoreParams | dict[str, Any] | None) -> str:
     """`export-<hash>-<UTC date>`."""
-    return f"export-{store_label(api_url, store_hash)}-{utc_day()}"
+    return f"export-{store_label(store)}-{utc_day()}"
 
 
 def _parameters() -> dict[str, Any]:
@@ -33,33 +33,32 @@ def _parameters() -> dict[str, Any]:
 
 def export_run_name() -> str:
     p = _parameters()
-    return export_name(p.get("api_url"), p.get("store_hash"))
+    return export_name(p.get("store"))
 
 
 def import_run_name() -> str:
     p = _parameters()
-    return f"import-{store_label(p.get('api_url'), p.get('store_hash'))}-{utc_day()}"
+    return f"import-{store_label(p.get('store'))}-{utc_day()}"
 
 
 def restore_run_name() -> str:
     p = _parameters()
-    return f"restore-{store_label(p.get('api_url'), p.get('store_hash'))}-{utc_day()}"
+    return f"restore-{store_label(p.get('store'))}-{utc_day()}"
 
 
 def restore_plan_task_name(parameters: dict[str, Any]) -> str:
-    store = store_label(parameters.get("api_url"), parameters.get("store_hash"))
+    store = store_label(parameters.get("store"))
     return f"plan the restore of {Path(str(parameters.get('backup'))).name} on {store}"
 
 
 def restore_apply_task_name(parameters: dict[str, Any]) -> str:
-    store = store_label(parameters.get("api_url"), parameters.get("store_hash"))
+    store = store_label(parameters.get("store"))
     return f"restore {Path(str(parameters.get('backup'))).name} to {store}"
 
 
 def migrate_run_name() -> str:
     p = _parameters()
-    source = store_label(p.get("source_api_url"), p.get("source_store_hash"))
-    target = store_label(p.get("target_api_url"), p.get("target_store_hash"))
+    source, target = store_label(p.get("source")), store_label(p.get("target"))
     return f"migrate-{source}-to-{target}-{utc_day()}"
 
 
@@ -76,7 +75,7 @@ def read_task_name(parameters: dict[str, Any]) -> str:
     scope = window_text(getattr(filters, "since", None))
     if getattr(filters, "product_ids", None) or getattr(filters, "skus", None):
         scope += ", listed products only"
-    return f"read {store_label(parameters.get('api_url'), parameters.get('store_hash'))}: {scope}"
+    return f"read {store_label(parameters.get('store'))}: {scope}"
 
 
 def write_task_name(parameters: dict[str, Any]) -> str:
@@ -85,21 +84,18 @@ def write_task_name(parameters: dict[str, Any]) -> str:
 
 
 def plan_task_name(parameters: dict[str, Any]) -> str:
-    store = store_label(parameters.get("api_url"), parameters.get("store_hash"))
+    store = store_label(parameters.get("store"))
     return f"validate and plan {Path(str(parameters.get('workbook'))).name} against {store}"
 
 
 def apply_task_name(parameters: dict[str, Any]) -> str:
-    store = store_label(parameters.get("api_url"), parameters.get("store_hash"))
+    store = store_label(parameters.get("store"))
     return f"apply {Path(str(parameters.get('plan_path'))).name} to {store}"
 
 
 def migration_plan_task_name(parameters: dict[str, Any]) -> str:
-    source, target = parameters.get("source") or {}, parameters.get("target") or {}
-    return (f"plan migration {store_label(source.get('api_url'), source.get('store_hash'))} -> "
-            f"{store_label(target.get('api_url'), target.get('store_hash'))}")
+    return f"plan migration {store_label(parameters.get('source'))} -> {store_label(parameters.get('target'))}"
 
 
 def migration_apply_task_name(parameters: dict[str, Any]) -> str:
-    target = parameters.get("target") or {}
-    return f"apply migration to {store_label(target.get('api_url'), target.get('store_hash'))}"
+    return f"apply migration to {store_label(parameters.get('target'))}"

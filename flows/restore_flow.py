@@ -21,7 +21,7 @@ from flows.naming import restore_apply_task_name, restore_plan_task_name, restor
 from flows.report import host
 from flows.retry import retry_transient
 from flows.slot import store_slot
-from flows.store import aresolve_settings, store_key
+from flows.store import StoreParams, aresolve_settings, store_key
 from pipeline.apply import write_results
 from pipeline.apply.journal import journal_path
 from pipeline.apply.lock import journal_lock
@@ -36,10 +36,9 @@ PLAN, APPLY = "restore plan", "restore apply"
 
 @task(name="plan the restore", task_run_name=restore_plan_task_name, retries=2, retry_delay_seconds=[5, 30],
       retry_condition_fn=retry_transient)
-async def restore_plan_task(backup: str, api_url: str | None, store_hash: str | None,
-                            token_secret_block: str | None, token_env: str | None = None) -> dict[str, str]:
+async def restore_plan_task(backup: str, store: StoreParams) -> dict[str, str]:
     """Plan the restore (reads only): the saved plan's path, or why the backup was refused."""
-    settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
+    settings = await aresolve_settings(store)
     async with BigCommerceClient(settings) as client:
         try:
             plan = await plan_restore(Path(backup), client, expected_store_hash=store_hash_of(settings))
@@ -52,11 +51,9 @@ async def restore_plan_task(backup: str, api_url: str | None, store_hash: str | 
 
 @task(name="apply the restore", task_run_name=restore_apply_task_name, retries=3, retry_delay_seconds=[10, 60, 300],
       retry_condition_fn=retry_transient)
-async def restore_apply_task(backup: str, plan_path: str, api_url: str | None, store_hash: str | None,
-                             token_secret_block: str | None, concurrency: int,
-                             token_env: str | None = None) -> dict[str, Any]:
+async def restore_apply_task(backup: str, plan_path: str, store: StoreParams, concurrency: int) -> dict[str, Any]:
     """Apply the saved restore plan with its journal beside the backup; a retry resumes."""
-    settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)
+    settings = await aresolve_settings(store)
     path = Path(backup)
     with journal_lock(journal_path(path), "prefect restore_modifiers"):
         async with BigCommerceClient(settings) as client:
@@ -74,25 +71,22 @@ async def restore_apply_task(backup: str, plan_path: str, api_url: str | None, s
 @flow(name="restore_modifiers", flow_run_name=restore_run_name)
 async def restore_modifiers(
     backup: str,
-    api_url: str | None = None,
-    store_hash: str | None = None,
-    token_secret_block: str | None = None,
+    store: StoreParams = StoreParams(),
     concurrency: int = 8,
-    token_env: str | None = None,
 ) -> dict[str, Any]:
     """Put every product of `backup` (a backup an import or `bcmod apply` took) back as it shows them;
     `backup` in the result is the restore's own backup, whose restore undoes this one."""
     logger = get_run_logger()
-    settings = await aresolve_settings(api_url, store_hash, token_secret_block, token_env=token_env)  # fail fast
+    store = StoreParams.of(store)
+    settings = await aresolve_settings(store)  # fail fast
     key = store_key(settings)
     backup = str(Path(backup).expanduser().resolve())
     logger.info("restore of %s into store %s on host %s", backup, key, host())
     async with store_slot(key):
-        planned = await restore_plan_task(backup, api_url, store_hash, token_secret_block, token_env)
+        planned = await restore_plan_task(backup, store)
         if "rejected" in planned:
             raise WorkbookRejected(planned["rejected"])
-        summary = await restore_apply_task(backup, planned["plan"], api_url, store_hash, token_secret_block,
-                                           concurrency, token_env)
+        summary = await restore_apply_task(backup, planned["plan"], store, concurrency)
     summary.update({"host": host(), "requests_all_attempts": tally.total(PLAN, APPLY)})
     logger.info("restored %s: %s; %s writes, %s failed; undo with a restore of %s", Path(backup).name,
                 summary["counts"], summary["writes"], summary["failed"], summary["backup"])

@@ -1,9 +1,11 @@
 """How a flow reaches its store without the token ever being a parameter, a task input or a result.
 
-A run names where the token lives: the worker's environment (`.env`, BIGCOMMERCE_ACCESS_TOKEN, or the
-variable `token_env` names) or a Prefect Secret block (`token_secret_block`). The token is read
-where it is used. Async code reads blocks with `Secret.aload`: `Secret.load` called inside a running
-event loop returns a coroutine, and `.get()` on that crashed the first 3.8 deployments.
+A run takes one `store` parameter (`StoreParams`): where the store is (`api_url`, `store_hash`) and
+where its token lives: the worker's environment (`.env`, BIGCOMMERCE_ACCESS_TOKEN, or the variable
+`token_env` names) or a Prefect Secret block (`token_secret_block`). Left empty, the store is the
+worker's own (`.env` or BIGCOMMERCE_*). The token is read where it is used. Async code reads blocks
+with `Secret.aload`: `Secret.load` called inside a running event loop returns a coroutine, and
+`.get()` on that crashed the first 3.8 deployments.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from pipeline.settings import Settings
 
@@ -27,10 +29,47 @@ class SecretBlockMissing(LookupError):
     """The run names a Prefect Secret block that does not exist on the server."""
 
 
-def store_settings(api_url: str | None, store_hash: str | None) -> Settings:
-    """The store's address from the environment (.env), the run's parameters taking precedence."""
-    overrides: dict[str, Any] = {k: v for k, v in {"api_url": api_url, "store_hash": store_hash}.items() if v}
-    return Settings(**overrides)
+class StoreParams(BaseModel):
+    """Which store a run talks to and where its token lives, never the token itself.
+
+    One flow parameter instead of four loose ones, so every task gets the same store and the UI
+    shows it as one form. A key named `token` is refused without its value being echoed.
+    """
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, frozen=True)
+
+    api_url: str | None = Field(None, description="API root override (a proxy, the sandbox); else from store_hash.")
+    store_hash: str | None = Field(None, description="The store's hash; empty: the worker's .env / BIGCOMMERCE_*.")
+    token_env: str | None = Field(None, description="Environment variable holding the token on the workers.")
+    token_secret_block: str | None = Field(None, description="Prefect Secret block holding the token.")
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> StoreParams:
+        if self.token_secret_block and self.token_env:
+            raise ValueError("name either token_secret_block or token_env, not both")
+        return self
+
+    @classmethod
+    def of(cls, value: Any) -> StoreParams:
+        """`value` as StoreParams: a run's parameters may hold the model, its dict, or nothing."""
+        if isinstance(value, StoreParams):
+            return StoreParams(**value.parameters())
+        return cls.model_validate(value or {})
+
+    def parameters(self) -> dict[str, str]:
+        """The fields that are set, as a deployment run's `store` parameter."""
+        return {k: v for k, v in self.model_dump(include=set(StoreParams.model_fields)).items() if v is not None}
+
+
+def store_settings(store: StoreParams) -> Settings:
+    """The store's address: the run's, else the environment's (.env).
+
+    A run that names its store by `api_url` or `store_hash` takes nothing of the address from the
+    environment, so a worker's BIGCOMMERCE_STORE_HASH never relabels another store's URL.
+    """
+    if store.api_url or store.store_hash:
+        return Settings(api_url=store.api_url, store_hash=store.store_hash)
+    return Settings()
 
 
 def _with_token(settings: Settings, token: str | None, token_env: str | None) -> Settings:
@@ -45,11 +84,6 @@ def _with_token(settings: Settings, token: str | None, token_env: str | None) ->
         raise ValueError("no store configured: set BIGCOMMERCE_API_URL or BIGCOMMERCE_STORE_HASH, and "
                          "BIGCOMMERCE_ACCESS_TOKEN or a Secret block name")
     return settings
-
-
-def _check_sources(token_secret_block: str | None, token_env: str | None) -> None:
-    if token_secret_block and token_env:
-        raise ValueError("name either token_secret_block or token_env, not both")
 
 
 def read_secret(name: str) -> str:
@@ -87,40 +121,34 @@ def _names_a_missing_block(error: ValueError) -> bool:
     return isinstance(error.__cause__, ObjectNotFound)
 
 
-def resolve_settings(api_url: str | None, store_hash: str | None, token_secret_block: str | None, *,
-                     token_env: str | None = None) -> Settings:
+def resolve_settings(store: StoreParams) -> Settings:
     """Settings with the token, from synchronous code; see `aresolve_settings`."""
-    _check_sources(token_secret_block, token_env)
-    token = read_secret(token_secret_block) if token_secret_block else None
-    return _with_token(store_settings(api_url, store_hash), token, token_env)
+    token = read_secret(store.token_secret_block) if store.token_secret_block else None
+    return _with_token(store_settings(store), token, store.token_env)
 
 
-async def aresolve_settings(api_url: str | None, store_hash: str | None, token_secret_block: str | None, *,
-                            token_env: str | None = None) -> Settings:
-    """Settings from the environment (.env), the run's parameters taking precedence; the token from a
-    Prefect Secret block when one is named, or from the environment variable `token_env` names (one
-    worker can then hold the tokens of many stores, `BCMOD_TOKEN_<STORE>=...`)."""
-    _check_sources(token_secret_block, token_env)
-    token = await aread_secret(token_secret_block) if token_secret_block else None
-    return _with_token(store_settings(api_url, store_hash), token, token_env)
+async def aresolve_settings(store: StoreParams) -> Settings:
+    """Settings for `store` (see `store_settings`); the token from a Prefect Secret block when one is
+    named, or from the environment variable `token_env` names (one worker can then hold the tokens
+    of many stores, `BCMOD_TOKEN_<STORE>=...`), else BIGCOMMERCE_ACCESS_TOKEN / .env."""
+    token = await aread_secret(store.token_secret_block) if store.token_secret_block else None
+    return _with_token(store_settings(store), token, store.token_env)
 
 
 def store_key(settings: Settings) -> str:
-    """What identifies the store's API quota: its hash (from settings or the `/stores/<hash>/` part
-    of the URL), else the URL's host and path (a proxy without a hash in its URL)."""
-    if settings.store_hash:
-        return settings.store_hash
+    """What identifies the store's API quota: its own hash (`Settings.known_store_hash`: the
+    settings' hash, else the `/stores/<hash>/` part of the URL), else the URL's host and path (a
+    proxy without a hash in its URL)."""
+    if known := settings.known_store_hash:
+        return known
     parts = urlsplit(settings.base_url)
-    segments = [s for s in parts.path.split("/") if s]
-    if "stores" in segments[:-1]:
-        return segments[segments.index("stores") + 1]
     return f"{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}{parts.path}".rstrip("/")
 
 
-def key_of(api_url: str | None, store_hash: str | None) -> str | None:
-    """The store key for these parameters and the environment, or None when no store is configured."""
+def key_of(store: StoreParams | dict[str, Any] | None) -> str | None:
+    """The store key for a run's `store` parameter and the environment, or None when no store is configured."""
     try:
-        return store_key(store_settings(api_url, store_hash))
+        return store_key(store_settings(StoreParams.of(store)))
     except ValueError:
         return None
 

@@ -27,7 +27,7 @@ def test_export_flow_writes_dated_file_and_keeps_token_out_of_results(prefect_ha
 
     monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", TEST_TOKEN)
     monkeypatch.delenv("BIGCOMMERCE_STORE_HASH", raising=False)
-    state = asyncio.run(export_modifiers(out=str(tmp_path), api_url=sandbox_url, return_state=True))
+    state = asyncio.run(export_modifiers(out=str(tmp_path), store={"api_url": sandbox_url}, return_state=True))
     assert state.is_completed()
     result = asyncio.run(state.result()) if asyncio.iscoroutine(state.result()) else state.result()
     assert result["products"] == 25 and result["requests"] <= 5
@@ -81,7 +81,7 @@ def test_an_export_run_says_which_store_which_file_on_which_host(prefect_harness
 
     monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", TEST_TOKEN)
     monkeypatch.setenv("BCMOD_EXPORT_URL_MAP", f"{tmp_path / 'shared'}=https://files.example/bcmod")
-    state = asyncio.run(export_modifiers(out="shared/exports", api_url=sandbox_url, return_state=True))
+    state = asyncio.run(export_modifiers(out="shared/exports", store={"api_url": sandbox_url}, return_state=True))
     assert state.is_completed(), state.message
     summary = asyncio.run(state.aresult())
     host, path = socket.gethostname(), Path(summary["path"])
@@ -112,11 +112,11 @@ def test_export_flow_reads_its_token_from_a_secret_block(prefect_harness, no_sto
     from flows.export_flow import export_modifiers
 
     Secret(value=TEST_TOKEN).save("bcmod-test-export", overwrite=True)
-    state = asyncio.run(export_modifiers(out=str(tmp_path), api_url=sandbox_url, token_secret_block="bcmod-test-export",
+    state = asyncio.run(export_modifiers(out=str(tmp_path), store={"api_url": sandbox_url, "token_secret_block": "bcmod-test-export"},
                                          return_state=True))
     assert state.is_completed(), state.message
     assert asyncio.run(state.aresult())["products"] == 25
-    missing = asyncio.run(export_modifiers(out=str(tmp_path), api_url=sandbox_url, token_secret_block="bcmod-nope",
+    missing = asyncio.run(export_modifiers(out=str(tmp_path), store={"api_url": sandbox_url, "token_secret_block": "bcmod-nope"},
                                            return_state=True))
     assert missing.is_failed()
     assert "no Prefect Secret block named 'bcmod-nope': create it with `python -m flows.secret bcmod-nope`" \

@@ -36,18 +36,18 @@ def test_import_flow_applies_edits_then_replans_to_nothing(prefect_harness, sand
     from flows.import_flow import import_modifiers
 
     monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", TEST_TOKEN)
-    exported = result_of(run(export_modifiers, out=str(tmp_path / "x"), api_url=sandbox_url))
+    exported = result_of(run(export_modifiers, out=str(tmp_path / "x"), store={"api_url": sandbox_url}))
     workbook = Path(exported["path"])
     edits = scripted_edit(workbook)
-    state = run(import_modifiers, workbook=str(workbook), api_url=sandbox_url)
+    state = run(import_modifiers, workbook=str(workbook), store={"api_url": sandbox_url})
     assert state.is_completed(), state.message
     summary = result_of(state)
     assert summary["failed"] == 0 and summary["writes"] >= len(edits) - 1
     assert Path(summary["results"]).exists() and Path(summary["backup"]).exists()
     assert TEST_TOKEN not in json.dumps(summary)
     # a fresh export of the result, imported again, plans nothing and sends nothing
-    again = Path(result_of(run(export_modifiers, out=str(tmp_path / "y"), api_url=sandbox_url))["path"])
-    second = result_of(run(import_modifiers, workbook=str(again), api_url=sandbox_url))
+    again = Path(result_of(run(export_modifiers, out=str(tmp_path / "y"), store={"api_url": sandbox_url}))["path"])
+    second = result_of(run(import_modifiers, workbook=str(again), store={"api_url": sandbox_url}))
     assert second["writes"] == 0 and second["counts"]["ok"] == 0 and second["failed"] == 0
 
 
@@ -58,11 +58,11 @@ def test_import_flow_refuses_a_bad_workbook_without_writing(prefect_harness, san
     from flows.import_flow import WorkbookRejected, import_modifiers
 
     monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", TEST_TOKEN)
-    workbook = Path(result_of(run(export_modifiers, out=str(tmp_path), api_url=sandbox_url))["path"])
+    workbook = Path(result_of(run(export_modifiers, out=str(tmp_path), store={"api_url": sandbox_url}))["path"])
     book = load_workbook(workbook)
     book["File modifiers"]["A2"].value = "explode"  # not a valid action
     book.save(workbook)
-    state = run(import_modifiers, workbook=str(workbook), api_url=sandbox_url)
+    state = run(import_modifiers, workbook=str(workbook), store={"api_url": sandbox_url})
     assert state.is_failed()
     with pytest.raises(WorkbookRejected, match=r"problems in .*nothing sent.*row 2, column 'action'"):
         result_of(state)
@@ -80,7 +80,7 @@ def test_import_flow_reads_its_token_from_a_secret_block(prefect_harness, sandbo
     for name in ("BIGCOMMERCE_ACCESS_TOKEN", "BIGCOMMERCE_STORE_HASH", "BIGCOMMERCE_API_URL"):
         monkeypatch.delenv(name, raising=False)
     Secret(value=TEST_TOKEN).save("bcmod-test-import", overwrite=True)
-    block = {"api_url": sandbox_url, "token_secret_block": "bcmod-test-import"}
+    block = {"store": {"api_url": sandbox_url, "token_secret_block": "bcmod-test-import"}}
     workbook = Path(result_of(run(export_modifiers, out=str(tmp_path), **block))["path"])
     scripted_edit(workbook)
     state = run(import_modifiers, workbook=str(workbook), **block)
@@ -117,11 +117,11 @@ def test_restore_flow_undoes_an_import(prefect_harness, sandbox_url, tmp_path, m
 
     monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", TEST_TOKEN)
     original = _store_state(sandbox_url)
-    workbook = Path(result_of(run(export_modifiers, out=str(tmp_path / "x"), api_url=sandbox_url))["path"])
+    workbook = Path(result_of(run(export_modifiers, out=str(tmp_path / "x"), store={"api_url": sandbox_url}))["path"])
     scripted_edit(workbook)
-    imported = result_of(run(import_modifiers, workbook=str(workbook), api_url=sandbox_url))
+    imported = result_of(run(import_modifiers, workbook=str(workbook), store={"api_url": sandbox_url}))
     assert imported["writes"] > 0 and _store_state(sandbox_url) != original
-    state = run(restore_modifiers, backup=imported["backup"], api_url=sandbox_url)
+    state = run(restore_modifiers, backup=imported["backup"], store={"api_url": sandbox_url})
     assert state.is_completed(), state.message
     restored = result_of(state)
     assert restored["failed"] == 0 and restored["writes"] > 0 and Path(restored["backup"]).exists()

@@ -36,7 +36,7 @@ def test_migrate_flow_dry_run_then_apply_then_nothing_left(prefect_harness, stor
     from flows.migrate_flow import migrate_store
 
     source, target = stores
-    args = {"source_api_url": source.api_url, "target_api_url": target.api_url, "workdir": str(tmp_path / "work")}
+    args = {"source": {"api_url": source.api_url}, "target": {"api_url": target.api_url}, "workdir": str(tmp_path / "work")}
     dry = result_of(run(migrate_store, **args))
     assert dry["applied"] is None and dry["operations"] > 0 and dry["unmatched"] == len(ABSENT)
     assert source.writes() == target.writes() == 0
@@ -70,7 +70,7 @@ def test_migrate_flow_without_a_source_token_fails_before_any_request(prefect_ha
 
     source, target = stores
     monkeypatch.delenv("BCMOD_SOURCE_TOKEN")
-    state = run(migrate_store, source_api_url=source.api_url, target_api_url=target.api_url,
+    state = run(migrate_store, source={"api_url": source.api_url}, target={"api_url": target.api_url},
                 workdir=str(tmp_path / "work"), apply=True)
     assert state.is_failed()
     with pytest.raises(ValueError, match="no token for the source store: set the environment variable "
@@ -89,8 +89,8 @@ def test_migrate_flow_reads_both_tokens_from_secret_blocks(prefect_harness, stor
     monkeypatch.delenv("BIGCOMMERCE_ACCESS_TOKEN")
     Secret(value=SOURCE_TOKEN).save("bcmod-test-source", overwrite=True)
     Secret(value=TARGET_TOKEN).save("bcmod-test-target", overwrite=True)
-    state = run(migrate_store, source_api_url=source.api_url, source_token_secret_block="bcmod-test-source",
-                target_api_url=target.api_url, target_token_secret_block="bcmod-test-target",
+    state = run(migrate_store, source={"api_url": source.api_url, "token_secret_block": "bcmod-test-source"},
+                target={"api_url": target.api_url, "token_secret_block": "bcmod-test-target"},
                 workdir=str(tmp_path / "work"))
     assert state.is_completed(), state.message
     dry = result_of(state)

@@ -95,7 +95,7 @@ def test_a_wrong_token_fails_at_once_with_one_attempt_and_frees_the_slot(prefect
     monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", "not-the-token")
     with serve_in_thread(SandboxConfig(data_dir=tmp_path / "s", store_hash=store, token=TEST_TOKEN, products=5,
                                        quota=None)) as base:
-        state = asyncio.run(export_modifiers(out=str(tmp_path / "out"), api_url=f"{base}/stores/{store}/v3",
+        state = asyncio.run(export_modifiers(out=str(tmp_path / "out"), store={"api_url": f"{base}/stores/{store}/v3"},
                                              return_state=True))
         requests = sandbox_requests(base)
     assert state.is_failed()
@@ -125,7 +125,7 @@ def test_a_store_that_was_down_is_retried_and_every_attempt_is_counted(prefect_h
     monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", TEST_TOKEN)
     outcome: dict = {}
     runner = threading.Thread(target=lambda: outcome.update(state=asyncio.run(export_modifiers(
-        out=str(tmp_path / "out"), api_url=f"http://127.0.0.1:{port}/stores/{store}/v3", return_state=True))))
+        out=str(tmp_path / "out"), store={"api_url": f"http://127.0.0.1:{port}/stores/{store}/v3"}, return_state=True))))
     runner.start()
 
     async def awaiting_retry() -> bool:

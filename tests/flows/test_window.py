@@ -38,7 +38,7 @@ def test_a_skipped_night_is_covered_by_the_next_run(prefect_harness, no_store_en
 
     def night(out: str, **kwargs):
         parameters = {"incremental": True, **kwargs}
-        state = asyncio.run(export_modifiers(out=str(tmp_path / out), api_url=api_url, return_state=True,
+        state = asyncio.run(export_modifiers(out=str(tmp_path / out), store={"api_url": api_url}, return_state=True,
                                              **parameters))
         return state, (asyncio.run(state.aresult()) if state.is_completed() else None)
 
@@ -79,7 +79,7 @@ def test_a_full_export_also_starts_the_window(prefect_harness, no_store_env, tmp
     with serve_in_thread(SandboxConfig(data_dir=tmp_path / "store", store_hash=store, token=TEST_TOKEN, products=3,
                                        quota=None)) as base:
         started = datetime.now().astimezone()
-        state = asyncio.run(export_modifiers(out=str(tmp_path / "out"), api_url=f"{base}/stores/{store}/v3",
+        state = asyncio.run(export_modifiers(out=str(tmp_path / "out"), store={"api_url": f"{base}/stores/{store}/v3"},
                                              return_state=True))
     assert state.is_completed()
     assert _last_export(store).started_at >= started.replace(microsecond=0)

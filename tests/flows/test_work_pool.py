@@ -231,7 +231,7 @@ def test_a_store_names_where_its_token_lives_and_never_holds_it():
     from flows.agency import StoreRef
 
     ref = StoreRef(name="acme", store_hash="abc123", token_secret_block="bcmod-token-acme")
-    assert ref.export_parameters() == {"store_hash": "abc123", "token_secret_block": "bcmod-token-acme"}
+    assert ref.export_parameters() == {"store": {"store_hash": "abc123", "token_secret_block": "bcmod-token-acme"}}
     with pytest.raises(ValidationError) as refused:
         StoreRef.model_validate({"name": "acme", "store_hash": "abc123", "token": TOKENS["alpha"]})
     assert "token" in str(refused.value) and TOKENS["alpha"] not in str(refused.value)
@@ -242,16 +242,21 @@ def test_a_store_names_where_its_token_lives_and_never_holds_it():
             StoreRef.model_validate(bad)
 
 
-def test_a_missing_token_variable_is_named_not_guessed(monkeypatch):
-    from flows.store import resolve_settings, store_key, store_limit_name
+def test_a_missing_token_variable_is_named_not_guessed(monkeypatch, tmp_path):
+    from flows.store import StoreParams, resolve_settings, store_key, store_limit_name
 
-    monkeypatch.delenv("BCMOD_TOKEN_NOPE", raising=False)
+    for name in ("BIGCOMMERCE_STORE_HASH", "BIGCOMMERCE_API_URL", "BIGCOMMERCE_ACCESS_TOKEN", "BCMOD_TOKEN_NOPE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env
     with pytest.raises(ValueError, match="BCMOD_TOKEN_NOPE"):
-        resolve_settings(None, "abc123", None, token_env="BCMOD_TOKEN_NOPE")
+        resolve_settings(StoreParams(store_hash="abc123", token_env="BCMOD_TOKEN_NOPE"))
     monkeypatch.setenv("BCMOD_TOKEN_YES", TOKENS["beta"])
-    settings = resolve_settings("http://127.0.0.1:9/stores/beta/v3", None, None, token_env="BCMOD_TOKEN_YES")
+    settings = resolve_settings(StoreParams(api_url="http://127.0.0.1:9/stores/beta/v3", token_env="BCMOD_TOKEN_YES"))
     assert settings.access_token.get_secret_value() == TOKENS["beta"]
-    assert store_key(settings) in {"beta", os.environ.get("BIGCOMMERCE_STORE_HASH")}
+    assert store_key(settings) == "beta"
+    monkeypatch.setenv("BIGCOMMERCE_STORE_HASH", "alpha")  # the worker's own store does not relabel the run's
+    assert store_key(resolve_settings(StoreParams(api_url="http://127.0.0.1:9/stores/beta/v3",
+                                                  token_env="BCMOD_TOKEN_YES"))) == "beta"
     assert store_limit_name("proxy.example/bc") == "store:proxy.example_bc"
 
 
