@@ -89,14 +89,13 @@ async def export_frames(
     """The store's modifiers as DataFrames (`.modifiers`, one row each; `.values`, one row per value),
     read ten products a request; only `products` (ids), `skus` or products modified `since` when given."""
     from pipeline.client import BigCommerceClient
-    from pipeline.export import fetch_frames
     from pipeline.extract import ExtractFilters, parse_since
+    from pipeline.extract_frames import extract_frames
 
     filters = ExtractFilters(product_ids=tuple(int(p) for p in products), skus=tuple(skus),
                              since=parse_since(since) if isinstance(since, str) else since)
     async with BigCommerceClient(_store(settings), transport=transport) as client:
-        _, frames = await fetch_frames(client, filters, concurrency=concurrency)
-    return frames
+        return (await extract_frames(client, filters, concurrency=concurrency)).frames
 
 
 async def read_workbook(path: str | Path) -> tuple[ModifierFrames, ExportMeta]:

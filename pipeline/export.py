@@ -21,6 +21,7 @@ import httpx
 from pipeline.client import BigCommerceClient
 from pipeline.connection import store_hash_of
 from pipeline.extract import ExtractFilters, ExtractSession, ProgressCallback, extract_products
+from pipeline.extract_frames import extract_frames
 from pipeline.extras import count_unknown, describe_unknown
 from pipeline.normalise import ModifierFrames, products_to_frames
 from pipeline.settings import Settings
@@ -70,7 +71,9 @@ async def fetch_frames(
     progress: ProgressCallback | None = None,
     session: ExtractSession | None = None,
 ) -> tuple[list[dict[str, Any]], ModifierFrames]:
-    """The raw products and their frames; `session` collects what the reads learned (see `ExtractSession`)."""
+    """The raw products and their frames; `session` collects what the reads learned (see `ExtractSession`).
+
+    For callers that need the payloads too; `extract_frames` gives the frames without holding them."""
     products = await extract_products(client, filters, concurrency=concurrency, progress=progress, session=session)
     return products, products_to_frames(products)
 
@@ -138,10 +141,11 @@ async def export_store(
     exported_at = datetime.now(timezone.utc).replace(microsecond=0)
     session = ExtractSession()
     async with BigCommerceClient(settings, transport=transport) as client:
-        products, frames = await fetch_frames(client, filters, concurrency=concurrency, progress=progress,
-                                              session=session)
+        extracted = await extract_frames(client, filters, concurrency=concurrency, progress=progress,
+                                         session=session)
         requests = client.metrics.requests_sent
+    frames = extracted.frames
     meta = export_meta(settings, filters, exported_at)
     path = write_export(frames, out, meta, exported_at=exported_at, csv=csv, zip_=zip_)
-    return summarise_export(path, meta.store_hash, len(products), frames, requests, started,
+    return summarise_export(path, meta.store_hash, len(extracted.product_ids), frames, requests, started,
                             export_warnings(frames, session))

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.client import BigCommerceClient
-from pipeline.export import fetch_frames, write_export
+from pipeline.export import write_export
 from pipeline.extract import ExtractFilters, ProgressCallback
+from pipeline.extract_frames import extract_frames
 from pipeline.plan.operations import Plan
 from pipeline.workbook.meta import ExportMeta
 
@@ -46,7 +47,7 @@ async def backup_products(plan: Plan, client: BigCommerceClient, *, workbook_dir
     at = datetime.now(UTC)
     store = plan.store_hash or "store"
     try:
-        _, frames = await fetch_frames(client, filters, concurrency=concurrency, progress=progress)
+        frames = (await extract_frames(client, filters, concurrency=concurrency, progress=progress)).frames
         meta = ExportMeta(store_hash=store, api_url=plan.api_url or client.base_url,
                           exported_at=at.isoformat(timespec="seconds"), filters=filters.describe())
         target = backup_path(workbook_dir, store, at) if folder is None else \
