@@ -1,10 +1,11 @@
 """`migrate_store`: copy modifiers from one store to another as a Prefect flow; a dry run by default.
 
 A thin layer over `pipeline.migrate`. The run takes a `source` and a `target` store (`StoreParams`:
-URL or hash and the *name* of where the token is (an environment variable, or a Prefect Secret block), never a token. The plan is
-saved in `workdir` before anything is written, so a retried apply task applies the very same plan
-and its journal skips what already landed. Results are counts and paths; the lists of unmatched
-products and rows left out are in the report file the result points to.
+a URL or hash and the *name* of where the token is, an environment variable or a Prefect Secret
+block), never a token. The plan is saved in `workdir` before anything is written, so a retried
+apply task applies the very same plan and its journal skips what already landed. Results are
+counts and paths; the lists of unmatched products and rows left out are in the report file the
+result points to.
 """
 
 from __future__ import annotations

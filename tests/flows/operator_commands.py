@@ -2,7 +2,7 @@
 exactly as written there (with the documents' example store `abc123`, block `bcmod-token-acme`).
 
 tests/flows/test_operator_day.py runs each of them against a real `prefect server start`, adding
-only what points a run at the test's sandbox store and temporary folders (`-p api_url=...`,
+only what points a run at the test's sandbox store and temporary folders (its `store` with `api_url`,
 `-p out=...`, `--watch-interval 1`); tests/flows/test_docs_commands.py checks that the documents give
 no command outside this table, and that the Makefile's Prefect targets run these same commands.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 STORE_HASH = "abc123"
 SECRET_BLOCK = "bcmod-token-acme"
 POOL = "bcmod-process"
+STORE = f'store={{"store_hash": "{STORE_HASH}", "token_secret_block": "{SECRET_BLOCK}"}}'
 
 COMMANDS: dict[str, str] = {
     # make prefect-server / prefect-deploy / prefect-worker run these (test_docs_commands checks it)
@@ -28,10 +29,9 @@ COMMANDS: dict[str, str] = {
     "secret": f"python -m flows.secret {SECRET_BLOCK}",
     "blocks": "prefect block ls",
     # runs
-    "run_export": (f"prefect deployment run export_modifiers/export-store -p store_hash={STORE_HASH} "
-                   f"-p token_secret_block={SECRET_BLOCK} --watch"),
+    "run_export": (f"prefect deployment run export_modifiers/export-store -p '{STORE}' --watch"),
     "run_import": (f"prefect deployment run import_modifiers/import-store -p workbook=/mnt/exports/edited.xlsx "
-                   f"-p store_hash={STORE_HASH} -p token_secret_block={SECRET_BLOCK} --watch"),
+                   f"-p '{STORE}' --watch"),
     "run_nightly": "prefect deployment run export_modifiers/nightly-export --watch",
     "run_agency": "prefect deployment run export_all_stores/agency-nightly --watch",
     # reading a run

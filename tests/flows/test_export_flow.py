@@ -112,12 +112,12 @@ def test_export_flow_reads_its_token_from_a_secret_block(prefect_harness, no_sto
     from flows.export_flow import export_modifiers
 
     Secret(value=TEST_TOKEN).save("bcmod-test-export", overwrite=True)
-    state = asyncio.run(export_modifiers(out=str(tmp_path), store={"api_url": sandbox_url, "token_secret_block": "bcmod-test-export"},
-                                         return_state=True))
+    in_block = {"api_url": sandbox_url, "token_secret_block": "bcmod-test-export"}
+    state = asyncio.run(export_modifiers(out=str(tmp_path), store=in_block, return_state=True))
     assert state.is_completed(), state.message
     assert asyncio.run(state.aresult())["products"] == 25
-    missing = asyncio.run(export_modifiers(out=str(tmp_path), store={"api_url": sandbox_url, "token_secret_block": "bcmod-nope"},
-                                           return_state=True))
+    no_block = {"api_url": sandbox_url, "token_secret_block": "bcmod-nope"}
+    missing = asyncio.run(export_modifiers(out=str(tmp_path), store=no_block, return_state=True))
     assert missing.is_failed()
     assert "no Prefect Secret block named 'bcmod-nope': create it with `python -m flows.secret bcmod-nope`" \
         in missing.message

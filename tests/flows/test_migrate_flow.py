@@ -36,7 +36,8 @@ def test_migrate_flow_dry_run_then_apply_then_nothing_left(prefect_harness, stor
     from flows.migrate_flow import migrate_store
 
     source, target = stores
-    args = {"source": {"api_url": source.api_url}, "target": {"api_url": target.api_url}, "workdir": str(tmp_path / "work")}
+    args = {"source": {"api_url": source.api_url}, "target": {"api_url": target.api_url},
+            "workdir": str(tmp_path / "work")}
     dry = result_of(run(migrate_store, **args))
     assert dry["applied"] is None and dry["operations"] > 0 and dry["unmatched"] == len(ABSENT)
     assert source.writes() == target.writes() == 0

@@ -91,6 +91,12 @@ def deployed(prefect_server: PrefectServer) -> dict[str, Any]:
     return {"pool": pool, "deploy": deploy, "done_at": time.monotonic()}
 
 
+def at_url(command: str, api_url: str) -> list[str]:
+    """`-p store=...`: the command's documented store, sent to `api_url` (the later `-p` wins)."""
+    documented = next((json.loads(arg.partition("=")[2]) for arg in argv(command) if arg.startswith("store=")), {})
+    return ["-p", "store=" + json.dumps({**documented, "api_url": api_url})]
+
+
 @dataclass
 class Day:
     """The operator's setup: the server, a worker, the store (fast) and the same store slowed down."""
@@ -108,7 +114,7 @@ class Day:
     def run(self, name: str, *extra: str, api_url: str | None = None, out: Path | None = None,
             cwd: Path | None = None) -> tuple[subprocess.CompletedProcess, dict[str, Any]]:
         """Start a documented `prefect deployment run ... --watch`; its result and its flow run."""
-        pointers = ["-p", f"api_url={api_url}"] if api_url else []
+        pointers = at_url(COMMANDS[name], api_url) if api_url else []
         pointers += ["-p", f"out={out}"] if out else []
         result = self.server.cli(COMMANDS[name], *pointers, *extra, "--watch-interval", "1", timeout=240,
                                  cwd=cwd or self.root)
@@ -369,7 +375,8 @@ def test_agency_nightly_fails_without_stores_then_exports_the_listed_ones(day: D
 def test_a_killed_run_gives_its_store_slot_back(day: Day):
     """A run holding the store's slot is killed with SIGKILL; the next run of the store finds it
     CRASHED, releases its lease and exports."""
-    stuck = subprocess.Popen([*argv(COMMANDS["run_export"]), "-p", f"api_url={day.slow_url}", "-p", f"out={day.out}",
+    stuck = subprocess.Popen([*argv(COMMANDS["run_export"]), *at_url(COMMANDS["run_export"], day.slow_url),
+                              "-p", f"out={day.out}",
                               "--watch-interval", "1"], cwd=day.root, env=day.server.env(), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:

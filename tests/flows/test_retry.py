@@ -125,7 +125,8 @@ def test_a_store_that_was_down_is_retried_and_every_attempt_is_counted(prefect_h
     monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", TEST_TOKEN)
     outcome: dict = {}
     runner = threading.Thread(target=lambda: outcome.update(state=asyncio.run(export_modifiers(
-        out=str(tmp_path / "out"), store={"api_url": f"http://127.0.0.1:{port}/stores/{store}/v3"}, return_state=True))))
+        out=str(tmp_path / "out"), store={"api_url": f"http://127.0.0.1:{port}/stores/{store}/v3"},
+        return_state=True))))
     runner.start()
 
     async def awaiting_retry() -> bool:

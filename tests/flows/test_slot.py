@@ -45,7 +45,8 @@ def test_a_waiting_run_logs_what_it_waits_for_every_interval(prefect_harness, st
 
     async def scenario():
         async with store_slot(name):  # this test holds the slot, outside any run
-            run = asyncio.create_task(export_modifiers(out=str(tmp_path / "out"), store={"api_url": f"{base}/stores/{name}/v3"},
+            run = asyncio.create_task(export_modifiers(out=str(tmp_path / "out"),
+                                                       store={"api_url": f"{base}/stores/{name}/v3"},
                                                        return_state=True))
             deadline = time.monotonic() + 60
             while len(_waiting_lines(logs)) < 3:
