@@ -93,27 +93,47 @@ class ExportMeta:
 
 def fingerprint_table(sheets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per data row of every sheet: where it is, what it is, its content digest and its record."""
-    parts = []
-    for spec in SHEETS:
-        sheet = sheets.get(spec.name)
-        if sheet is None or not len(sheet):
-            continue
-        kind, id_column = _ENTITY[spec.kind]
-        payload = modifier_payload if spec.kind == "modifiers" else value_payload
-        parts.append(pd.DataFrame({
-            "sheet": spec.name,
-            "row": pd.RangeIndex(2, len(sheet) + 2),
-            "kind": kind,
-            "id": sheet[id_column].to_numpy(),
-            "fingerprint": [fingerprint(payload(r)) for r in _records(sheet.drop(columns="action"))],
-            "type": sheet["type"].to_numpy(),
-            "parent": sheet["modifier_id"].to_numpy() if spec.kind == "values" else pd.NA,
-            "cells": recorded_cells(sheet, spec),
-            "fragile": fragile_cells(sheet, spec),
-        }))
+    parts = [fingerprint_part(sheet, spec) for spec in SHEETS
+             if (sheet := sheets.get(spec.name)) is not None and len(sheet)]
+    return concat_fingerprints(parts)
+
+
+def concat_fingerprints(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The fingerprint table of sheets whose `fingerprint_part`s are `parts`, in order."""
+    parts = [part for part in parts if len(part)]
     if not parts:
         return empty_fingerprints()
-    return pd.concat(parts, ignore_index=True).astype({**FINGERPRINT_DTYPES, **RECORD_DTYPES})
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+
+
+RECORD_CHUNK: Final = 20_000  # rows whose payloads are built at once: per-row dicts never exist for a whole sheet
+
+
+def fingerprint_part(sheet: pd.DataFrame, spec: SheetSpec) -> pd.DataFrame:
+    """The fingerprint table's rows of one sheet (`fingerprint_table` of that sheet alone), typed.
+
+    Built `RECORD_CHUNK` rows at a time, each chunk typed (strings in Arrow buffers) before the next,
+    so a sheet of a million rows never has a Python object per cell alive at once."""
+    if not len(sheet):
+        return empty_fingerprints()
+    kind, id_column = _ENTITY[spec.kind]
+    payload = modifier_payload if spec.kind == "modifiers" else value_payload
+    body = sheet.drop(columns="action")
+    chunks = []
+    for start in range(0, len(sheet), RECORD_CHUNK):
+        rows = sheet.iloc[start:start + RECORD_CHUNK]
+        chunks.append(pd.DataFrame({
+            "sheet": spec.name,
+            "row": pd.RangeIndex(start + 2, start + len(rows) + 2),
+            "kind": kind,
+            "id": rows[id_column].to_numpy(),
+            "fingerprint": [fingerprint(payload(r)) for r in _records(body.iloc[start:start + RECORD_CHUNK])],
+            "type": rows["type"].to_numpy(),
+            "parent": rows["modifier_id"].to_numpy() if spec.kind == "values" else pd.NA,
+            "cells": recorded_cells(rows, spec),
+            "fragile": fragile_cells(rows, spec),
+        }).astype({**FINGERPRINT_DTYPES, **RECORD_DTYPES}))
+    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
 
 
 def recorded_columns(spec: SheetSpec) -> list[tuple[int, str]]:

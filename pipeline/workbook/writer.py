@@ -32,7 +32,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,15 +86,21 @@ def write_workbook(frames: ModifierFrames, path: Path, meta: ExportMeta) -> Path
     """Write `frames` as the editable workbook at `path`; returns `path`.
 
     `meta.fingerprints` is ignored: the fingerprints are computed here from the rows as written.
+    Memory: the sheets are one columnar copy of the frames; the fingerprints are taken a chunk of
+    rows at a time, and each sheet is let go once its rows are in the file, which streams them a
+    chunk at a time too (see `_data_rows`).
     """
     path = Path(path)
     sheets = frames_to_sheets(frames)
-    meta = meta.with_fingerprints(sheets)  # of the rows as exported, before dates are shown as days
+    # of the rows as exported, before dates are shown as days
+    meta_frame = meta_to_frame(meta.with_fingerprints(sheets))
     limit = sheet_row_limit()
     tables = [_Table(README_SHEET, None, ())]
     for spec in SHEETS:
-        tables += _parts(spec.name, _as_shown(sheets[spec.name], spec), spec.columns, spec.identity, limit)
-    tables += _parts(META_SHEET, meta_to_frame(meta), META_COLUMNS, 0, limit)
+        tables += _parts(spec.name, _as_shown(sheets.pop(spec.name), spec), spec.columns, spec.identity, limit)
+    del sheets
+    tables += _parts(META_SHEET, meta_frame, META_COLUMNS, 0, limit)
+    del meta_frame
     skeleton = _skeleton(tables)
     with zipfile.ZipFile(skeleton) as src:
         previews = PreviewStyles(src.read("xl/styles.xml").decode())
@@ -152,7 +158,10 @@ def _write_parts(skeleton: io.BytesIO, tables: list[_Table], previews: PreviewSt
             with out.open(info.filename, "w", force_zip64=True) as stream:
                 for chunk in _splice(data.decode(), table, strings):
                     stream.write(chunk.encode())
-        out.writestr("xl/sharedStrings.xml", strings.xml())
+            table.frame = None  # its rows are in the file: let them go
+        with out.open("xl/sharedStrings.xml", "w", force_zip64=True) as stream:
+            for chunk in strings.xml_chunks():
+                stream.write(chunk)
 
 
 # openpyxl writes inline strings; the streamed rows use a shared-string table, which the package
@@ -180,7 +189,7 @@ class _Table:
     """One worksheet to write: its data (None for README) and, once styled, each column's xf id."""
 
     title: str
-    frame: pd.DataFrame | None
+    frame: pd.DataFrame | None  # None for README, and once the rows are written
     columns: Sequence[Column]
     identity: int = 0  # leading columns frozen with the header
     styles: list[int] = field(default_factory=list)
@@ -201,7 +210,7 @@ def _skeleton(tables: list[_Table]) -> io.BytesIO:
     for index, table in enumerate(tables):
         ws = first if index == 0 else wb.create_sheet()
         ws.title = table.title
-        if table.frame is None:
+        if table.title == README_SHEET:
             _readme_skeleton(ws, table)
         else:
             _data_skeleton(ws, table, with_help=not _is_meta(table.title))
@@ -333,12 +342,18 @@ class _SharedStrings:
         return self.index.setdefault(text, len(self.index))
 
     def xml(self) -> bytes:
-        parts = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-                 f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-                 f'count="{len(self.index)}" uniqueCount="{len(self.index)}">']
-        parts += [f'<si><t xml:space="preserve">{xml_text(text)}</t></si>' for text in self.index]
-        parts.append("</sst>")
-        return "".join(parts).encode()
+        return b"".join(self.xml_chunks())
+
+    def xml_chunks(self, size: int = 10_000) -> Iterator[bytes]:
+        """The table's XML a few thousand strings at a time."""
+        yield (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+               f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+               f'count="{len(self.index)}" uniqueCount="{len(self.index)}">').encode()
+        texts = list(self.index)
+        for start in range(0, len(texts), size):
+            yield "".join(f'<si><t xml:space="preserve">{xml_text(text)}</t></si>'
+                          for text in texts[start:start + size]).encode()
+        yield b"</sst>"
 
 
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -360,15 +375,16 @@ def _splice(skeleton_xml: str, table: _Table, strings: _SharedStrings) -> Iterat
     match = re.search(r"<sheetData\s*/>|<sheetData>.*?</sheetData>", skeleton_xml, re.S)
     assert match is not None, table.title
     head, tail = skeleton_xml[:match.start()], skeleton_xml[match.end():]
-    if table.frame is None:
+    if table.title == README_SHEET:
         n_rows, n_cols = len(README_LINES), 1
     else:
+        assert table.frame is not None, table.title
         n_rows, n_cols = len(table.frame) + 1, len(table.columns)
     head = re.sub(r'<dimension ref="[^"]*"\s*/>', f'<dimension ref="A1:{get_column_letter(n_cols)}{n_rows}"/>',
                   head, count=1)
     yield head
     yield "<sheetData>"
-    if table.frame is None:
+    if table.title == README_SHEET:
         yield from _readme_rows(table, strings)
     else:
         yield _header_row(table, strings)
@@ -402,53 +418,80 @@ def _header_row(table: _Table, strings: _SharedStrings) -> str:
 
 
 def _data_rows(table: _Table, strings: _SharedStrings) -> Iterator[str]:
+    """The data rows' XML, `ROWS_PER_CHUNK` rows at a time: each column is turned into compact arrays
+    once (string-table codes, numbers), and only one chunk's cell texts exist at a time."""
     frame = table.frame
     assert frame is not None
     n_rows = len(frame)
     if not n_rows:
         return
-    row_numbers = [str(n) for n in range(2, n_rows + 2)]
     columns = [
-        _cells(frame[column.name], column.kind, get_column_letter(i), style, row_numbers, strings,
+        _cells(frame[column.name], column.kind, get_column_letter(i), style, strings,
                table.value_styles.get(column.name))
         for i, (column, style) in enumerate(zip(table.columns, table.styles, strict=True), start=1)
     ]
     for start in range(0, n_rows, ROWS_PER_CHUNK):
         stop = min(start + ROWS_PER_CHUNK, n_rows)
+        row_numbers = [str(n) for n in range(start + 2, stop + 2)]
+        cells = [column(start, stop, row_numbers) for column in columns]
         yield "".join(
-            f'<row r="{number}">{"".join(cells)}</row>'
-            for number, cells in zip(row_numbers[start:stop], zip(*(c[start:stop] for c in columns)))
+            f'<row r="{number}">{"".join(row)}</row>' for number, row in zip(row_numbers, zip(*cells))
         )
 
 
-def _cells(column: pd.Series, kind: ColumnKind, letter: str, style: int, row_numbers: list[str],
-           strings: _SharedStrings, value_styles: dict[str, int] | None = None) -> list[str]:
-    """The `<c>` element of every row of one column ('' where the value is missing); a cell whose
-    text has a style of its own in `value_styles` gets that style instead of the column's."""
+CellsOf = Callable[[int, int, list[str]], list[str]]
+INLINE_MIN_ROWS = 2000  # a column of fewer rows always uses the shared-string table
+
+
+def _cells(column: pd.Series, kind: ColumnKind, letter: str, style: int, strings: _SharedStrings,
+           value_styles: dict[str, int] | None = None) -> CellsOf:
+    """A function giving the `<c>` element of rows start..stop of one column ('' where the value is
+    missing); a cell whose text has a style of its own in `value_styles` gets that style instead of
+    the column's. Text goes to the shared-string table, except in a long column of mostly distinct
+    texts (the metadata's fingerprints), whose cells hold their text inline: a table entry per row
+    would only add an index to each."""
     if kind in TEXT_KINDS and value_styles:
         codes, present = strings.codes(column)
-        own = column.map(value_styles).fillna(style).to_numpy(dtype=np.int64).tolist()
-        return [f'<c r="{letter}{r}" s="{s}" t="s"><v>{t}</v></c>' if p else ""
-                for r, s, t, p in zip(row_numbers, own, codes.tolist(), present.tolist())]
+        own = column.map(value_styles).fillna(style).to_numpy(dtype=np.int64)
+
+        def styled(start: int, stop: int, rows: list[str]) -> list[str]:
+            return [f'<c r="{letter}{r}" s="{s}" t="s"><v>{t}</v></c>' if p else ""
+                    for r, s, t, p in zip(rows, own[start:stop].tolist(), codes[start:stop].tolist(),
+                                          present[start:stop].tolist())]
+        return styled
+    if kind in TEXT_KINDS and len(column) >= INLINE_MIN_ROWS and column.nunique() > len(column) // 2:
+        head, tail = f'<c r="{letter}', f'" s="{style}" t="inlineStr"><is><t xml:space="preserve">'
+
+        def inline(start: int, stop: int, rows: list[str]) -> list[str]:
+            texts = column.iloc[start:stop].to_numpy(dtype=object, na_value=None).tolist()
+            return [f"{head}{r}{tail}{xml_text(t)}</t></is></c>" if t is not None else ""
+                    for r, t in zip(rows, texts)]
+        return inline
     if kind in TEXT_KINDS:
-        codes, present = strings.codes(column)
+        values, present = strings.codes(column)
         head, tail = f'<c r="{letter}', f'" s="{style}" t="s"><v>'
-        texts = codes.tolist()
     elif kind == "bool":
         present = column.notna().to_numpy()
         head, tail = f'<c r="{letter}', f'" s="{style}" t="b"><v>'
-        texts = column.fillna(False).to_numpy(dtype=np.int8).tolist()
+        values = column.fillna(False).to_numpy(dtype=np.int8)
     elif kind in ("id", "int"):
         present = column.notna().to_numpy()
         head, tail = f'<c r="{letter}', f'" s="{style}"><v>'
-        texts = column.to_numpy(dtype=np.int64, na_value=0).tolist()
+        values = column.to_numpy(dtype=np.int64, na_value=0)
     else:  # number
         present = column.notna().to_numpy()
         head, tail = f'<c r="{letter}', f'" s="{style}"><v>'
         values = column.to_numpy(dtype=np.float64, na_value=0.0)
         if not np.isfinite(values).all():
             raise ValueError(f"column {column.name!r} holds an infinite or NaN number, which a sheet cannot store")
-        texts = [repr(v) for v in values.tolist()]
-    if present.all():
-        return [f"{head}{r}{tail}{t}</v></c>" for r, t in zip(row_numbers, texts)]
-    return [f"{head}{r}{tail}{t}</v></c>" if p else "" for r, t, p in zip(row_numbers, texts, present.tolist())]
+    as_text = repr if kind == "number" else str
+    everywhere = bool(present.all())
+
+    def plain(start: int, stop: int, rows: list[str]) -> list[str]:
+        texts = values[start:stop].tolist()
+        if kind == "number":
+            texts = [as_text(v) for v in texts]
+        if everywhere:
+            return [f"{head}{r}{tail}{t}</v></c>" for r, t in zip(rows, texts)]
+        return [f"{head}{r}{tail}{t}</v></c>" if p else "" for r, t, p in zip(rows, texts, present[start:stop].tolist())]
+    return plain
