@@ -30,7 +30,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from copy import copy, deepcopy
+from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
@@ -270,7 +270,7 @@ class _Edit:
         header_cells = {annotated[part][0].name: scan.header_cells for part, scan in scans.items()}
         header_cells.update(_linked_header_cells(archive, book, summary, scans))
         wanted = {index for cells in header_cells.values() for cell in cells.values()
-                  if (index := _string_index(cell)) is not None}
+                  if (index := sheet_xml.string_index(cell)) is not None}
         strings = SharedStrings.read(archive, book.target("sharedStrings"), wanted)
         headers = {title: _header_columns(cells, strings) for title, cells in header_cells.items()}
         writers = {part: _SheetWriter(notes, scans[part], headers[sheet.name], styles, strings)
@@ -308,7 +308,7 @@ class _Edit:
 
 
 def _linked_header_cells(archive: zipfile.ZipFile, book: Workbook, summary: SummarySheet,
-                         scans: Mapping[str, _Scan]) -> dict[str, dict[int, etree._Element]]:
+                         scans: Mapping[str, sheet_xml.Scan]) -> dict[str, dict[int, etree._Element]]:
     """Row 1 of the sheets a summary link points into by column that are not annotated (so not scanned)."""
     out = {}
     for link in summary.links.values():
@@ -330,119 +330,27 @@ def _locator(book: Workbook, headers: Mapping[str, Mapping[str, int]]) -> Callab
     return locate
 
 
-# --- the first pass over a worksheet: its used range and its header cells ----------------------------------------
-
-
-@dataclass
-class _Extent:
-    """The used range of a sheet, 1-based (empty when first_row is 0)."""
-
-    first_row: int = 0
-    last_row: int = 0
-    first_column: int = 0
-    last_column: int = 0
-
-    def add(self, rows: Iterable[int], columns: Iterable[int]) -> None:
-        rows, columns = list(rows), list(columns)
-        if not rows or not columns:
-            return
-        if not self.first_row:
-            self.first_row, self.last_row = min(rows), max(rows)
-            self.first_column, self.last_column = min(columns), max(columns)
-            return
-        self.first_row, self.last_row = min(self.first_row, *rows), max(self.last_row, *rows)
-        self.first_column, self.last_column = min(self.first_column, *columns), max(self.last_column, *columns)
-
-    @property
-    def ref(self) -> str:
-        first = cell_ref(self.first_row, self.first_column)
-        last = cell_ref(self.last_row, self.last_column)
-        return first if first == last else f"{first}:{last}"
-
-
-@dataclass
-class _Scan:
-    extent: _Extent
-    header_cells: dict[int, etree._Element]  # column -> a copy of the cell, of row 1
-
-
-def _scan(archive: zipfile.ZipFile, part: str) -> _Scan:
-    """The used range (cells and merged ranges) and row 1, checking that rows and cells carry their
-    references in order (the second pass relies on it)."""
-    scan = _Scan(_Extent(), {})
-    previous = 0
+def _scan(archive: zipfile.ZipFile, part: str) -> sheet_xml.Scan:
     with archive.open(part) as stream:
-        for element in sheet_xml.rows(stream, also="mergeCell"):
-            if local(element.tag) == "mergeCell":
-                first, _, last = element.get("ref", "").partition(":")
-                (top, left), (bottom, right) = split_ref(first), split_ref(last or first)
-                scan.extent.add((top, bottom), (left, right))
-                continue
-            number = row_number(element)
-            if number <= previous:
-                raise _Unsupported("rows out of order")
-            previous = number
-            columns = _columns(element, number)
-            scan.extent.add((number,), columns[:1] + columns[-1:])
-            if number == 1:
-                scan.header_cells = {column: deepcopy(cell) for column, cell in zip(columns, cells(element))}
-    return scan
-
-
-def _columns(row: etree._Element, number: int) -> list[int]:
-    columns = [cell_column(cell, number) for cell in cells(row)]
-    if any(b <= a for a, b in zip(columns, columns[1:])):
-        raise _Unsupported(f"cells of row {number} out of order")
-    return columns
+        return sheet_xml.scan(stream)
 
 
 def _first_row_cells(archive: zipfile.ZipFile, part: str) -> dict[int, etree._Element]:
     """The cells of row 1 of a sheet that is not annotated (a link may point at one of its columns)."""
     with archive.open(part) as stream:
-        for row in sheet_xml.rows(stream):
-            number = row_number(row)
-            if number != 1:
-                return {}
-            return {cell_column(cell, 1): deepcopy(cell) for cell in cells(row)}
-    return {}
-
-
-# --- cells -------------------------------------------------------------------------------------------------------
-
-
-def _part(cell: etree._Element, name: str) -> etree._Element | None:
-    return next((child for child in cell if local(child.tag) == name), None)
-
-
-def _string_index(cell: etree._Element) -> int | None:
-    value = _part(cell, "v")
-    if cell.get("t") == "s" and value is not None and value.text and value.text.strip().isdigit():
-        return int(value.text)
-    return None
-
-
-def _cell_text(cell: etree._Element, strings: SharedStrings) -> str | None:
-    """The text of a header cell (None for numbers, formulas and blanks)."""
-    kind = cell.get("t")
-    if _part(cell, "f") is not None:
-        return None
-    if kind == "inlineStr":
-        inline = _part(cell, "is")
-        return string_item_text(inline) if inline is not None else None
-    if kind == "s":
-        index = _string_index(cell)
-        return strings.texts.get(index) if index is not None else None
-    value = _part(cell, "v")
-    return value.text if kind == "str" and value is not None else None
+        return sheet_xml.first_row_cells(stream)
 
 
 def _header_columns(cells_by_column: Mapping[int, etree._Element], strings: SharedStrings) -> dict[str, int]:
     out: dict[str, int] = {}
     for column, cell in cells_by_column.items():
-        text = _cell_text(cell, strings)
+        text = sheet_xml.cell_text(cell, strings)
         if text and text.strip():
             out.setdefault(_key(text), column)
     return out
+
+
+# --- cells -------------------------------------------------------------------------------------------------------
 
 
 def _holds_data(cell: etree._Element, empties: frozenset[int]) -> bool:
@@ -479,7 +387,7 @@ class _SheetWriter:
     blank id cells given their number; rows that need a note but are not in the sheet are added. The
     `sheet_xml.Editor` of one annotated worksheet."""
 
-    def __init__(self, notes: SheetNotes, scan: _Scan, headers: Mapping[str, int], styles: Styles,
+    def __init__(self, notes: SheetNotes, scan: sheet_xml.Scan, headers: Mapping[str, int], styles: Styles,
                  strings: SharedStrings) -> None:
         self.column = headers.get(_key(notes.header)) or scan.extent.last_column + 1
         self.letters = column_letters(self.column)
@@ -561,7 +469,7 @@ class _SheetWriter:
             return
         if last == self.column:
             old = present.pop()
-            if _part(old, "f") is not None:
+            if sheet_xml.part(old, "f") is not None:
                 raise _Unsupported("a formula in the note column")
             row.remove(old)
         elif note is None and (number == 1 or self.default is None):
@@ -575,11 +483,11 @@ class _SheetWriter:
 
     def _rebuild(self, number: int, row: etree._Element, present: list[etree._Element], note: Note | None
                  ) -> None:
-        columns = _columns(row, number)
+        columns = sheet_xml.ordered_columns(row, number)
         by_column = dict(zip(columns, present))
         old = by_column.pop(self.column, None)
         if old is not None:
-            if _part(old, "f") is not None:
+            if sheet_xml.part(old, "f") is not None:
                 raise _Unsupported("a formula in the note column")
             row.remove(old)
         if note is None and number > 1 and self.default is not None and \

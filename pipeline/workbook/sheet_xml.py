@@ -15,11 +15,12 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator
 from copy import deepcopy
+from dataclasses import dataclass
 from typing import IO, Final, Protocol
 
 from lxml import etree
 
-from pipeline.workbook.package import iterparse, local, split_ref
+from pipeline.workbook.package import SharedStrings, cell_ref, iterparse, local, split_ref, string_item_text
 
 # the order of a worksheet's first children (CT_Worksheet): what may come before <dimension> and <cols>
 BEFORE_DIMENSION: Final = frozenset({"sheetPr"})
@@ -196,3 +197,109 @@ def set_width(cols: etree._Element, column: int, width: float) -> None:
     own.set("max", str(column))
     own.set("width", f"{width:g}")
     own.set("customWidth", "1")
+
+
+# --- the first pass: used range and header row -------------------------------------------------------------
+
+
+@dataclass
+class Extent:
+    """The used range of a sheet, 1-based (empty when first_row is 0)."""
+
+    first_row: int = 0
+    last_row: int = 0
+    first_column: int = 0
+    last_column: int = 0
+
+    def add(self, rows: Iterable[int], columns: Iterable[int]) -> None:
+        rows, columns = list(rows), list(columns)
+        if not rows or not columns:
+            return
+        if not self.first_row:
+            self.first_row, self.last_row = min(rows), max(rows)
+            self.first_column, self.last_column = min(columns), max(columns)
+            return
+        self.first_row, self.last_row = min(self.first_row, *rows), max(self.last_row, *rows)
+        self.first_column, self.last_column = min(self.first_column, *columns), max(self.last_column, *columns)
+
+    @property
+    def ref(self) -> str:
+        first = cell_ref(self.first_row, self.first_column)
+        last = cell_ref(self.last_row, self.last_column)
+        return first if first == last else f"{first}:{last}"
+
+
+@dataclass
+class Scan:
+    extent: Extent
+    header_cells: dict[int, etree._Element]  # column -> a copy of the cell, of row 1
+
+
+def scan(stream: IO[bytes]) -> Scan:
+    """The used range (cells and merged ranges) and row 1 of a worksheet, checking that rows and cells
+    carry their references in order (a row-by-row edit relies on it); `SheetError` when they do not."""
+    found = Scan(Extent(), {})
+    previous = 0
+    for element in rows(stream, also="mergeCell"):
+        if local(element.tag) == "mergeCell":
+            first, _, last = element.get("ref", "").partition(":")
+            (top, left), (bottom, right) = split_ref(first), split_ref(last or first)
+            found.extent.add((top, bottom), (left, right))
+            continue
+        number = row_number(element)
+        if number <= previous:
+            raise SheetError("rows out of order")
+        previous = number
+        columns = ordered_columns(element, number)
+        found.extent.add((number,), columns[:1] + columns[-1:])
+        if number == 1:
+            found.header_cells = {column: deepcopy(cell) for column, cell in zip(columns, cells(element))}
+    return found
+
+
+def ordered_columns(row: etree._Element, number: int) -> list[int]:
+    """The columns of a row's cells, checked to be in order."""
+    columns = [cell_column(cell, number) for cell in cells(row)]
+    if any(b <= a for a, b in zip(columns, columns[1:])):
+        raise SheetError(f"cells of row {number} out of order")
+    return columns
+
+
+def first_row_cells(stream: IO[bytes]) -> dict[int, etree._Element]:
+    """Column -> a copy of the cell, of row 1 (empty when the sheet has no row 1)."""
+    for row in rows(stream):
+        if row_number(row) != 1:
+            return {}
+        return {cell_column(cell, 1): deepcopy(cell) for cell in cells(row)}
+    return {}
+
+
+# --- cells -----------------------------------------------------------------------------------------------------
+
+
+def part(cell: etree._Element, name: str) -> etree._Element | None:
+    """The child of that local name (`v`, `f`, `is`) of a cell."""
+    return next((child for child in cell if local(child.tag) == name), None)
+
+
+def string_index(cell: etree._Element) -> int | None:
+    """The shared-string index of a `t="s"` cell."""
+    value = part(cell, "v")
+    if cell.get("t") == "s" and value is not None and value.text and value.text.strip().isdigit():
+        return int(value.text)
+    return None
+
+
+def cell_text(cell: etree._Element, strings: SharedStrings) -> str | None:
+    """The text of a cell (None for numbers, formulas and blanks); shared strings from `strings.texts`."""
+    kind = cell.get("t")
+    if part(cell, "f") is not None:
+        return None
+    if kind == "inlineStr":
+        inline = part(cell, "is")
+        return string_item_text(inline) if inline is not None else None
+    if kind == "s":
+        index = string_index(cell)
+        return strings.texts.get(index) if index is not None else None
+    value = part(cell, "v")
+    return value.text if kind == "str" and value is not None else None
