@@ -1,12 +1,13 @@
-# Two commands: `make demo` runs the main job against the embedded sandbox store,
-# `make test` runs the test suite. Both build .venv on a fresh machine first.
+# Two commands: `make demo` runs the main job against the embedded sandbox store (installs bcmod only),
+# `make test` runs the test suite (installs .[dev], Prefect included). Both build .venv on a fresh machine first.
 # Prefect (README "Prefect flows", docs/scale-out.md): `make prefect-server` (a server in the foreground),
 # `make prefect-deploy` (the work pool and prefect.yaml's deployments), `make prefect-worker` (a worker in the
 # foreground); Ctrl-C stops a server or a worker. Set PREFECT_API_URL to use another server.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-dev
+DEMO_STAMP := $(VENV)/.installed
 
 PREFECT_HOST ?= 127.0.0.1
 PREFECT_PORT ?= 4200
@@ -19,11 +20,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# .[dev] (tests, Prefect) is a superset of what the demo needs: either stamp lets the demo run
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
-demo: $(STAMP)
+$(DEMO_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/bcmod demo
 
 test: $(STAMP)
