@@ -1,4 +1,8 @@
-"""Value images: accept only real images (by magic bytes, not by name) and store them on disk.
+"""Value images: accept only what BigCommerce takes (a real GIF, JPEG or PNG of at most 8 MB, by
+content, not by name) and store them on disk.
+
+The check is `pipeline.image_kinds`, the one validation and the apply use, so the sandbox never
+takes a file (a WEBP, a BMP) that the store would refuse, nor refuses one bcmod would send.
 
 Uploads are named by content hash, so re-uploading the same file after a dropped connection
 stores it once, and two sandboxes given the same file name it alike. Seed images are named by
@@ -12,46 +16,25 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pipeline.modifier_types import IMAGE_MAX_BYTES
+from pipeline.image_kinds import image_kind, image_problem
 
 URL_PREFIX = "/_sandbox/images/"
 SEED_DIR = "seed"
 UPLOAD_DIR = "uploads"
-_BMP_DIB_HEADER_SIZES = frozenset((12, 40, 52, 56, 64, 108, 124))
-
-
-def sniff_image(data: bytes) -> tuple[str, str] | None:
-    """(extension, content type) of a PNG/JPEG/GIF/WEBP/BMP image, or None if it is not one."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png", "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpg", "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif", "image/gif"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp", "image/webp"
-    if len(data) >= 26 and data[:2] == b"BM" and int.from_bytes(data[14:18], "little") in _BMP_DIB_HEADER_SIZES:
-        return "bmp", "image/bmp"
-    return None
 
 
 def check_upload(data: bytes) -> str | None:
     """Why an upload is refused (a message for `errors.image_file`), or None if it is fine."""
-    if not data:
-        return "The image file is empty."
-    if len(data) > IMAGE_MAX_BYTES:
-        return f"The image file is {len(data)} bytes; the limit is {IMAGE_MAX_BYTES} bytes (8 MB)."
-    if sniff_image(data) is None:
-        return "The file is not a PNG, JPEG, GIF, WEBP or BMP image."
-    return None
+    problem = image_problem(data)
+    return f"The image file {problem}." if problem else None
 
 
 def save_upload(images_dir: Path, data: bytes) -> str:
     """Store a checked image and return its relative URL."""
-    kind = sniff_image(data)
+    kind = image_kind(data)
     if kind is None:
         raise ValueError("not an image; call check_upload first")
-    name = f"{hashlib.sha256(data).hexdigest()[:24]}.{kind[0]}"
+    name = f"{hashlib.sha256(data).hexdigest()[:24]}.{kind.extension}"
     target = images_dir / UPLOAD_DIR / name
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -79,8 +62,8 @@ def load_image(images_dir: Path, relative: str) -> tuple[bytes, str] | None:
             return None
     else:
         return None
-    kind = sniff_image(data)
-    return (data, kind[1]) if kind else (data, "application/octet-stream")
+    kind = image_kind(data)
+    return data, kind.content_type if kind else "application/octet-stream"
 
 
 def _seed_image(name: str) -> bytes | None:

@@ -1,4 +1,5 @@
-"""Value image upload: real images only (magic bytes), at most 8 MB, served back without a token."""
+"""Value image upload: a real GIF, JPEG or PNG only (by content, `pipeline.image_kinds`), at most 8 MB,
+served back without a token."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from pipeline.image_kinds import image_kind, image_problem
 from pipeline.modifier_types import IMAGE_MAX_BYTES
-from pipeline.sandbox.images import check_upload, sniff_image
+from pipeline.sandbox.images import check_upload
 
 from .support import API, SPEC_CHECK, assert_error, client_for, modifier_body, png_bytes
 
@@ -93,7 +95,7 @@ async def test_upload_to_unknown_value_is_404(client: httpx.AsyncClient) -> None
 async def test_seed_images_are_drawn_when_not_on_disk(client: httpx.AsyncClient) -> None:
     r = await client.get("/_sandbox/images/seed/pattern.png")
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
-    assert sniff_image(r.content) == ("png", "image/png")
+    assert image_kind(r.content).content_type == "image/png"
 
 
 @pytest.mark.parametrize("path", ["/_sandbox/images/uploads/missing.png", "/_sandbox/images/../store.sqlite3",
@@ -102,14 +104,32 @@ async def test_missing_or_escaping_image_paths_are_404(client: httpx.AsyncClient
     assert (await client.get(path)).status_code == 404
 
 
+BMP = b"BM" + (70).to_bytes(4, "little") + b"\x00" * 4 + (54).to_bytes(4, "little") + (40).to_bytes(4, "little") \
+    + b"\x02\x00\x00\x00\x02\x00\x00\x00\x01\x00\x18\x00" + b"\x00" * 40  # a sound 2x2 24-bit bitmap
+WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
+
+
 @pytest.mark.parametrize(("data", "kind"), [
-    (b"\xff\xd8\xff\xe0" + b"\x00" * 20, "image/jpeg"),
-    (b"GIF89a" + b"\x00" * 20, "image/gif"),
-    (b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 8, "image/webp"),
-    (b"BM" + b"\x00" * 12 + (40).to_bytes(4, "little") + b"\x00" * 20, "image/bmp"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\x00" * 20, "image/jpeg"),
+    (b"GIF89a\x01\x00\x01\x00" + b"\x00" * 20, "image/gif"),
+    (WEBP, None),
+    (BMP, None),
     (b"BM not really a bitmap header at all....", None),
 ])
-def test_sniffing_by_magic_bytes(data: bytes, kind: str | None) -> None:
-    found = sniff_image(data)
-    assert (found[1] if found else None) == kind
-    assert (check_upload(data) is None) == (kind is not None)
+def test_the_sandbox_takes_the_kinds_validation_and_apply_take(data: bytes, kind: str | None) -> None:
+    """One image check for validate, apply and the sandbox: the sandbox's verdict is image_kinds'."""
+    found = image_kind(data)
+    assert (found.content_type if found else None) == kind
+    assert (check_upload(data) is None) == (kind is not None) == (image_problem(data) is None)
+
+
+@pytest.mark.parametrize(("name", "content"), [("swatch.bmp", BMP), ("swatch.webp", WEBP)])
+async def test_a_bmp_or_webp_upload_is_refused_as_bigcommerce_does(client: httpx.AsyncClient, name: str,
+                                                                   content: bytes) -> None:
+    """The spec's value image endpoint takes "a GIF, JPEG, or PNG image": anything else is a 422 in
+    BigCommerce's error shape naming `image_file`, and the value keeps its image."""
+    url, value = await _value_url(client)
+    r = await client.post(f"{url}/image", files={"image_file": (name, content, "image/bmp")})
+    body = assert_error(r, 422, "image_file")
+    assert "GIF, JPEG or PNG" in body["errors"]["image_file"]
+    assert (await client.get(url)).json()["data"]["adjusters"]["image_url"] == value["adjusters"]["image_url"]
