@@ -30,7 +30,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from copy import copy
+from copy import copy, deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
@@ -406,6 +406,7 @@ class _SheetWriter:
         edit_columns = {c for row in (*self.fills.values(), *self.numbers.values()) for c in row}
         self.extent.add(self.todo, [self.column, *edit_columns])
         self.holder: etree._Element | None = None  # parent of the rows it adds, in the sheet's namespaces
+        self.note_cells: dict[Note, etree._Element] = {}
         self.ns = ""
 
     def write(self, archive: zipfile.ZipFile, part: str, out: IO[bytes]) -> None:
@@ -462,24 +463,29 @@ class _SheetWriter:
     def _edit(self, number: int, row: etree._Element, note: Note | None) -> None:
         """The row's cells edited in place; a row that needs nothing is left as it is. The usual row ends
         before the note column (or with an earlier note), which needs no look at its other cells."""
-        present = list(cells(row))
-        last = cell_column(present[-1], number) if present else 0
+        ends = sheet_xml.end_cells(row)
+        last = cell_column(ends[1], number) if ends else 0
         if number in self.edited or last > self.column:
-            self._rebuild(number, row, present, note)
+            self._rebuild(number, row, list(cells(row)), note)
             return
+        after = ends[1] if ends else None
         if last == self.column:
-            old = present.pop()
-            if sheet_xml.part(old, "f") is not None:
+            assert after is not None
+            if sheet_xml.part(after, "f") is not None:
                 raise _Unsupported("a formula in the note column")
-            row.remove(old)
+            earlier = after.getprevious()
+            row.remove(after)
+            if earlier is None or not sheet_xml.is_cell(earlier):
+                earlier = next(reversed(list(cells(row))), None)
+            after = earlier
         elif note is None and (number == 1 or self.default is None):
             return
         if note is None and number > 1 and self.default is not None and \
-                any(_holds_data(cell, self.empties) for cell in present):
+                any(_holds_data(cell, self.empties) for cell in cells(row)):
             note = self.default
         row.attrib.pop("spans", None)  # an optional hint; dropped rather than recomputed
         if note is not None:
-            self._note_cell(row, number, note, after=present[-1] if present else None)
+            self._note_cell(row, number, note, after=after)
 
     def _rebuild(self, number: int, row: etree._Element, present: list[etree._Element], note: Note | None
                  ) -> None:
@@ -521,18 +527,26 @@ class _SheetWriter:
 
     def _note_cell(self, row: etree._Element, number: int, note: Note, after: etree._Element | None
                    ) -> etree._Element:
-        cell = etree.SubElement(row, self._tag("c"), r=f"{self.letters}{number}")
+        """A note cell put after `after` (first when None): a copy of the note's cell, made once."""
+        template = self.note_cells.get(note)
+        if template is None:
+            assert self.holder is not None
+            template = etree.SubElement(self.holder, self._tag("c"), r="")
+            xf = self.styles.xf(0, _format(note.look))
+            if xf:
+                template.set("s", str(xf))
+            template.set("t", "inlineStr")
+            text = etree.SubElement(etree.SubElement(template, self._tag("is")), self._tag("t"))
+            text.set(_XML_SPACE, "preserve")
+            text.text = _clean(note.text)
+            self.holder.remove(template)
+            self.note_cells[note] = template
+        cell = deepcopy(template)
+        cell.set("r", f"{self.letters}{number}")
         if after is not None:
             after.addnext(cell)
         else:
             row.insert(0, cell)
-        xf = self.styles.xf(0, _format(note.look))
-        if xf:
-            cell.set("s", str(xf))
-        cell.set("t", "inlineStr")
-        text = etree.SubElement(etree.SubElement(cell, self._tag("is")), self._tag("t"))
-        text.set(_XML_SPACE, "preserve")
-        text.text = _clean(note.text)
         return cell
 
 

@@ -316,9 +316,8 @@ def _items(stream: IO[bytes], name: str) -> Iterator[etree._Element]:
         yield element
         element.clear(keep_tail=False)
         parent = element.getparent()
-        if parent is not None:
-            while element.getprevious() is not None:
-                del parent[0]
+        if parent is not None and len(parent) > 512:
+            del parent[:parent.index(element)]
 
 
 # --- small edits of a part, for the writers -------------------------------------------------------------

@@ -20,7 +20,15 @@ from typing import IO, Final, Protocol
 
 from lxml import etree
 
-from pipeline.workbook.package import SharedStrings, cell_ref, iterparse, local, split_ref, string_item_text
+from pipeline.workbook.package import (
+    SharedStrings,
+    cell_ref,
+    column_number,
+    iterparse,
+    local,
+    split_ref,
+    string_item_text,
+)
 
 # the order of a worksheet's first children (CT_Worksheet): what may come before <dimension> and <cols>
 BEFORE_DIMENSION: Final = frozenset({"sheetPr"})
@@ -43,7 +51,12 @@ def cell_column(cell: etree._Element, row: int) -> int:
     ref = cell.get("r")
     if not ref:
         raise SheetError(f"a cell of row {row} without its reference")
-    number, column = split_ref(ref)
+    letters = ref.rstrip("0123456789")
+    digits = ref[len(letters):]
+    if letters.isalpha() and len(letters) <= 3 and digits.isdigit():  # the usual "AB12", without a regex
+        number, column = int(digits), column_number(letters)
+    else:
+        number, column = split_ref(ref)
     if number != row:
         raise SheetError(f"a cell of row {row} with another row's reference ({ref})")
     return column
@@ -51,25 +64,42 @@ def cell_column(cell: etree._Element, row: int) -> int:
 
 def cells(row: etree._Element) -> Iterator[etree._Element]:
     """The `<c>` children of a row (not its extension list, comments or anything else)."""
-    return (child for child in row if local(child.tag) == "c")
+    return row.iterchildren("{*}c")
 
 
-def _forget(element: etree._Element) -> None:
-    """Drop a handled element and its handled siblings from the tree (iterparse builds it as it goes)."""
-    element.clear(keep_tail=False)
-    parent = element.getparent()
-    if parent is not None:
-        while element.getprevious() is not None:
-            del parent[0]
+def is_cell(element: etree._Element) -> bool:
+    tag = element.tag
+    return isinstance(tag, str) and (tag == "c" or tag.endswith("}c"))
+
+
+def end_cells(row: etree._Element) -> tuple[etree._Element, etree._Element] | None:
+    """The first and last cell of a row (None for a row without cells), without walking the ones between
+    when the row holds nothing but cells, as every writer's rows do."""
+    try:
+        first, last = row[0], row[-1]
+    except IndexError:
+        return None
+    if is_cell(first) and is_cell(last):
+        return first, last
+    found = list(cells(row))
+    return (found[0], found[-1]) if found else None
 
 
 def rows(stream: IO[bytes], *, also: str | None = None) -> Iterator[etree._Element]:
     """Each `<row>` of the worksheet (and each element of local name `also`, say "mergeCell"), complete,
-    as it ends; valid until the next one is asked for."""
+    as it ends; valid until the next one is asked for. Handled elements are cleared, and dropped from
+    the tree a few hundred at a time (one slice deletion; lxml counts children by walking them)."""
     tags = ["{*}row"] + ([f"{{*}}{also}"] if also else [])
+    handled = 0
     for _, element in iterparse(stream, ("end",), tag=tags):
         yield element
-        _forget(element)
+        element.clear(keep_tail=False)
+        handled += 1
+        if handled >= _BATCH_ROWS:
+            parent = element.getparent()
+            if parent is not None:
+                del parent[:parent.index(element)]
+            handled = 0
 
 
 class Editor(Protocol):
@@ -90,35 +120,28 @@ _DECLARATIONS: Final = re.compile(rb"^<[^\s>/]+((?:\s+xmlns(?::[\w.-]+)?=\"[^\"]
 _DECLARATION: Final = re.compile(rb"\s+xmlns(?::([\w.-]+))?=\"([^\"]*)\"")
 
 
-class _Out:
-    """Serialises elements under a root whose namespace declarations are already written, without
-    repeating them on each element (lxml's `tostring` of a subtree declares every namespace in scope)."""
-
-    def __init__(self, stream: IO[bytes], nsmap: dict[str | None, str]) -> None:
-        self.stream = stream
-        self.declared = {((prefix or "").encode(), uri.encode()) for prefix, uri in nsmap.items()}
-
-    def write(self, element: etree._Element) -> None:
-        self.stream.write(self.strip(_bytes(element)))
-
-    def strip(self, data: bytes) -> bytes:
-        found = _DECLARATIONS.match(data)
-        if found is None:
-            return data
-        kept = b"".join(m.group(0) for m in _DECLARATION.finditer(found.group(1))
-                        if ((m.group(1) or b""), m.group(2)) not in self.declared)
-        return data[:found.start(1)] + kept + data[found.end(1):]
+def _strip(data: bytes, declared: dict[str | None, str]) -> bytes:
+    """A start tag without the namespace declarations an enclosing element already made."""
+    found = _DECLARATIONS.match(data)
+    if found is None:
+        return data
+    made = {((prefix or "").encode(), uri.encode()) for prefix, uri in declared.items()}
+    kept = b"".join(m.group(0) for m in _DECLARATION.finditer(found.group(1))
+                    if ((m.group(1) or b""), m.group(2)) not in made)
+    return data[:found.start(1)] + kept + data[found.end(1):]
 
 
 def _bytes(element: etree._Element) -> bytes:
     return etree.tostring(element, encoding="utf-8", with_tail=False, xml_declaration=False)
 
 
-def _start_tag(element: etree._Element) -> bytes:
-    """The start tag of an element with the namespace declarations in scope, as a copy without children gives it."""
+def _start_tag(element: etree._Element, declared: dict[str | None, str] | None = None) -> bytes:
+    """The start tag of an element with the namespace declarations in scope (less those of `declared`,
+    already made by an enclosing element)."""
     shell = etree.Element(element.tag, dict(element.attrib), nsmap=element.nsmap)
     data = _bytes(shell)
-    return data[:-2] + b">" if data.endswith(b"/>") else data[:data.rindex(b"</")]
+    data = data[:-2] + b">" if data.endswith(b"/>") else data[:data.rindex(b"</")]
+    return _strip(data, declared) if declared else data
 
 
 def _end_tag(element: etree._Element) -> bytes:
@@ -129,44 +152,77 @@ def _end_tag(element: etree._Element) -> bytes:
 
 def rewrite(stream: IO[bytes], out: IO[bytes], editor: Editor) -> None:
     """Copy the worksheet in `stream` to `out` through `editor`. Raises `SheetError` for a worksheet
-    without <sheetData> (and lxml's `XMLSyntaxError` for one that is not XML)."""
-    tags = ("{*}worksheet", "{*}sheetData", "{*}row")
+    without <sheetData> (and lxml's `XMLSyntaxError` for one that is not XML).
+
+    Rows are moved, as each ends, into a detached batch element that declares the worksheet's
+    namespaces, and a batch is serialised at once: one `tostring` per few hundred rows, and the
+    parsed tree never holds more than a batch."""
+    tags = ("{*}sheetData", "{*}row", "{*}worksheet")
     root: etree._Element | None = None
-    writer: _Out | None = None
     sheet_data: etree._Element | None = None
+    batch: etree._Element | None = None
+    batched = 0
     out.write(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n')
-    for event, element in iterparse(stream, ("start", "end"), tag=tags):
+
+    def begin(data: etree._Element) -> etree._Element:
+        nonlocal root, sheet_data
+        root, sheet_data = data.getparent(), data
+        if root is None or local(root.tag) != "worksheet":
+            raise SheetError("not a worksheet")
+        out.write(_start_tag(root))
+        head = etree.Element(data.tag, nsmap=root.nsmap)
+        for child in editor.head(root, list(itertools.takewhile(lambda c: c is not data, root))):
+            head.append(child)
+        out.write(_inner(head))
+        out.write(_start_tag(data, root.nsmap))
+        return etree.Element(data.tag, nsmap=root.nsmap)
+
+    def flush() -> None:
+        nonlocal batch
+        if batch is not None:
+            out.write(_inner(batch))
+            batch = etree.Element(batch.tag, nsmap=batch.nsmap)
+
+    for _, element in iterparse(stream, ("end",), tag=tags):
         name = local(element.tag)
-        if event == "start":
-            if root is None:
-                if name != "worksheet":
-                    raise SheetError("not a worksheet")
-                root = element
-                out.write(_start_tag(root))
-                writer = _Out(out, dict(root.nsmap))
-            elif name == "sheetData" and element.getparent() is root:
-                sheet_data = element
-                before = list(itertools.takewhile(lambda c: c is not element, root))  # the parser may be ahead
-                for child in editor.head(root, before):
-                    writer.write(child)
-                out.write(writer.strip(_start_tag(element)))
-            continue
-        if name == "row" and element.getparent() is sheet_data and sheet_data is not None:
+        if name == "row":
+            parent = element.getparent()
+            if parent is None or local(parent.tag) != "sheetData":
+                continue
+            if batch is None:
+                batch = begin(parent)
             for written in editor.row(element):
-                writer.write(written)
-            _forget(element)
-        elif element is sheet_data:
+                batch.append(written)  # moves it out of the parsed tree
+                batched += 1
+            if batched >= _BATCH_ROWS:
+                flush()
+                batched = 0
+        elif name == "sheetData" and element.getparent() is not None and (sheet_data is None or element is sheet_data):
+            if batch is None:
+                batch = begin(element)
             for written in editor.end(element):
-                writer.write(written)
+                batch.append(written)
+            flush()
             out.write(_end_tag(element))
-            _forget(element)
-        elif element is root:
+        elif name == "worksheet" and element.getparent() is None:
             if sheet_data is None:
                 raise SheetError("a worksheet without <sheetData>")
-            for child in root:
-                if child is not sheet_data:
-                    writer.write(child)
-            out.write(_end_tag(root))
+            tail = etree.Element(element.tag, nsmap=element.nsmap)
+            for child in list(itertools.dropwhile(lambda c: c is not sheet_data, element))[1:]:
+                tail.append(child)
+            out.write(_inner(tail))
+            out.write(_end_tag(element))
+
+
+_BATCH_ROWS: Final = 500
+
+
+def _inner(holder: etree._Element) -> bytes:
+    """The serialised children of a holder element (its own tags and namespace declarations left out)."""
+    data = etree.tostring(holder, encoding="utf-8", xml_declaration=False, with_tail=False)
+    if data.endswith(b"/>"):
+        return b""
+    return data[data.index(b">") + 1:data.rindex(b"</")]
 
 
 def set_width(cols: etree._Element, column: int, width: float) -> None:
@@ -236,12 +292,13 @@ class Scan:
 
 
 def scan(stream: IO[bytes]) -> Scan:
-    """The used range (cells and merged ranges) and row 1 of a worksheet, checking that rows and cells
-    carry their references in order (a row-by-row edit relies on it); `SheetError` when they do not."""
+    """The used range (cells and merged ranges) and row 1 of a worksheet, checking that rows carry their
+    numbers in order and that each row's first and last cells carry their references (a row-by-row
+    edit relies on it; a row it rebuilds has every cell checked); `SheetError` when they do not."""
     found = Scan(Extent(), {})
     previous = 0
     for element in rows(stream, also="mergeCell"):
-        if local(element.tag) == "mergeCell":
+        if element.tag.endswith("mergeCell"):
             first, _, last = element.get("ref", "").partition(":")
             (top, left), (bottom, right) = split_ref(first), split_ref(last or first)
             found.extent.add((top, bottom), (left, right))
@@ -250,9 +307,11 @@ def scan(stream: IO[bytes]) -> Scan:
         if number <= previous:
             raise SheetError("rows out of order")
         previous = number
-        columns = ordered_columns(element, number)
-        found.extent.add((number,), columns[:1] + columns[-1:])
+        ends = end_cells(element)
+        if ends is not None:
+            found.extent.add((number,), (cell_column(ends[0], number), cell_column(ends[1], number)))
         if number == 1:
+            columns = ordered_columns(element, number)
             found.header_cells = {column: deepcopy(cell) for column, cell in zip(columns, cells(element))}
     return found
 
