@@ -25,6 +25,7 @@ file of junk sends no request to the store.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import difflib
 import math
@@ -34,12 +35,12 @@ import io
 import itertools
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 import pandas as pd
 from openpyxl.utils import get_column_letter
@@ -159,9 +160,12 @@ class _Refused(Exception):
 
 @dataclass
 class _Typed:
-    raw: RawTable  # dates as text
+    """One table typed (its raw cells are gone): its rows, the issues found while typing it, and
+    those of its formula and error cells (counted against `MAX_ISSUES` only at the end)."""
+
     read: TableRead
     issues: list[Issue]
+    flag_issues: list[Issue] = field(default_factory=list)
 
 
 _TABLE_SPECS: Final = {spec.name: spec for spec in EXPORT_TABLES}
@@ -182,7 +186,8 @@ def _continues(name: str, found: dict[str, str]) -> bool:
 
 
 class _Reader:
-    """One read: collects raw tables and issues, and types the tables (an xlsx one as it is read)."""
+    """One read: collects issues and types the tables. An xlsx sheet is typed chunk by chunk as it is
+    read, its raw cells dropped as soon as they are typed; CSV files are typed at the end."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -192,8 +197,6 @@ class _Reader:
         self.files: dict[str, str] = {}
         self.format: Format | None = None
         self.folder: Path | None = None
-        self.merged: dict[str, Merged] = {}
-        self.xml_flags: dict[str, list[_XmlFlag]] = {}
         self.typed: dict[str, _Typed] = {}
         self.stopped = False  # reading stopped at MAX_ISSUES
 
@@ -258,7 +261,6 @@ class _Reader:
         """The file is not read: the guard's reason, at the cell it names; nothing read is kept."""
         self.raw.clear()
         self.files.clear()
-        self.merged.clear()
         self.typed.clear()
         column = f"column {get_column_letter(exc.column)}" if exc.column and exc.column <= 16_384 else None
         message = _DAMAGED.format(reason=exc.message) if isinstance(exc, PackageDamaged) else exc.message
@@ -294,26 +296,24 @@ class _Reader:
                 meta = meta or (scans[found] if table_of[found] == META_SHEET else None)
             stack.callback(lambda: [scan.cancel() for scan in scans.values()])
             try:
-                sheets = iter(stack.enter_context(XlsxSheets(self.path, order,
-                                                             guard=lambda found: scans[found].result())))
+                sheets = stack.enter_context(XlsxSheets(self.path, order,
+                                                        guard=lambda found: scans[found].result())).chunked()
             except PackageRefused as exc:
                 raise self.refused(exc, table_of.get(exc.sheet or "")) from None
             except Exception as exc:  # noqa: BLE001 - python-calamine raises its own errors for damaged files
                 raise self.damaged(exc) from None
             while (item := self.next_sheet(sheets, table_of)) is not None:
-                found, raw, merged = item
+                found, chunks, merged = item
                 expected = table_of[found]
-                self.raw[expected] = raw
                 self.files[expected] = self.label
-                self.merged[expected] = merged
-                self.typed[expected] = self.type_table(_table_spec(expected))
+                # the sheet's scan (and so its formula and error cells) finished before it was parsed
+                self.typed[expected] = self.type_table(_table_spec(expected), self.undamaged(chunks), merged,
+                                                       flags[found].sorted())
                 if self.issue_count() > MAX_ISSUES:
                     raise self.too_many()
-            unread = [found for expected, found in actual.items() if expected not in self.raw]
+            unread = [found for expected, found in actual.items() if expected not in self.typed]
             if unread:
                 raise self.damaged(ValueError(f"sheet {unread[0]!r} cannot be found"))
-        for expected, found in actual.items():
-            self.xml_flags[expected] = flags[found].sorted()
 
     def scan(self, found: str, part: str, flags: _Flags, meta: Future[SheetScan] | None) -> SheetScan:
         """Check one sheet before it is parsed. A data sheet's row limit comes from the scan of the
@@ -322,12 +322,19 @@ class _Reader:
         exported = None if is_meta else max(meta.result().last_row - 1, 0) if meta is not None else 0
         return check_sheet(self.path, part, sheet_limits(found, exported), sheet=found, on_block=flags)
 
-    def next_sheet(self, sheets: Iterator[tuple[str, RawTable, Merged]],
-                   table_of: dict[str, str]) -> tuple[str, RawTable, Merged] | None:
+    def next_sheet(self, sheets: Iterator[tuple[str, Iterator[RawTable], Merged]],
+                   table_of: dict[str, str]) -> tuple[str, Iterator[RawTable], Merged] | None:
         try:
             return next(sheets, None)
         except PackageRefused as exc:
             raise self.refused(exc, table_of.get(exc.sheet or "")) from None
+        except Exception as exc:  # noqa: BLE001 - python-calamine raises its own errors for damaged files
+            raise self.damaged(exc) from None
+
+    def undamaged(self, chunks: Iterator[RawTable]) -> Iterator[RawTable]:
+        """A sheet's chunks; python-calamine failing to give one refuses the workbook as damaged."""
+        try:
+            yield from chunks
         except Exception as exc:  # noqa: BLE001 - python-calamine raises its own errors for damaged files
             raise self.damaged(exc) from None
 
@@ -342,7 +349,6 @@ class _Reader:
         self.stopped = True
         self.raw.clear()
         self.files.clear()
-        self.merged.clear()
         self.typed.clear()
         self.issues.append(Issue(self.label, None, None, None, None,
                                  f"bcmod stopped after {MAX_ISSUES:,} problems, so the rest of the file was not "
@@ -353,7 +359,6 @@ class _Reader:
         """Refuse a workbook python-calamine or the scan cannot read; nothing of it is kept."""
         self.raw.clear()
         self.files.clear()
-        self.merged.clear()
         self.typed.clear()
         return self.refuse(_DAMAGED.format(reason=_reason(exc)))
 
@@ -442,44 +447,62 @@ class _Reader:
 
     # -- typing the tables --------------------------------------------------------------------------
 
-    def type_table(self, spec: TableSpec) -> _Typed:
-        """One table read: its typed rows and the issues found before the formula scan's."""
-        raw = self.raw[spec.name]
+    def type_table(self, spec: TableSpec, chunks: Iterable[RawTable], merged: Merged = (),
+                   flags: Sequence[_XmlFlag] = ()) -> _Typed:
+        """One table typed chunk by chunk: each chunk's raw cells are dropped once typed, keeping
+        only what issues need (the cells of headerless columns' first data, of formula cells).
+        The issues come in the order one read of the whole table gives them."""
         file = self.files.get(spec.name, self.label)
-        raw, date_issues = _dates_as_text(raw, spec, file)
-        read = read_table(raw, spec)
-        issues = _table_issues(raw, read, spec, file)
+        reads: list[TableRead] = []
+        date_issues: list[Issue] = []
+        raw_issues: list[tuple[int, int, Issue]] = []
+        filled: dict[int, _Filled] = {}
+        flag_values: dict[tuple[int, int], Any] = {}
+        header: Sequence[Any] = ()
+        for raw in chunks:
+            header = raw.header
+            raw, dates = _dates_as_text(raw, spec, file)
+            read = read_table(raw, spec)
+            date_issues += dates
+            raw_issues += _raw_cell_issues(raw, read, spec, file)
+            _note_filled(raw, read, filled)
+            flag_values.update(_flag_values(flags, raw))
+            reads.append(read)
+            del raw, read  # before the next chunk is made
+        read = _joined(reads, spec)
+        del reads
+        head = RawTable(spec.name, header, ())
+        issues = _table_issues(head, read, spec, file, filled)
         issues += date_issues
-        issues += _cell_issues(raw, read, spec, file)
-        issues += _merged_issues(self.merged.get(spec.name, ()), raw, read, spec, file)
-        return _Typed(raw, read, issues)
+        issues += _bad_cell_issues(read, spec, file)
+        issues += [issue for *_, issue in sorted(raw_issues, key=lambda item: item[:2])]
+        issues += _merged_issues(merged, head, read, spec, file)
+        return _Typed(read, issues, _flag_issues(flags, head, read, spec, file, flag_values))
 
     def result(self) -> ReadResult:
         sheets: dict[str, pd.DataFrame] = {}
         meta: ExportMeta | None = None
         for spec in EXPORT_TABLES:
-            if spec.name not in self.raw:
+            if spec.name not in self.typed and spec.name not in self.raw:
                 sheets[spec.name] = read_table(RawTable(spec.name, spec.column_names, ()), spec).frame
                 continue
             file = self.files.get(spec.name, self.label)
             frames = []
             for part in itertools.count(1):  # the sheet, then its continuation sheets (xlsx only)
                 name = part_name(spec.name, part)
-                if part > 1 and name not in self.raw:
+                if part > 1 and name not in self.typed and name not in self.raw:
                     break
-                part_spec = _table_spec(name)
-                typed = self.typed.get(name) or self.type_table(part_spec)
-                raw, read = typed.raw, typed.read
+                typed = self.typed.pop(name, None) or self.type_table(_table_spec(name), [self.raw.pop(name)])
+                read = typed.read
                 self.issues += typed.issues
-                self.issues += _flag_issues(self.xml_flags.get(name, ()), raw, read, part_spec, file)
+                self.issues += typed.flag_issues
                 frames.append(read.frame if part == 1 else read.frame.set_axis(read.frame.index + family_row(part, 0)))
             sheets[spec.name] = frames[0] if len(frames) == 1 else pd.concat(frames)
             if spec.name == META_SHEET:
                 meta = self.meta(replace(read, frame=sheets[spec.name]), file)
         sheets.pop(META_SHEET)
         if len(self.issues) > MAX_ISSUES and not self.stopped:  # formulas and error cells come last
-            self.typed.clear()  # their issues are in self.issues now
-            self.too_many()
+            self.too_many()  # every typed table's issues are in self.issues now
             sheets = {name: frame.iloc[:0] for name, frame in sheets.items()}
             meta = None
         return ReadResult(sheets, meta, self.issues, self.label, self.format, self.files, self.folder)
@@ -681,8 +704,44 @@ def _column_name(raw: RawTable, read: TableRead, position: int) -> str:
     return header or f"column {get_column_letter(position + 1)}"
 
 
-def _table_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str) -> list[Issue]:
-    """Missing, renamed, duplicated and unknown columns, and blank rows between data rows."""
+class _Filled(NamedTuple):
+    """The data cells of one column without a header: the first one's row and cell, and how many."""
+
+    row: int
+    cell: Any
+    count: int
+
+
+def _note_filled(raw: RawTable, read: TableRead, filled: dict[int, _Filled]) -> None:
+    """Add one chunk's data cells of the columns without a header to `filled` (by position)."""
+    for position, text in read.unknown:
+        if text or position >= len(raw.columns):
+            continue
+        cells = raw.columns[position]
+        rows = [r for r, cell in enumerate(cells) if cell is not None and cell != ""]
+        if rows:
+            before = filled.get(position)
+            filled[position] = _Filled(before.row, before.cell, before.count + len(rows)) if before else \
+                _Filled(rows[0] + raw.first_row, cells[rows[0]], len(rows))
+
+
+def _joined(reads: Sequence[TableRead], spec: TableSpec) -> TableRead:
+    """The chunks of one table read as one: as `read_table` of the whole table gives it."""
+    if len(reads) == 1:
+        return reads[0]
+    first = reads[0]
+    frames = [read.frame for read in reads if len(read.frame)] or [first.frame]
+    order = {name: position for position, name in enumerate(spec.column_names)}
+    # column by column, then by row (a stable sort of chunks in row order), as one read lists them
+    bad = sorted((cell for read in reads for cell in read.bad_cells), key=lambda cell: order.get(cell.column, 0))
+    return TableRead(pd.concat(frames) if len(frames) > 1 else frames[0], first.positions, first.missing,
+                     first.duplicated, first.unknown, bad, [row for read in reads for row in read.blank_rows])
+
+
+def _table_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str,
+                  filled: Mapping[int, _Filled]) -> list[Issue]:
+    """Missing, renamed, duplicated and unknown columns, and blank rows between data rows
+    (`raw`: the header; `filled`: the data of columns without a header, see `_note_filled`)."""
     issues: list[Issue] = []
     sheet = spec.name
     if not any(header_text(h) for h in raw.header):
@@ -712,12 +771,10 @@ def _table_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str) ->
         issues.append(Issue(file, sheet, 1, text, text, f"column {text!r} (column {letter}): {because}, so bcmod "
                             "cannot load it; delete the column"))
     for position, _ in headerless:
-        cells = raw.columns[position] if position < len(raw.columns) else ()
-        filled = [r for r, cell in enumerate(cells) if cell is not None and cell != ""]
-        if filled:
+        if (data := filled.get(position)) is not None:
             letter = get_column_letter(position + 1)
-            issues.append(Issue(file, sheet, filled[0] + 2, f"column {letter}", shown_value(as_text(cells[filled[0]])),
-                                f"column {letter} has no header but holds data ({len(filled)} cells): delete it, "
+            issues.append(Issue(file, sheet, data.row, f"column {letter}", shown_value(as_text(data.cell)),
+                                f"column {letter} has no header but holds data ({data.count} cells): delete it, "
                                 "or move the data into the column it belongs to"))
     if read.blank_rows and len(read.frame):
         last = int(read.frame.index.max())
@@ -758,8 +815,8 @@ _KIND_HINTS: Final[dict[str, str]] = {
 }
 
 
-def _cell_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str) -> list[Issue]:
-    """Cells that cannot be read as their kind, ids in scientific notation, error values."""
+def _bad_cell_issues(read: TableRead, spec: TableSpec, file: str) -> list[Issue]:
+    """Cells that cannot be read as their kind."""
     issues: list[Issue] = []
     kinds = {c.name: c.kind for c in spec.columns}
     for bad in read.bad_cells:
@@ -773,20 +830,31 @@ def _cell_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str) -> 
         else:
             message = f"{text} {_KIND_HINTS.get(kind, 'cannot be read')}"
         issues.append(Issue(file, spec.name, bad.row, bad.column, shown_value(as_text(bad.value)), message))
-    for name, position in read.positions.items():
+    return issues
+
+
+def _raw_cell_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str) -> list[tuple[int, int, Issue]]:
+    """Ids in scientific notation and (CSV) error values of one chunk, each as (the column's place
+    among those found, 0 for an id or 1 for an error, issue): sorted, the chunks' issues come in
+    the order of one pass over the whole table."""
+    issues: list[tuple[int, int, Issue]] = []
+    kinds = {c.name: c.kind for c in spec.columns}
+    first = raw.first_row
+    for place, (name, position) in enumerate(read.positions.items()):
         cells = raw.columns[position] if position < len(raw.columns) else ()
         if kinds[name] == "id":
             for row, cell in enumerate(cells):
                 if cell.__class__ is str and ("E" in cell or "e" in cell) and _is_number(cell):
-                    issues.append(Issue(file, spec.name, row + 2, name, cell.strip(),
-                                        f"the id {cell.strip()} is in scientific notation, so its last digits may "
-                                        "have been lost: type the full id (format the column as Text or Number "
-                                        "with no decimals first)"))
+                    issues.append((place, 0, Issue(
+                        file, spec.name, row + first, name, cell.strip(),
+                        f"the id {cell.strip()} is in scientific notation, so its last digits may have been lost: "
+                        "type the full id (format the column as Text or Number with no decimals first)")))
         # a workbook marks error cells itself (found in its XML); a CSV file only has their text
         if raw.from_csv and ERROR_VALUES.intersection(cells):
             for row, cell in enumerate(cells):
                 if cell.__class__ is str and cell in ERROR_VALUES:
-                    issues.append(Issue(file, spec.name, row + 2, name, cell, _error_message(cell, None)))
+                    issues.append((place, 1, Issue(file, spec.name, row + first, name, cell,
+                                                   _error_message(cell, None))))
     return issues
 
 
@@ -838,8 +906,22 @@ def _merged_issues(ranges: Iterable[tuple[tuple[int, int], tuple[int, int]]], ra
     return issues
 
 
+def _flag_values(flags: Sequence[_XmlFlag], raw: RawTable) -> dict[tuple[int, int], Any]:
+    """The cells of one chunk that `flags` (sorted by row) name: what a formula cell shows."""
+    if not flags or not raw.columns:
+        return {}
+    first, end = raw.first_row, raw.first_row + max(len(cells) for cells in raw.columns)
+    start = bisect.bisect_left(flags, first, key=lambda flag: flag.row)
+    values: dict[tuple[int, int], Any] = {}
+    for flag in itertools.takewhile(lambda flag: flag.row < end, flags[start:]):
+        if flag.column < len(raw.columns) and flag.row - first < len(raw.columns[flag.column]):
+            values[flag.row, flag.column] = raw.columns[flag.column][flag.row - first]
+    return values
+
+
 def _flag_issues(flags: Iterable[_XmlFlag], raw: RawTable, read: TableRead, spec: TableSpec,
-                 file: str) -> list[Issue]:
+                 file: str, values: Mapping[tuple[int, int], Any]) -> list[Issue]:
+    """Formula and error cells (`raw`: the header; `values`: what the formula cells show)."""
     issues: list[Issue] = []
     for flag in flags:
         column = _column_name(raw, read, flag.column)
@@ -847,8 +929,7 @@ def _flag_issues(flags: Iterable[_XmlFlag], raw: RawTable, read: TableRead, spec
             issues.append(Issue(file, spec.name, flag.row, column, flag.error,
                                 _error_message(flag.error, flag.formula)))
             continue
-        value = raw.columns[flag.column][flag.row - 2] if flag.row >= 2 and flag.column < len(raw.columns) \
-            and flag.row - 2 < len(raw.columns[flag.column]) else None
+        value = values.get((flag.row, flag.column))
         shown = f"the formula ={flag.formula}" if flag.formula else "a formula"
         showing = f" (showing {_shown(value)})" if value not in (None, "") else ""
         issues.append(Issue(file, spec.name, flag.row, column, f"={flag.formula}" if flag.formula else None,
@@ -880,7 +961,7 @@ def _dates_as_text(raw: RawTable, spec: TableSpec, file: str) -> tuple[RawTable,
             text, message = _date_cell(cell)
             cells[row] = text if text is not None else cell
             if message:
-                issues.append(Issue(file, spec.name, row + 2, name, shown_value(as_text(cell)), message))
+                issues.append(Issue(file, spec.name, row + raw.first_row, name, shown_value(as_text(cell)), message))
         columns[position] = cells
     return replace(raw, columns=columns), issues
 

@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import pandas as pd
 from python_calamine import CalamineSheet, CalamineWorkbook
@@ -122,6 +123,8 @@ def read_xlsx(path: Path, wanted: Collection[str]) -> XlsxContent:
 
 
 SheetGuard = Callable[[str], object]
+# Rows per chunk of `XlsxSheets.chunked`: a chunk of a wide sheet is about a million cells.
+CHUNK_ROWS: Final = 50_000
 
 
 class XlsxSheets:
@@ -173,17 +176,47 @@ class XlsxSheets:
         self.guard(name)
         return self._workbook.get_sheet_by_name(name)
 
-    def __iter__(self) -> Iterator[tuple[str, RawTable, Merged]]:
+    def _sheets(self) -> Iterator[tuple[str, CalamineSheet]]:
         present = set(self.names)
         chosen = [name for name in self.wanted if name in present] if isinstance(self.wanted, Sequence) \
             else [name for name in self.names if name in self.wanted]
         # one worker: the workbook parses one sheet at a time, each after its guard
         self._parsed = [self._pool.submit(self._parse, name) for name in chosen]
         for name, parsed in zip(chosen, self._parsed, strict=True):
-            sheet = parsed.result()
+            yield name, parsed.result()
+
+    def __iter__(self) -> Iterator[tuple[str, RawTable, Merged]]:
+        for name, sheet in self._sheets():
             rows = sheet.to_python(skip_empty_area=False)
             header = rows[0] if rows else []
             columns = list(zip(*rows[1:], strict=True)) if len(rows) > 1 else [() for _ in header]
             del rows
-            yield name, RawTable(f"{self.path.name}, sheet {name!r}", header, columns), \
-                list(sheet.merged_cell_ranges or ())
+            yield name, RawTable(self._where(name), header, columns), list(sheet.merged_cell_ranges or ())
+
+    def chunked(self, rows: int | None = None) -> Iterator[tuple[str, Iterator[RawTable], Merged]]:
+        """Like iterating, but each sheet's cells come as chunks of at most `rows` rows (default
+        `CHUNK_ROWS`; each a `RawTable` with the sheet's header and its own `first_row`; always at
+        least one), so a caller that types each chunk and drops it never holds a whole big sheet as
+        Python objects. A sheet's chunks must be used up before the next sheet is asked for."""
+        for name, sheet in self._sheets():
+            yield name, self._chunks(name, sheet, rows or CHUNK_ROWS), list(sheet.merged_cell_ranges or ())
+
+    def _chunks(self, name: str, sheet: CalamineSheet, size: int) -> Iterator[RawTable]:
+        where = self._where(name)
+        # `iter_rows` starts at the first row but at the range's first column: from A1 only when the
+        # sheet's cells start there (an export's always do); otherwise take the whole sheet at once
+        cells = iter(sheet.iter_rows() if sheet.start in (None, (0, 0)) else sheet.to_python(skip_empty_area=False))
+        header = next(cells, [])
+        first_row = 2
+        while True:
+            chunk = list(itertools.islice(cells, size))
+            count = len(chunk)
+            columns = list(zip(*chunk, strict=True)) if chunk else [() for _ in header]
+            del chunk
+            yield RawTable(where, header, columns, first_row=first_row)
+            if count < size:
+                return
+            first_row += count
+
+    def _where(self, name: str) -> str:
+        return f"{self.path.name}, sheet {name!r}"

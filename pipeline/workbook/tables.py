@@ -39,12 +39,17 @@ EXPORT_TABLES: Final[tuple[TableSpec, ...]] = (
 
 @dataclass(frozen=True)
 class RawTable:
-    """A table as found in a file: header cells and, per header cell, that column's raw cells."""
+    """A table as found in a file: header cells and, per header cell, that column's raw cells.
+
+    A big sheet is read in chunks of rows (so its cells never all exist as Python objects at once):
+    each chunk is a `RawTable` with the same header, whose first cells are on row `first_row`.
+    """
 
     where: str  # for messages: "export.xlsx, sheet 'Choice values'" or "export/choice_values.csv"
     header: Sequence[Any]
     columns: Sequence[Sequence[Any]]
     from_csv: bool = False
+    first_row: int = 2  # the spreadsheet row of the columns' first cells (the header is row 1)
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,8 @@ def read_table(raw: RawTable, spec: TableSpec) -> TableRead:
             positions[name] = index
     unknown = [(index, header[index]) for index, name in enumerate(matched) if name is None]
     n_rows = max((len(c) for c in raw.columns), default=0)
-    index = pd.RangeIndex(2, n_rows + 2, name="row")
+    first = raw.first_row
+    index = pd.RangeIndex(first, n_rows + first, name="row")
     data: dict[str, Any] = {}
     bad_cells: list[BadCell] = []
     missing: list[str] = []
@@ -117,15 +123,15 @@ def read_table(raw: RawTable, spec: TableSpec) -> TableRead:
         coerced = coerce_cells(cells, column.kind, dtype, from_csv=raw.from_csv)
         data[column.name] = coerced.array
         blank &= coerced.missing
-        bad_cells += [BadCell(p + 2, column.name, cells[p], message) for p, message in coerced.bad]
+        bad_cells += [BadCell(p + first, column.name, cells[p], message) for p, message in coerced.bad]
     frame = pd.DataFrame(data, index=index)
     if bad_cells:  # a cell that could not be read is not blank
-        blank[[c.row - 2 for c in bad_cells]] = False
+        blank[[c.row - first for c in bad_cells]] = False
     if unknown and blank.any():  # nor is a cell under a column the layout does not have
         for position, _ in unknown:
             cells = raw.columns[position] if position < len(raw.columns) else ()
             blank[[r for r, c in enumerate(cells) if blank[r] and c is not None and c != ""]] = False
-    blank_rows = (np.flatnonzero(blank) + 2).tolist()
+    blank_rows = (np.flatnonzero(blank) + first).tolist()
     if blank_rows:
         frame = frame.loc[~blank]
     return TableRead(frame, positions, missing, duplicated, unknown, bad_cells, blank_rows)
