@@ -38,4 +38,4 @@ async def extract_frames(
     builder = FramesBuilder()
     await extract_products(client, filters, concurrency=concurrency, progress=progress, session=session,
                            on_page=builder.add)
-    return ExtractedFrames(builder.frames(), sorted(builder.product_ids))
+    return ExtractedFrames(builder.frames(), builder.product_ids())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -139,15 +140,20 @@ class FramesBuilder:
     result equals `products_to_frames` of the products `extract_products` returns.
     """
 
-    BATCH_ROWS = 20_000
+    BATCH_ROWS = 5_000
 
     def __init__(self) -> None:
-        self.product_ids: dict[int, int] = {}  # product id -> its latest reading
-        self._readings: list[int] = []  # reading -> product id
+        # Bookkeeping in typed arrays, not lists of ints: a Python object per product or row living
+        # through the whole read would pin the memory of every page's freed dicts around it.
+        self._readings = array("q")  # reading -> product id
         self._rows: dict[str, list[dict[str, Any]]] = {"modifiers": [], "values": []}
-        self._owners: dict[str, list[int]] = {"modifiers": [], "values": []}  # reading of each row
-        self._parts: dict[str, list[tuple[pd.DataFrame, list[int]]]] = {"modifiers": [], "values": []}
+        self._owners: dict[str, array[int]] = {"modifiers": array("q"), "values": array("q")}  # reading of each row
+        self._parts: dict[str, list[tuple[pd.DataFrame, np.ndarray]]] = {"modifiers": [], "values": []}
         self._extras: list[tuple[int, tuple[str, int], dict[str, dict[str, Any]]]] = []
+
+    def product_ids(self) -> list[int]:
+        """The ids of the products added (with or without modifiers), in order, each once."""
+        return np.unique(np.frombuffer(self._readings, dtype=np.int64)).tolist() if self._readings else []
 
     def add(self, products: Iterable[Mapping[str, Any]]) -> None:
         """Normalise one page of products (as `GET /catalog/products?include=modifiers` returns them)."""
@@ -155,9 +161,7 @@ class FramesBuilder:
         modifier_owners, value_owners = self._owners["modifiers"], self._owners["values"]
         for product in products:
             reading = len(self._readings)
-            product_id = int(product["id"])
-            self._readings.append(product_id)
-            self.product_ids[product_id] = reading
+            self._readings.append(int(product["id"]))
             for modifier in product.get("modifiers") or ():
                 modifier_rows.append(_modifier_row(product, modifier))
                 modifier_owners.append(reading)
@@ -178,23 +182,25 @@ class FramesBuilder:
         rows = self._rows[kind]
         if rows:
             dtypes = MODIFIER_DTYPES if kind == "modifiers" else VALUE_DTYPES
-            self._parts[kind].append((_typed(rows, dtypes), self._owners[kind]))
-        self._rows[kind], self._owners[kind] = [], []
+            self._parts[kind].append((_typed(rows, dtypes), np.frombuffer(self._owners[kind], dtype=np.int64).copy()))
+        self._rows[kind], self._owners[kind] = [], array("q")
 
     def frames(self) -> ModifierFrames:
         """The frames of every product added, each by its latest reading, ordered by product id."""
         for kind in ("modifiers", "values"):
             self._flush(kind)
-        readings = np.asarray(self._readings, dtype=np.int64)
+        readings = np.frombuffer(self._readings, dtype=np.int64) if self._readings else np.zeros(0, np.int64)
         latest = np.zeros(len(readings), dtype=bool)
-        latest[np.fromiter(self.product_ids.values(), dtype=np.int64, count=len(self.product_ids))] = True
+        if len(readings):  # the last reading of each product: its first in the reversed order
+            _, first_from_end = np.unique(readings[::-1], return_index=True)
+            latest[len(readings) - 1 - first_from_end] = True
         out = {}
         for kind, dtypes in (("modifiers", MODIFIER_DTYPES), ("values", VALUE_DTYPES)):
             parts, self._parts[kind] = self._parts[kind], []
             if not parts:
                 out[kind] = _typed([], dtypes)
                 continue
-            owners = np.concatenate([np.asarray(o, dtype=np.int64) for _, o in parts])
+            owners = np.concatenate([o for _, o in parts])
             frame = pd.concat([f for f, _ in parts], ignore_index=True) if len(parts) > 1 else parts[0][0]
             del parts
             keep = latest[owners]

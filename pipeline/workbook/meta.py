@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -110,19 +110,25 @@ RECORD_CHUNK: Final = 20_000  # rows whose payloads are built at once: per-row d
 
 
 def fingerprint_part(sheet: pd.DataFrame, spec: SheetSpec) -> pd.DataFrame:
-    """The fingerprint table's rows of one sheet (`fingerprint_table` of that sheet alone), typed.
-
-    Built `RECORD_CHUNK` rows at a time, each chunk typed (strings in Arrow buffers) before the next,
-    so a sheet of a million rows never has a Python object per cell alive at once."""
-    if not len(sheet):
+    """The fingerprint table's rows of one sheet (`fingerprint_table` of that sheet alone), typed."""
+    chunks = list(_fingerprint_chunks(sheet, spec))
+    if not chunks:
         return empty_fingerprints()
+    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+
+
+def _fingerprint_chunks(sheet: pd.DataFrame, spec: SheetSpec) -> Iterator[pd.DataFrame]:
+    """The fingerprint rows of `sheet`, `RECORD_CHUNK` rows at a time, each chunk typed (strings in
+    Arrow buffers) before the next, so that a sheet of a million rows never has a Python object per
+    cell (or a payload dict per row) alive at once."""
+    if not len(sheet):
+        return
     kind, id_column = _ENTITY[spec.kind]
     payload = modifier_payload if spec.kind == "modifiers" else value_payload
     body = sheet.drop(columns="action")
-    chunks = []
     for start in range(0, len(sheet), RECORD_CHUNK):
         rows = sheet.iloc[start:start + RECORD_CHUNK]
-        chunks.append(pd.DataFrame({
+        yield pd.DataFrame({
             "sheet": spec.name,
             "row": pd.RangeIndex(start + 2, start + len(rows) + 2),
             "kind": kind,
@@ -132,8 +138,37 @@ def fingerprint_part(sheet: pd.DataFrame, spec: SheetSpec) -> pd.DataFrame:
             "parent": rows["modifier_id"].to_numpy() if spec.kind == "values" else pd.NA,
             "cells": recorded_cells(rows, spec),
             "fragile": fragile_cells(rows, spec),
-        }).astype({**FINGERPRINT_DTYPES, **RECORD_DTYPES}))
-    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+        }).astype({**FINGERPRINT_DTYPES, **RECORD_DTYPES})
+
+
+_SHEET_NAMES: Final = tuple(spec.name for spec in SHEETS)
+_KINDS: Final = tuple(kind for kind, _ in _ENTITY.values())
+
+
+def export_table(meta: ExportMeta, sheets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The `_bcmod` table of `sheets` as written: `meta_to_frame(meta.with_fingerprints(sheets))`
+    (`meta.fingerprints` ignored) with the same cells, built a chunk of rows at a time and keeping
+    only the columns written, `sheet` and `kind` as categories (a byte a row, not a string)."""
+    parts = []
+    for spec in SHEETS:
+        sheet = sheets.get(spec.name)
+        if sheet is None:
+            continue
+        for chunk in _fingerprint_chunks(sheet, spec):
+            parts.append(pd.DataFrame({
+                "sheet": pd.Categorical(chunk["sheet"], categories=_SHEET_NAMES),
+                "row": chunk["row"],
+                "kind": pd.Categorical(chunk["kind"], categories=_KINDS),
+                "id": chunk["id"],
+                "fingerprint": _composed(chunk),
+            }))
+            del chunk
+    if parts:
+        table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    else:
+        table = empty_fingerprints()[list(FINGERPRINT_DTYPES)]
+    del parts
+    return _with_items(meta, table)
 
 
 def recorded_columns(spec: SheetSpec) -> list[tuple[int, str]]:
@@ -233,6 +268,13 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def meta_to_frame(meta: ExportMeta) -> pd.DataFrame:
     """The `_bcmod` table: key/value pairs beside the fingerprint table."""
+    table = meta.fingerprints.reset_index(drop=True)
+    table = table.assign(fingerprint=_composed(table))
+    return _with_items(meta, table[[name for name in FINGERPRINT_DTYPES if name in table]])
+
+
+def _with_items(meta: ExportMeta, table: pd.DataFrame) -> pd.DataFrame:
+    """The key/value pairs of `meta` beside `table` (the fingerprint columns as written)."""
     items = {
         "format_version": str(meta.format_version),
         "store_hash": meta.store_hash,
@@ -240,16 +282,19 @@ def meta_to_frame(meta: ExportMeta) -> pd.DataFrame:
         "exported_at": meta.exported_at,
         "filters": json.dumps(meta.filters, sort_keys=True, ensure_ascii=False, default=str),
     }
-    table = meta.fingerprints.reset_index(drop=True)
-    table = table.assign(fingerprint=_composed(table))
     n_rows = max(len(items), len(table))
     frame = pd.DataFrame({
         "key": pd.Series(list(items), dtype="string"),
         "value": pd.Series(list(items.values()), dtype="string"),
     }).reindex(range(n_rows))
-    for name in FINGERPRINT_DTYPES:
-        frame[name] = table[name].reindex(range(n_rows)).to_numpy() if name in table else pd.NA
-    return frame.astype(META_DTYPES)
+    for name, dtype in FINGERPRINT_DTYPES.items():
+        if name not in table:
+            frame[name] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+            continue
+        column = table[name].reset_index(drop=True)
+        column = column.reindex(range(n_rows)) if len(column) < n_rows else column
+        frame[name] = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype(dtype)
+    return frame
 
 
 def meta_from_frame(frame: pd.DataFrame, where: str) -> ExportMeta:

@@ -59,7 +59,7 @@ from pipeline.workbook.layout import (
     sheet_row_limit,
     split_part_name,
 )
-from pipeline.workbook.meta import META_COLUMNS, ExportMeta, meta_to_frame
+from pipeline.workbook.meta import META_COLUMNS, ExportMeta, export_table
 from pipeline.workbook.readme import README_LINES
 from pipeline.workbook.split import frames_to_sheets
 from pipeline.workbook.swatches import FONT_NAME, Preview, PreviewStyles, preview
@@ -93,7 +93,7 @@ def write_workbook(frames: ModifierFrames, path: Path, meta: ExportMeta) -> Path
     path = Path(path)
     sheets = frames_to_sheets(frames)
     # of the rows as exported, before dates are shown as days
-    meta_frame = meta_to_frame(meta.with_fingerprints(sheets))
+    meta_frame = export_table(meta, sheets)
     limit = sheet_row_limit()
     tables = [_Table(README_SHEET, None, ())]
     for spec in SHEETS:

@@ -80,4 +80,4 @@ def test_a_product_read_twice_keeps_its_latest_reading_in_id_order():
     expected = products_to_frames([product(1, "a"), product(2, "b"), product(3, "new")])
     _assert_same(frames, expected)
     assert frames.extras[("value", 300)] == {"value": {"extra": "new"}}
-    assert sorted(builder.product_ids) == [1, 2, 3, 4]
+    assert builder.product_ids() == [1, 2, 3, 4]

@@ -57,3 +57,15 @@ def test_fingerprints_in_chunks_equal_one_pass(frames, monkeypatch):
 
 def write_workbook_at(path, frames):
     return writer.write_workbook(frames, path, META)
+
+
+def test_the_written_metadata_table_is_the_one_meta_to_frame_gives(frames, monkeypatch):
+    sheets = frames_to_sheets(frames)
+    expected = meta_module.meta_to_frame(META.with_fingerprints(sheets))
+    monkeypatch.setattr(meta_module, "RECORD_CHUNK", 4)
+    table = meta_module.export_table(META, sheets)
+    assert list(table.columns) == list(expected.columns) and len(table) == len(expected)
+    for name in table.columns:
+        assert table[name].astype(expected[name].dtype).equals(expected[name]), name
+    tiny = meta_module.export_table(META, {})  # no rows: the key/value pairs alone
+    assert len(tiny) == 5 and tiny["sheet"].isna().all()
