@@ -148,26 +148,45 @@ _KINDS: Final = tuple(kind for kind, _ in _ENTITY.values())
 def export_table(meta: ExportMeta, sheets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """The `_bcmod` table of `sheets` as written: `meta_to_frame(meta.with_fingerprints(sheets))`
     (`meta.fingerprints` ignored) with the same cells, built a chunk of rows at a time and keeping
-    only the columns written, `sheet` and `kind` as categories (a byte a row, not a string)."""
-    parts = []
-    for spec in SHEETS:
+    only the columns written, `sheet` and `kind` as categories (a byte a row, not a string).
+
+    A handful of array operations per chunk and plain Python per row, so a small export does not
+    pay pandas' cost per operation many times over, and a big one holds one chunk's objects at a time."""
+    sheet_codes, rows, kind_codes, ids, cells = [], [], [], [], []
+    for code, spec in enumerate(SHEETS):
         sheet = sheets.get(spec.name)
-        if sheet is None:
+        if sheet is None or not len(sheet):
             continue
-        for chunk in _fingerprint_chunks(sheet, spec):
-            parts.append(pd.DataFrame({
-                "sheet": pd.Categorical(chunk["sheet"], categories=_SHEET_NAMES),
-                "row": chunk["row"],
-                "kind": pd.Categorical(chunk["kind"], categories=_KINDS),
-                "id": chunk["id"],
-                "fingerprint": _composed(chunk),
-            }))
-            del chunk
-    if parts:
-        table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    else:
-        table = empty_fingerprints()[list(FINGERPRINT_DTYPES)]
-    del parts
+        kind, id_column = _ENTITY[spec.kind]
+        payload = modifier_payload if spec.kind == "modifiers" else value_payload
+        body = sheet.drop(columns="action")
+        for start in range(0, len(sheet), RECORD_CHUNK):
+            chunk = sheet.iloc[start:start + RECORD_CHUNK]
+            n = len(chunk)
+            sheet_codes.append(np.full(n, code, dtype=np.int8))
+            kind_codes.append(np.full(n, _KINDS.index(kind), dtype=np.int8))
+            rows.append(np.arange(start + 2, start + n + 2, dtype=np.int64))
+            ids.append(chunk[id_column].astype("Int64").array)
+            prints = [fingerprint(payload(r)) for r in _records(body.iloc[start:start + RECORD_CHUNK])]
+            types = chunk["type"].astype("string").to_numpy(dtype=object, na_value="").tolist()
+            parents = (chunk["modifier_id"].astype("Int64").astype("string").to_numpy(dtype=object, na_value="")
+                       .tolist() if spec.kind == "values" else [""] * n)
+            fragile = fragile_cells(chunk, spec).tolist()
+            cells.append(pd.array([f"{p}{_SEPARATOR}{t}{_SEPARATOR}{m}{_SEPARATOR}{c}{_SEPARATOR}"
+                                   f"{'' if g is None or g is pd.NA else g}"
+                                   for p, t, m, c, g in zip(prints, types, parents,
+                                                            recorded_cells(chunk, spec).tolist(), fragile)],
+                                  dtype="string"))
+    if not rows:
+        return _with_items(meta, empty_fingerprints()[list(FINGERPRINT_DTYPES)])
+    table = pd.DataFrame({
+        "sheet": pd.Categorical.from_codes(np.concatenate(sheet_codes), categories=_SHEET_NAMES),
+        "row": pd.array(np.concatenate(rows), dtype="Int64"),
+        "kind": pd.Categorical.from_codes(np.concatenate(kind_codes), categories=_KINDS),
+        "id": pd.concat([pd.Series(a) for a in ids], ignore_index=True),
+        "fingerprint": pd.concat([pd.Series(a) for a in cells], ignore_index=True),
+    })
+    del cells, ids
     return _with_items(meta, table)
 
 
@@ -204,15 +223,15 @@ def fragile_cells(sheet: pd.DataFrame, spec: SheetSpec) -> np.ndarray:
     for column in spec.columns:
         if column.kind not in _FRAGILE_KINDS or column.name not in sheet.columns:
             continue
-        texts = sheet[column.name].astype("string")
-        uniques = texts.dropna().unique()
-        fragile = {text for text in uniques.tolist() if is_fragile(text)}
+        texts = sheet[column.name].astype("string").to_numpy(dtype=object, na_value=None)
+        fragile = {text for text in set(texts.tolist()) if text is not None and is_fragile(text)}
         if not fragile:
             continue
-        for position in np.flatnonzero(texts.isin(fragile).fillna(False).to_numpy(bool)).tolist():
-            found.setdefault(position, {})[column.name] = texts.iat[position]
+        for position, text in enumerate(texts.tolist()):
+            if text in fragile:
+                found.setdefault(position, {})[column.name] = text
     out = np.full(len(sheet), pd.NA, dtype=object)
-    for position, cells in found.items():
+    for position, cells in sorted(found.items()):
         out[position] = json.dumps(cells, ensure_ascii=False, separators=(",", ":"))
     return out
 
