@@ -52,6 +52,7 @@ from pipeline.workbook.package import (
     string_item_text,
 )
 from pipeline.workbook.package_edit import (
+    COMPRESS_LEVEL,
     Format,
     Placement,
     Styles,
@@ -155,7 +156,11 @@ def annotate_copy(source: Path, out: Path, sheets: Mapping[str, SheetNotes], sum
     """
     source, out = Path(source), Path(out)
     try:
-        _write_atomically(out, lambda target: _stream(source, target, sheets, summary))
+        try:
+            _write_atomically(out, lambda target: _stream(source, target, sheets, summary, fast=True))
+        except sheet_xml.Redo as exc:
+            logger.info("%s: annotating with every row parsed (%s)", source.name, exc)
+            _write_atomically(out, lambda target: _stream(source, target, sheets, summary, fast=False))
     except _STREAM_REFUSALS as exc:
         logger.warning("%s: annotating through openpyxl (%s: %s)", source.name, type(exc).__name__, exc)
         _write_atomically(out, lambda target: _with_openpyxl(source, target, sheets, summary))
@@ -235,10 +240,15 @@ def _with_continuations(sheets: Mapping[str, SheetNotes], titles: Iterable[str])
 # --- the streaming path: what changes, worked out in a first pass, written in a second ---------------------------
 
 
-def _stream(source: Path, target: Path, sheets: Mapping[str, SheetNotes], summary: SummarySheet) -> None:
+def _stream(source: Path, target: Path, sheets: Mapping[str, SheetNotes], summary: SummarySheet, *,
+            fast: bool) -> None:
+    """The copy on the streaming path. `fast`: trust each annotated sheet's <dimension> (no first pass over
+    its rows) and copy the rows that only gain a note as bytes (`sheet_xml.rewrite_raw`); anything that
+    undoes this raises `sheet_xml.Redo` and the caller comes back with `fast=False`, which scans every
+    annotated sheet first and parses every row."""
     with zipfile.ZipFile(source) as archive:
-        edit = _Edit.prepare(archive, sheets, summary)
-        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        edit = _Edit.prepare(archive, sheets, summary, fast=fast)
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as out:
             edit.write(archive, out)
 
 
@@ -255,7 +265,8 @@ class _Edit:
     summary: SummarySheet
 
     @classmethod
-    def prepare(cls, archive: zipfile.ZipFile, sheets: Mapping[str, SheetNotes], summary: SummarySheet) -> _Edit:
+    def prepare(cls, archive: zipfile.ZipFile, sheets: Mapping[str, SheetNotes], summary: SummarySheet, *,
+                fast: bool = False) -> _Edit:
         book = Workbook.read(archive)
         if book.strict:
             raise _Unsupported("a Strict Open XML workbook")
@@ -266,14 +277,14 @@ class _Edit:
         specs = _with_continuations(sheets, [s.name for s in book.sheets if s.kind == "worksheet"])
         annotated = {s.part: (s, specs[s.name.casefold()]) for s in book.sheets
                      if s.kind == "worksheet" and s.name.casefold() in specs}
-        scans = {part: _scan(archive, part) for part in annotated}
-        header_cells = {annotated[part][0].name: scan.header_cells for part, scan in scans.items()}
+        scans = {part: _peek(archive, part) if fast else (_scan(archive, part), False) for part in annotated}
+        header_cells = {annotated[part][0].name: scan.header_cells for part, (scan, _) in scans.items()}
         header_cells.update(_linked_header_cells(archive, book, summary, scans))
         wanted = {index for cells in header_cells.values() for cell in cells.values()
                   if (index := sheet_xml.string_index(cell)) is not None}
         strings = SharedStrings.read(archive, book.target("sharedStrings"), wanted)
         headers = {title: _header_columns(cells, strings) for title, cells in header_cells.items()}
-        writers = {part: _SheetWriter(notes, scans[part], headers[sheet.name], styles, strings)
+        writers = {part: _SheetWriter(notes, *scans[part], headers[sheet.name], styles, strings)
                    for part, (sheet, notes) in annotated.items()}
         members = {info.filename for info in archive.infolist()}
         placement = place_first(book, archive.read(CONTENT_TYPES), summary.title, members)
@@ -335,6 +346,16 @@ def _scan(archive: zipfile.ZipFile, part: str) -> sheet_xml.Scan:
         return sheet_xml.scan(stream)
 
 
+def _peek(archive: zipfile.ZipFile, part: str) -> tuple[sheet_xml.Scan, bool]:
+    """The used range its <dimension> states and row 1, read from the start of the part (True: the range is
+    the dimension's, to be checked while the rows stream); a sheet without a readable dimension is scanned."""
+    with archive.open(part) as stream:
+        dimension, header_cells = sheet_xml.peek(stream)
+    if dimension is None:
+        return _scan(archive, part), False
+    return sheet_xml.Scan(dimension, header_cells), True
+
+
 def _first_row_cells(archive: zipfile.ZipFile, part: str) -> dict[int, etree._Element]:
     """The cells of row 1 of a sheet that is not annotated (a link may point at one of its columns)."""
     with archive.open(part) as stream:
@@ -387,8 +408,11 @@ class _SheetWriter:
     blank id cells given their number; rows that need a note but are not in the sheet are added. The
     `sheet_xml.Editor` of one annotated worksheet."""
 
-    def __init__(self, notes: SheetNotes, scan: sheet_xml.Scan, headers: Mapping[str, int], styles: Styles,
-                 strings: SharedStrings) -> None:
+    def __init__(self, notes: SheetNotes, scan: sheet_xml.Scan, trusted: bool, headers: Mapping[str, int],
+                 styles: Styles, strings: SharedStrings) -> None:
+        self.trusted = trusted  # the extent is the dimension's, checked against the rows as they stream
+        self.dimension = copy(scan.extent)
+        self.placed = _key(notes.header) not in headers  # the note column goes past the used range
         self.column = headers.get(_key(notes.header)) or scan.extent.last_column + 1
         self.letters = column_letters(self.column)
         self.width = notes.width
@@ -407,11 +431,62 @@ class _SheetWriter:
         self.extent.add(self.todo, [self.column, *edit_columns])
         self.holder: etree._Element | None = None  # parent of the rows it adds, in the sheet's namespaces
         self.note_cells: dict[Note, etree._Element] = {}
+        self.note_bytes: dict[Note, tuple[bytes, bytes]] = {}
         self.ns = ""
 
     def write(self, archive: zipfile.ZipFile, part: str, out: IO[bytes]) -> None:
         with archive.open(part) as stream:
-            sheet_xml.rewrite(stream, out, self)
+            if self.trusted:
+                sheet_xml.rewrite_raw(stream, out, self)
+            else:
+                sheet_xml.rewrite(stream, out, self)
+
+    def raw_row(self, number: int, row: sheet_xml.RawRow) -> tuple[list[etree._Element], bytes] | None:
+        """The usual row (not row 1, no cell to fill or number, ending before the note column) as bytes:
+        the row itself, or with its note cell appended."""
+        if number == 1 or number in self.edited or row.last > self.column or number <= self.last:
+            return None
+        content, cut = row.content, None
+        if row.last == self.column:  # an earlier note, replaced
+            cut = content.rfind(row.markup.cell_start)
+            if row.markup.formula.search(content, cut):
+                raise _Unsupported("a formula in the note column")
+            content = content[:cut]
+        added = list(self._added_before(number))
+        self.last = number
+        note = self.notes.get(number)
+        if note is None and self.default is not None and row.markup.holds_data(content, self.empties):
+            note = self.default
+        if note is None:
+            return added, row.raw if cut is None else row.with_cells_after(b"", cut=cut)
+        before, after = self._note_bytes(note)
+        return added, row.with_cells_after(b"%s%s%d%s" % (before, self.letters.encode(), number, after), cut=cut)
+
+    def _note_bytes(self, note: Note) -> tuple[bytes, bytes]:
+        """A note's cell as bytes, split where its reference goes."""
+        found = self.note_bytes.get(note)
+        if found is None:
+            assert self.holder is not None
+            holder = etree.Element(self.holder.tag, nsmap=self.holder.nsmap)
+            self._note_cell(holder, 0, note, after=None)
+            data = sheet_xml.children_bytes(holder)
+            at = data.index(b' r="') + len(b' r="')
+            end = data.index(b'"', at)
+            found = self.note_bytes[note] = data[:at], data[end:]
+        return found
+
+    def finish(self, seen: sheet_xml.Extent, merges: sheet_xml.Extent) -> None:
+        """`Redo` when the rows or merged cells reach outside the dimension the note column and the copy's
+        dimension were worked out from, or (the note column placed past the used range) stop short of it."""
+        used = copy(seen)
+        if merges.first_row:
+            used.add((merges.first_row, merges.last_row), (merges.first_column, merges.last_column))
+        dim = self.dimension
+        if used.first_row and not (dim.first_row <= used.first_row and used.last_row <= dim.last_row
+                                   and dim.first_column <= used.first_column and used.last_column <= dim.last_column):
+            raise sheet_xml.Redo("cells outside the sheet's stated dimension")
+        if self.placed and used.last_column != dim.last_column:
+            raise sheet_xml.Redo("the sheet's stated dimension is wider than its cells")
 
     def _tag(self, name: str) -> str:
         return f"{{{self.ns}}}{name}" if self.ns else name

@@ -34,6 +34,7 @@ from pipeline.workbook.package import (
 )
 
 CHUNK: Final = 1 << 20
+COMPRESS_LEVEL: Final = 1  # deflate level of a copy: ~2.5x faster than zlib's default 6, for ~25% more bytes
 WORKSHEET_TYPE: Final = RELS_NS + "/worksheet"
 WORKSHEET_CONTENT: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 TAB_SELECTED: Final = re.compile(rb"""\stabSelected\s*=\s*(?:"(?:1|true)"|'(?:1|true)')""")
@@ -282,6 +283,7 @@ def member(info: zipfile.ZipInfo | str) -> zipfile.ZipInfo:
         entry.external_attr = info.external_attr
         entry.file_size = info.file_size  # lets zipfile decide on zip64 for a copy
     entry.compress_type = zipfile.ZIP_DEFLATED
+    entry._compresslevel = COMPRESS_LEVEL  # noqa: SLF001 - read by ZipFile.open(entry, "w"); no public setter
     return entry
 
 
@@ -306,5 +308,5 @@ def copy_unselected(archive: zipfile.ZipFile, info: zipfile.ZipInfo, out: zipfil
         shutil.copyfileobj(source, target, CHUNK)
 
 
-__all__ = ["CONTENT_TYPES", "MAIN_NS", "EditRefused", "Format", "Placement", "Styles", "copy_part",
+__all__ = ["COMPRESS_LEVEL", "CONTENT_TYPES", "MAIN_NS", "EditRefused", "Format", "Placement", "Styles", "copy_part",
            "copy_unselected", "macro_parts", "member", "place_first", "without_macros"]

@@ -26,6 +26,7 @@ from pipeline.workbook.package import (
     column_number,
     iterparse,
     local,
+    namespace,
     split_ref,
     string_item_text,
 )
@@ -217,6 +218,11 @@ def rewrite(stream: IO[bytes], out: IO[bytes], editor: Editor) -> None:
 _BATCH_ROWS: Final = 500
 
 
+def children_bytes(holder: etree._Element) -> bytes:
+    """The serialised children of a holder element (declaring the namespaces they share), for an editor."""
+    return _inner(holder)
+
+
 def _inner(holder: etree._Element) -> bytes:
     """The serialised children of a holder element (its own tags and namespace declarations left out)."""
     data = etree.tostring(holder, encoding="utf-8", xml_declaration=False, with_tail=False)
@@ -324,6 +330,26 @@ def ordered_columns(row: etree._Element, number: int) -> list[int]:
     return columns
 
 
+def peek(stream: IO[bytes]) -> tuple[Extent | None, dict[int, etree._Element]]:
+    """The used range a worksheet's <dimension> states (None without a readable one) and the cells of row 1,
+    read from the start of the part only: what a pass that trusts the dimension needs before it writes."""
+    dimension: Extent | None = None
+    for _, element in iterparse(stream, ("end",), tag=("{*}dimension", "{*}row")):
+        if local(element.tag) == "dimension":
+            first, _, last = element.get("ref", "").partition(":")
+            try:
+                (top, left), (bottom, right) = split_ref(first), split_ref(last or first)
+            except ValueError:
+                continue
+            if top <= bottom and left <= right:
+                dimension = Extent(top, bottom, left, right)
+            continue
+        if row_number(element) != 1:
+            return dimension, {}
+        return dimension, {column: deepcopy(cell) for column, cell in zip(ordered_columns(element, 1), cells(element))}
+    return dimension, {}
+
+
 def first_row_cells(stream: IO[bytes]) -> dict[int, etree._Element]:
     """Column -> a copy of the cell, of row 1 (empty when the sheet has no row 1)."""
     for row in rows(stream):
@@ -362,3 +388,246 @@ def cell_text(cell: etree._Element, strings: SharedStrings) -> str | None:
         return strings.texts.get(index) if index is not None else None
     value = part(cell, "v")
     return value.text if kind == "str" and value is not None else None
+
+
+# --- the fast path: rows copied as bytes, only the rows an editor must change parsed ---------------------------
+
+
+class Redo(Exception):
+    """Something the byte-level pass does not handle (a comment, a prefix it did not expect, a dimension
+    that turned out wrong, ...): the caller does the sheet the general way instead."""
+
+
+class RawEditor(Editor, Protocol):
+    """An editor that can also edit a row as bytes (`RawRows` gives the helpers)."""
+
+    def raw_row(self, number: int, row: RawRow) -> tuple[list[etree._Element], bytes] | None:
+        """The rows added before this one and this row's bytes; None to have the row parsed and given to
+        `row` instead (it then adds the rows before it itself)."""
+
+    def finish(self, seen: Extent, merges: Extent) -> None:
+        """Called once the sheet is read (before its end is written): the used range of its rows (by their
+        first and last cells) and of its merged cells; raises `Redo` when these undo an assumption."""
+
+
+@dataclass
+class RawRow:
+    markup: RawMarkup
+    attributes: bytes  # of the start tag, with their leading space
+    content: bytes  # between the tags (b"" for <row/>)
+    raw: bytes  # the row as it is in the source
+    last: int = 0  # the column of its last cell (0 without cells), set by `rewrite_raw`
+
+    def last_column(self, number: int) -> int | None:
+        """The column of the last cell (0 without cells); None when its reference is not the usual one."""
+        return self.markup.cell_column_at(self.content, self.content.rfind(self.markup.cell_start), number)
+
+    def first_column(self, number: int) -> int | None:
+        return self.markup.cell_column_at(self.content, self.content.find(self.markup.cell_start), number)
+
+    def with_cells_after(self, cells: bytes, *, cut: int | None = None) -> bytes:
+        """The row with `cells` appended (after its cells up to `cut`), without its `spans` hint."""
+        markup = self.markup
+        content = self.content if cut is None else self.content[:cut]
+        return b"".join((markup.row_open, _SPANS.sub(b"", self.attributes), b">", content, cells, markup.row_close))
+
+
+_SPANS: Final = re.compile(rb"""\sspans\s*=\s*(?:"[^"]*"|'[^']*')""")
+_ATTRIBUTES: Final = rb"""((?:\s+[\w.:-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*"""
+_PROLOG: Final = re.compile(rb"""\A(?:\xef\xbb\xbf)?(?:<\?xml\s[^?>]*\?>)?\s*<([\w.-]+(?::[\w.-]+)?)""" + _ATTRIBUTES
+                            + rb">")
+_ENCODING: Final = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
+_ROW_NUMBER: Final = re.compile(rb"""\sr\s*=\s*"(\d+)\"""")
+_DIGITS: Final = frozenset(b"0123456789")
+
+
+class RawMarkup:
+    """The tags of a sheet's rows and cells under the prefix its <sheetData> uses, and the checks that
+    a stretch of rows holds nothing the byte-level edits could misread."""
+
+    def __init__(self, prefix: bytes) -> None:
+        p = prefix + b":" if prefix else b""
+        self.prefix = p
+        self.row_open, self.row_close = b"<" + p + b"row", b"</" + p + b"row>"
+        self.cell_start = b"<" + p + b'c r="'
+        self.sheet_data_close = b"</" + p + b"sheetData>"
+        self.row = re.compile(rb"\s*<" + re.escape(p) + rb"row" + _ATTRIBUTES + rb"(/?)>")
+        self.odd = re.compile(
+            rb"<[!?]|xmlns|<" + re.escape(p) + rb"(?:c|row)(?:[\t\r\n]|/?>)|" +
+            (rb"</?(?!" + re.escape(p) + rb")" if p else rb"</?[\w.-]+:"))
+        self.odd = re.compile(self.odd.pattern.replace(b"xmlns", rb"\sxmlns(?::[\w.-]+)?\s*="))
+        self.value = re.compile(rb"<" + re.escape(p) + rb"v>([^<]*)</" + re.escape(p) + rb"v>")
+        self.data = re.compile(rb"<" + re.escape(p) + rb"v>[^<]|<" + re.escape(p) + rb"f[\s>/]|<" + re.escape(p)
+                               + rb"t(?:\s[^>]*)?>[^<]")
+        self.formula = re.compile(rb"<" + re.escape(p) + rb"f[\s>/]")
+        self.inline_text = re.compile(rb"<" + re.escape(p) + rb"t(?:\s[^>]*)?>[^<]")
+        self.cell_type = re.compile(rb'^[^>]*?\st="(\w+)"')
+
+    def check(self, rows: bytes) -> None:
+        """`Redo` unless every row and cell leads with its reference and nothing else is odd (a comment, a
+        processing instruction, a namespace declaration, an element in another prefix)."""
+        if self.odd.search(rows) or rows.count(self.row_open + b" ") != rows.count(self.row_open + b' r="') \
+                or rows.count(self.cell_start[:-4] + b" ") != rows.count(self.cell_start):
+            raise Redo("rows or cells the byte-level pass does not read")
+
+    def cell_column_at(self, content: bytes, at: int, number: int) -> int | None:
+        if at < 0:
+            return 0
+        start = at + len(self.cell_start)
+        end = content.find(b'"', start)
+        ref = content[start:end]
+        letters = ref.rstrip(b"0123456789")
+        digits = ref[len(letters):]
+        if not (1 <= len(letters) <= 3 and letters.isalpha() and letters.isupper() and digits.isdigit()) \
+                or int(digits) != number:
+            return None
+        return column_number(letters.decode())
+
+    def holds_data(self, content: bytes, empties: frozenset[int]) -> bool:
+        """A cell with a formula, inline text, or a value that is not an empty shared string."""
+        if not empties:
+            return self.data.search(content) is not None
+        return any(self._cell_holds_data(cell, empties) for cell in content.split(self.cell_start)[1:])
+
+    def _cell_holds_data(self, cell: bytes, empties: frozenset[int]) -> bool:
+        if self.formula.search(cell):
+            return True
+        kind = self.cell_type.search(cell)
+        kind = kind.group(1) if kind else None
+        if kind == b"inlineStr":
+            return self.inline_text.search(cell) is not None
+        value = self.value.search(cell)
+        if value is None or not value.group(1):
+            return False
+        return not (kind == b"s" and value.group(1).isdigit() and int(value.group(1)) in empties)
+
+
+_READ: Final = 1 << 20
+
+
+def rewrite_raw(stream: IO[bytes], out: IO[bytes], editor: RawEditor) -> None:
+    """`rewrite`, with the rows between <sheetData> tags copied as bytes unless `editor.raw_row` wants one
+    parsed. The head (before <sheetData>) and the tail are parsed with lxml (so their namespaces are read
+    properly, and they are well-formed); the rows must use <sheetData>'s own prefix, lead with their
+    references and hold no comment, processing instruction or namespace declaration, else `Redo`.
+    Anything else unusual raises `Redo` too, before or while writing: the caller starts the copy over."""
+    buffer = stream.read(_READ)
+    while (opened := re.search(rb"<(?:([\w.-]+):)?sheetData" + _ATTRIBUTES + rb"(/?)>", buffer)) is None:
+        more = stream.read(_READ)
+        if not more or len(buffer) > 64 * _READ:
+            raise Redo("no <sheetData> near the start")
+        buffer += more
+    prolog = _PROLOG.match(buffer)
+    if prolog is None or opened.group(3) or re.search(rb"<!|<\?(?!xml\s)", buffer[:opened.start()]):
+        raise Redo("an unusual worksheet head")
+    declared = _ENCODING.search(buffer[:prolog.start(1)])
+    if declared is not None and declared.group(1).lower() not in (b"utf-8", b"utf8"):
+        raise Redo("a worksheet not in UTF-8")
+    root_open = buffer[prolog.start(1) - 1:prolog.end()]
+    root_name = prolog.group(1)
+    head_doc = buffer[prolog.start(1) - 1:opened.end()] + b"</" + opened.group(0)[1:].split(None, 1)[0].rstrip(b">") \
+        + b"></" + root_name + b">"
+    root = etree.fromstring(head_doc, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    sheet_data = root[-1] if len(root) else None
+    if local(root.tag) != "worksheet" or sheet_data is None or local(sheet_data.tag) != "sheetData" \
+            or namespace(sheet_data.tag) != namespace(root.tag):
+        raise Redo("not a worksheet")
+    markup = RawMarkup(opened.group(1) or b"")
+
+    out.write(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + root_open)
+    head = etree.Element(sheet_data.tag, nsmap=root.nsmap)
+    for child in editor.head(root, list(root)[:-1]):
+        head.append(child)
+    out.write(_inner(head))
+    out.write(opened.group(0))
+
+    holder_open = _start_tag(sheet_data)
+    holder_close = _end_tag(sheet_data)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+
+    def parsed(row: RawRow) -> bytes:
+        element = etree.fromstring(holder_open + row.raw + holder_close, parser)[0]
+        batch = etree.Element(sheet_data.tag, nsmap=sheet_data.nsmap)
+        for written in editor.row(element):
+            batch.append(written)
+        return _inner(batch)
+
+    seen = Extent()
+    buffer = buffer[opened.end():]
+    at, eof, previous = 0, False, 0
+    pieces: list[bytes] = []
+    close, row_close = markup.sheet_data_close, markup.row_close
+    end = -1
+    while True:
+        end = buffer.find(close)
+        limit = len(buffer) if end < 0 else end
+        cut = buffer.rfind(row_close, 0, limit)
+        stop = limit if end >= 0 else (cut + len(row_close) if cut >= 0 else 0)
+        rows_part = buffer[:stop]
+        if rows_part:
+            markup.check(rows_part)
+            at = 0
+            for row in _raw_rows(rows_part, markup):
+                match = _ROW_NUMBER.match(row.attributes) or _ROW_NUMBER.search(row.attributes)
+                if match is None:
+                    raise Redo("a row without its number")
+                number = int(match.group(1))
+                if number <= previous:
+                    raise Redo("rows out of order")
+                previous = number
+                first, last = row.first_column(number), row.last_column(number)
+                if first is None or last is None:
+                    raise Redo("a cell reference the byte-level pass does not read")
+                if last:
+                    seen.add((number,), (first, last))
+                row.last = last
+                edited = editor.raw_row(number, row)
+                if edited is None:
+                    pieces.append(parsed(row))
+                else:
+                    added, data = edited
+                    if added:
+                        batch = etree.Element(sheet_data.tag, nsmap=sheet_data.nsmap)
+                        for element in added:
+                            batch.append(element)
+                        pieces.append(_inner(batch))
+                    pieces.append(data)
+            out.write(b"".join(pieces))
+            pieces.clear()
+        buffer = buffer[stop:]
+        if end >= 0:
+            break
+        more = stream.read(_READ)
+        if not more:
+            raise Redo("<sheetData> is not closed")
+        buffer += more
+    tail = buffer[len(close):] + stream.read()
+    tail_root = etree.fromstring(root_open + tail, parser)
+    merges = Extent()
+    for merge in tail_root.iter("{*}mergeCell"):
+        first, _, last = merge.get("ref", "").partition(":")
+        (top, left), (bottom, right) = split_ref(first), split_ref(last or first)
+        merges.add((top, bottom), (left, right))
+    editor.finish(seen, merges)
+    batch = etree.Element(sheet_data.tag, nsmap=sheet_data.nsmap)
+    for element in editor.end(sheet_data):
+        batch.append(element)
+    out.write(_inner(batch) + close + tail)
+
+
+def _raw_rows(rows: bytes, markup: RawMarkup) -> Iterator[RawRow]:
+    """Each row of a run of complete rows (checked by `RawMarkup.check`)."""
+    pieces = rows.split(markup.row_close)
+    last = len(pieces) - 1
+    for index, piece in enumerate(pieces):
+        at = 0
+        while (match := markup.row.match(piece, at)) is not None and match.group(2):  # <row .../>
+            yield RawRow(markup, match.group(1), b"", match.group(0).lstrip())
+            at = match.end()
+        if match is None:
+            if piece[at:].strip():
+                raise Redo("something other than rows in <sheetData>")
+            continue
+        if index == last:
+            raise Redo("a row is not closed")
+        yield RawRow(markup, match.group(1), piece[match.end():], piece[at:].lstrip() + markup.row_close)
