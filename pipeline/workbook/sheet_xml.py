@@ -438,7 +438,8 @@ _PROLOG: Final = re.compile(rb"""\A(?:\xef\xbb\xbf)?(?:<\?xml\s[^?>]*\?>)?\s*<([
                             + rb">")
 _ENCODING: Final = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
 _ROW_NUMBER: Final = re.compile(rb"""\sr\s*=\s*"(\d+)\"""")
-_DIGITS: Final = frozenset(b"0123456789")
+_REF: Final = re.compile(rb'([A-Z]{1,3})(\d+)"')
+_COLUMNS: dict[bytes, int] = {}  # column letters -> number, as met
 
 
 class RawMarkup:
@@ -452,13 +453,14 @@ class RawMarkup:
         self.cell_start = b"<" + p + b'c r="'
         self.sheet_data_close = b"</" + p + b"sheetData>"
         self.row = re.compile(rb"\s*<" + re.escape(p) + rb"row" + _ATTRIBUTES + rb"(/?)>")
-        self.odd = re.compile(
-            rb"<[!?]|xmlns|<" + re.escape(p) + rb"(?:c|row)(?:[\t\r\n]|/?>)|" +
-            (rb"</?(?!" + re.escape(p) + rb")" if p else rb"</?[\w.-]+:"))
-        self.odd = re.compile(self.odd.pattern.replace(b"xmlns", rb"\sxmlns(?::[\w.-]+)?\s*="))
+        # each starts with a literal, so `re` skips to it (one alternation of them all is ~5x slower)
+        self.odd = re.compile(rb"<(?:[!?]|" + re.escape(p) + rb"(?:c|row)(?:[\t\r\n]|/?>))")
+        self.foreign = re.compile(rb"<(?!/?" + re.escape(p) + rb")" if p else rb":(?:c|row|v|f|is|t|r)[\s/>]")
+        self.declaration = re.compile(rb"\sxmlns(?::[\w.-]+)?\s*=")
         self.value = re.compile(rb"<" + re.escape(p) + rb"v>([^<]*)</" + re.escape(p) + rb"v>")
         self.data = re.compile(rb"<" + re.escape(p) + rb"v>[^<]|<" + re.escape(p) + rb"f[\s>/]|<" + re.escape(p)
                                + rb"t(?:\s[^>]*)?>[^<]")
+        self.value_open = b"<" + p + b"v>"
         self.formula = re.compile(rb"<" + re.escape(p) + rb"f[\s>/]")
         self.inline_text = re.compile(rb"<" + re.escape(p) + rb"t(?:\s[^>]*)?>[^<]")
         self.cell_type = re.compile(rb'^[^>]*?\st="(\w+)"')
@@ -466,26 +468,31 @@ class RawMarkup:
     def check(self, rows: bytes) -> None:
         """`Redo` unless every row and cell leads with its reference and nothing else is odd (a comment, a
         processing instruction, a namespace declaration, an element in another prefix)."""
-        if self.odd.search(rows) or rows.count(self.row_open + b" ") != rows.count(self.row_open + b' r="') \
+        if self.odd.search(rows) or self.foreign.search(rows) \
+                or (b"xmlns" in rows and self.declaration.search(rows)) or rows.count(self.row_open + b" ") != rows.count(self.row_open + b' r="') \
                 or rows.count(self.cell_start[:-4] + b" ") != rows.count(self.cell_start):
             raise Redo("rows or cells the byte-level pass does not read")
 
     def cell_column_at(self, content: bytes, at: int, number: int) -> int | None:
         if at < 0:
             return 0
-        start = at + len(self.cell_start)
-        end = content.find(b'"', start)
-        ref = content[start:end]
-        letters = ref.rstrip(b"0123456789")
-        digits = ref[len(letters):]
-        if not (1 <= len(letters) <= 3 and letters.isalpha() and letters.isupper() and digits.isdigit()) \
-                or int(digits) != number:
+        ref = _REF.match(content, at + len(self.cell_start))
+        if ref is None or int(ref.group(2)) != number:
             return None
-        return column_number(letters.decode())
+        letters = ref.group(1)
+        column = _COLUMNS.get(letters)
+        if column is None:
+            column = _COLUMNS[letters] = column_number(letters.decode())
+        return column
 
     def holds_data(self, content: bytes, empties: frozenset[int]) -> bool:
         """A cell with a formula, inline text, or a value that is not an empty shared string."""
         if not empties:
+            at = content.find(self.value_open)
+            while at >= 0:  # the usual cell: a value (a find is cheaper than the regex below)
+                if content[at + len(self.value_open):at + len(self.value_open) + 1] not in (b"<", b""):
+                    return True
+                at = content.find(self.value_open, at + 1)
             return self.data.search(content) is not None
         return any(self._cell_holds_data(cell, empties) for cell in content.split(self.cell_start)[1:])
 
@@ -552,7 +559,7 @@ def rewrite_raw(stream: IO[bytes], out: IO[bytes], editor: RawEditor) -> None:
             batch.append(written)
         return _inner(batch)
 
-    seen = Extent()
+    top = bottom = left = right = 0
     buffer = buffer[opened.end():]
     at, eof, previous = 0, False, 0
     pieces: list[bytes] = []
@@ -579,7 +586,10 @@ def rewrite_raw(stream: IO[bytes], out: IO[bytes], editor: RawEditor) -> None:
                 if first is None or last is None:
                     raise Redo("a cell reference the byte-level pass does not read")
                 if last:
-                    seen.add((number,), (first, last))
+                    top = top or number
+                    bottom = number
+                    left = min(left, first) if left else first
+                    right = max(right, last)
                 row.last = last
                 edited = editor.raw_row(number, row)
                 if edited is None:
@@ -608,7 +618,7 @@ def rewrite_raw(stream: IO[bytes], out: IO[bytes], editor: RawEditor) -> None:
         first, _, last = merge.get("ref", "").partition(":")
         (top, left), (bottom, right) = split_ref(first), split_ref(last or first)
         merges.add((top, bottom), (left, right))
-    editor.finish(seen, merges)
+    editor.finish(Extent(top, bottom, left, right), merges)
     batch = etree.Element(sheet_data.tag, nsmap=sheet_data.nsmap)
     for element in editor.end(sheet_data):
         batch.append(element)
