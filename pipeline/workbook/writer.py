@@ -4,9 +4,11 @@ Design: openpyxl builds a small *skeleton* workbook (no data rows) that carries 
 and rarely large: styles, header comments with their VML drawings, drop-down data validations,
 column widths and default column styles, frozen panes, autofilters, the very hidden metadata sheet
 and the README. The data rows are then streamed straight into each worksheet's `<sheetData>` as XML
-text built column by column, with one shared-string table for the whole workbook (so each
-distinct text is escaped once). That keeps every feature of a normal openpyxl workbook while
-writing 100k value rows several times faster than `DataFrame.to_excel` (see bench/).
+text, a few thousand rows at a time from compact column arrays, with one shared-string table for
+the whole workbook (so each distinct text is escaped once); a long column of mostly distinct texts
+(the metadata's fingerprints) holds them inline instead. That keeps every feature of a normal
+openpyxl workbook while writing 100k value rows several times faster than `DataFrame.to_excel`
+(see bench/), and the memory it needs beyond the sheets themselves does not grow with the catalog.
 
 Cell conventions (the reader and the README rely on them):
 - text, list, date, enum and action columns: string cells with number format "@", and the
