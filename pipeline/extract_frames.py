@@ -24,6 +24,11 @@ class ExtractedFrames:
     frames: ModifierFrames
     product_ids: list[int]
 
+    def summary(self) -> dict[str, int]:
+        """`extract.summarise` of the products read: counts for logs and flow results."""
+        return {"products": len(self.product_ids), "modifiers": len(self.frames.modifiers),
+                "values": len(self.frames.values)}
+
 
 async def extract_frames(
     client: BigCommerceClient,

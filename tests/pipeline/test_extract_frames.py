@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipeline.client import BigCommerceClient
-from pipeline.extract import LITERAL_INCLUDE_FIELDS_WARNING, ExtractFilters, ExtractSession, extract_products
+from pipeline.extract import LITERAL_INCLUDE_FIELDS_WARNING, ExtractFilters, ExtractSession, extract_products, summarise
 from pipeline.extract_frames import extract_frames
 from pipeline.normalise import FramesBuilder, products_to_frames
 from tests.pipeline.rewriting import RewritingTransport, each_product
@@ -47,6 +47,7 @@ async def test_same_frames_requests_and_extras_as_the_payload_list(tmp_path, mon
             assert client.metrics.requests_sent == 2 * sent
         _assert_same(extracted.frames, products_to_frames(products))
         assert extracted.product_ids == [p["id"] for p in products]
+        assert extracted.summary() == summarise(products)
         assert extracted.frames.extras  # the unknown keys were found while streaming
 
 
