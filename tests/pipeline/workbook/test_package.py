@@ -168,10 +168,16 @@ def spec() -> tuple[dict[str, SheetNotes], SummarySheet]:
     return {VALUES: notes}, summary
 
 
-def streamed(source: Path, out: Path, caplog: pytest.LogCaptureFixture) -> Path:
-    with caplog.at_level(logging.WARNING, logger=annotate.__name__):
+REDONE = "annotating with every row parsed"
+
+
+def streamed(source: Path, out: Path, caplog: pytest.LogCaptureFixture, *, redone: bool = False) -> Path:
+    """The copy on the streaming path: rows copied as bytes, or (`redone`) started over with every row parsed."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=annotate.__name__):
         annotate_copy(source, out, *spec())
     assert FALLBACK not in caplog.text
+    assert (REDONE in caplog.text) is redone, caplog.text
     return out
 
 
@@ -248,3 +254,27 @@ def prefixed(source: Path, target: Path) -> Path:
         for info in src.infolist():
             out.writestr(info.filename, edit(info.filename, src.read(info)))
     return target
+
+
+def with_sheet_edit(source: Path, target: Path, edit) -> Path:
+    with zipfile.ZipFile(source) as archive:
+        part = sheet_parts(archive)[VALUES]
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            out.writestr(info.filename, edit(data) if info.filename == part else data)
+    return target
+
+
+@pytest.mark.parametrize("edit", [
+    pytest.param(lambda xml: re.sub(rb'<(\w+:)?dimension ref="[^"]*"', rb'<\1dimension ref="A1:B3"', xml), id="narrow"),
+    pytest.param(lambda xml: re.sub(rb'<(\w+:)?dimension ref="[^"]*"', rb'<\1dimension ref="A1:Z99"', xml), id="wide"),
+    pytest.param(lambda xml: re.sub(rb"(<(?:\w+:)?row )", rb"<!-- a comment -->\1", xml, count=3), id="comment"),
+    pytest.param(lambda xml: re.sub(rb'<((?:\w+:)?)row r="5"', rb'<\1row xmlns:q="urn:q" r="5"', xml), id="declaration"),
+])
+def test_a_sheet_the_byte_level_pass_cannot_trust_is_redone_with_every_row_parsed(edit, tmp_path, caplog):
+    for kind, source in (("plain", fixture("openpyxl_plain")),
+                         ("prefixed", prefixed(fixture("xlsxwriter"), tmp_path / "prefixed.xlsx"))):
+        odd = with_sheet_edit(source, tmp_path / f"odd-{kind}.xlsx", edit)
+        out = streamed(odd, tmp_path / f"copy-{kind}.xlsx", caplog, redone=True)
+        check_copy(odd, out)
