@@ -59,3 +59,10 @@ def test_the_demo_round_trip_runs_without_prefect(tmp_path):
                            "--products", "12"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "demo passed" in done.stdout and "bcmod installed without extras" not in done.stdout + done.stderr
+
+
+def test_the_flows_without_prefect_say_which_extra_to_install(tmp_path):
+    refuse = NO_PREFECT.split("from pipeline.cli.main")[0].replace('("prefect", "flows")', '("prefect",)')
+    done = subprocess.run([sys.executable, "-c", refuse + "import flows.export_flow"], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert done.returncode != 0 and "install bcmod[flows] (pip install -e '.[flows]')" in done.stderr
