@@ -74,6 +74,7 @@ from pipeline.normalise import (
 )
 from pipeline.plan.bodies import DATE_FIELDS, modifier_body, uncleared_config_fields, value_body
 from pipeline.plan.operations import Change, Conflict, Operation, OpKind, Plan, RowRef, SkipKind, Skipped, op_id
+from pipeline.validate.against_export import ExportPrints
 from pipeline.workbook.layout import ACTION_DELETE, SHEETS, sheet_row
 from pipeline.workbook.meta import ExportMeta, utc_now_iso
 
@@ -281,7 +282,7 @@ class _Planner:
         self.store = _Store(current)
         self.extras = current.extras
         self.next_sort: dict[int, int] = {}  # modifier id -> sort_order for its next new value left blank
-        self.exported = _export_fingerprints(meta)
+        self.exported = ExportPrints(meta.fingerprints if meta is not None else None)
         self.modifier_sheets = _sheets(sheets, "modifiers", current.modifiers)
         self.value_sheets = _sheets(sheets, "values", current.values)
         self.touched = touched_product_ids(sheets)
@@ -733,15 +734,6 @@ def _uncleared(data: Record, store: Record, kind: Kind) -> str:
         return ("BigCommerce's API has no way to remove a value's image (adjusters.image_url is read-only): "
                 "leave the cell as exported, or give another image; nothing of this row was sent")
     return ""
-
-
-def _export_fingerprints(meta: ExportMeta | None) -> dict[tuple[str, int], str]:
-    if meta is None or not len(meta.fingerprints):
-        return {}
-    table = meta.fingerprints.dropna(subset=["kind", "id", "fingerprint"])
-    # the columns are typed (string, Int64, string): their items are already str, int and str
-    keys = zip(table["kind"].astype("string").tolist(), table["id"].astype("Int64").tolist(), strict=True)
-    return dict(zip(keys, table["fingerprint"].astype("string").tolist(), strict=True))
 
 
 def _sheets(sheets: Mapping[str, pd.DataFrame], kind: str, store: pd.DataFrame) -> list[_Sheet]:

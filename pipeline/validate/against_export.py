@@ -14,7 +14,7 @@ Also here: a new value row's type is its modifier's (the column is read-only on 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -73,7 +73,7 @@ class ExportCheck:
             fingerprints["cells"].notna().any()
         self.records = {kind: record_of(kind, fingerprints) for kind in ("modifiers", "values")} \
             if self.has_record and fingerprints is not None else {}
-        self.prints = _prints(fingerprints) if fingerprints is not None else {}
+        self.prints = ExportPrints(fingerprints)
         self.issues: list[Issue] = []
         self.retyped_modifiers: set[int] = set()  # ids of modifiers whose type was changed
         if self.has_record:
@@ -212,10 +212,33 @@ class ExportCheck:
         return fingerprint(payload) != exported
 
 
-def _prints(fingerprints: pd.DataFrame) -> dict[tuple[str, int | None], str]:
-    table = fingerprints.dropna(subset=["kind", "id", "fingerprint"])
-    return dict(zip(zip(table["kind"].astype(str), table["id"].astype("int64").tolist()),
-                    table["fingerprint"].astype(str), strict=True))
+class ExportPrints:
+    """The export's fingerprint of each row, by (kind, id), kept as sorted columns: as a dict of
+    (kind, id) tuples, the million rows of a 100k-product export cost several hundred MB."""
+
+    def __init__(self, fingerprints: pd.DataFrame | None) -> None:
+        self._kinds: dict[str, tuple[np.ndarray, np.ndarray, Any]] = {}
+        if fingerprints is None or not len(fingerprints):
+            return
+        table = fingerprints.dropna(subset=["kind", "id", "fingerprint"])
+        kinds = table["kind"].astype("string")
+        for kind in kinds.unique().tolist():
+            part = table[(kinds == kind).to_numpy(bool)]
+            ids = part["id"].astype("Int64").to_numpy(np.int64)
+            order = np.argsort(ids, kind="stable")  # equal ids keep their order: the last one counts
+            self._kinds[kind] = (ids[order], order, part["fingerprint"].astype("string").array)
+
+    def __bool__(self) -> bool:
+        return bool(self._kinds)
+
+    def get(self, key: tuple[str, int | None]) -> str | None:
+        kind, entity_id = key
+        found = self._kinds.get(kind)
+        if found is None or entity_id is None:
+            return None
+        ids, order, prints = found
+        at = int(np.searchsorted(ids, entity_id, side="right")) - 1
+        return str(prints[order[at]]) if at >= 0 and ids[at] == entity_id else None
 
 
 def _int(value: object) -> int | None:
