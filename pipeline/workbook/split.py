@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from pipeline.normalise import MODIFIER_DTYPES, VALUE_DTYPES, ModifierFrames
@@ -50,36 +51,65 @@ def frames_to_sheets(frames: ModifierFrames) -> dict[str, pd.DataFrame]:
     Columns follow the layout; `action` is blank; empty strings become missing. A row whose type
     has no sheet is an error, not something to drop quietly.
     """
-    out: dict[str, pd.DataFrame] = {}
-    placed = {"modifiers": 0, "values": 0}
-    product_names = _product_names(frames.modifiers)
-    for spec in SHEETS:
-        source = frames.modifiers if spec.kind == "modifiers" else frames.values
-        rows = source.loc[source["type"].isin(spec.types).fillna(False).to_numpy(bool)]
-        placed[spec.kind] += len(rows)
-        sheet = pd.DataFrame(index=pd.RangeIndex(len(rows)))
-        for name, dtype in sheet_dtypes(spec).items():
-            if name == "action":
-                sheet[name] = pd.Series(pd.NA, index=sheet.index, dtype=dtype)
-                continue
-            if name in rows.columns:
-                column = rows[name].astype(dtype).reset_index(drop=True)
-            elif name == "product_name":
-                column = rows["product_id"].map(product_names).astype(dtype).reset_index(drop=True)
-            else:
-                raise AssertionError(f"sheet {spec.name!r} shows {name!r}, which its frame does not hold")
-            if dtype == "string":
-                column = column.replace("", pd.NA)
-            sheet[name] = column
-        out[spec.name] = sheet
+    check_types(frames)
+    product_names = product_names_of(frames.modifiers)
+    return {spec.name: sheet_of(frames, spec, product_names) for spec in SHEETS}
+
+
+def check_types(frames: ModifierFrames) -> None:
+    """`ValueError` when a row's type has no sheet (checked before any sheet is written)."""
     for kind, frame in (("modifiers", frames.modifiers), ("values", frames.values)):
-        if placed[kind] != len(frame):
-            unknown = sorted(set(frame["type"].dropna()) - {t for s in SHEETS if s.kind == kind for t in s.types})
-            raise ValueError(f"{len(frame) - placed[kind]} {kind} rows have a type with no sheet: {unknown}")
-    return out
+        known = {t for s in SHEETS if s.kind == kind for t in s.types}
+        placed = frame["type"].isin(known).fillna(False).to_numpy(bool)
+        if not placed.all():
+            unknown = sorted(set(frame["type"].dropna()) - known)
+            raise ValueError(f"{int((~placed).sum())} {kind} rows have a type with no sheet: {unknown}")
 
 
-def _product_names(modifiers: pd.DataFrame) -> pd.Series:
+def sheet_length(frames: ModifierFrames, spec: SheetSpec) -> int:
+    """How many rows `sheet_of(frames, spec)` has, without building it."""
+    source = frames.modifiers if spec.kind == "modifiers" else frames.values
+    return int(source["type"].isin(spec.types).fillna(False).to_numpy(bool).sum())
+
+
+def sheet_of(frames: ModifierFrames, spec: SheetSpec, product_names: pd.Series | None = None) -> pd.DataFrame:
+    """One sheet of `frames_to_sheets`, built alone so a writer holds one sheet at a time.
+
+    `product_names` (`product_names_of(frames.modifiers)`) saves looking them up again per sheet.
+    Each column is taken once with its rows and typed, and the frame built in one go from the arrays:
+    a column already of its sheet dtype is not copied twice, and an empty text only costs a pass
+    when there is one."""
+    source = frames.modifiers if spec.kind == "modifiers" else frames.values
+    positions = np.flatnonzero(source["type"].isin(spec.types).fillna(False).to_numpy(bool))
+    n = len(positions)
+    columns: dict[str, pd.api.extensions.ExtensionArray | np.ndarray] = {}
+    for name, dtype in sheet_dtypes(spec).items():
+        if name == "action":
+            columns[name] = pd.array([pd.NA] * n, dtype=dtype)
+            continue
+        if name in source.columns:
+            column = source[name]
+        elif name == "product_name":
+            if product_names is None:
+                product_names = product_names_of(frames.modifiers)
+            column = source["product_id"].map(product_names)
+        else:
+            raise AssertionError(f"sheet {spec.name!r} shows {name!r}, which its frame does not hold")
+        array = column.array.take(positions) if n != len(source) else column.array
+        if str(array.dtype) != dtype:
+            array = pd.array(array, dtype=dtype) if n else pd.array([], dtype=dtype)
+        elif array is column.array:
+            array = array.copy()
+        if dtype == "string" and n:
+            empty = (array == "").to_numpy(dtype=bool, na_value=False)
+            if empty.any():
+                array = array.copy()
+                array[empty] = pd.NA
+        columns[name] = array
+    return pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
+
+
+def product_names_of(modifiers: pd.DataFrame) -> pd.Series:
     """Product id -> product name, as the modifier rows give it (for the value sheets)."""
     named = modifiers.loc[modifiers["product_id"].notna(), ["product_id", "product_name"]]
     named = named.drop_duplicates("product_id")
