@@ -152,42 +152,71 @@ def export_table(meta: ExportMeta, sheets: Mapping[str, pd.DataFrame]) -> pd.Dat
 
     A handful of array operations per chunk and plain Python per row, so a small export does not
     pay pandas' cost per operation many times over, and a big one holds one chunk's objects at a time."""
-    sheet_codes, rows, kind_codes, ids, cells = [], [], [], [], []
-    for code, spec in enumerate(SHEETS):
+    table = ExportTable()
+    for spec in SHEETS:
         sheet = sheets.get(spec.name)
-        if sheet is None or not len(sheet):
-            continue
+        if sheet is not None:
+            table.add(spec, sheet)
+    return table.frame(meta)
+
+
+class ExportTable:
+    """`export_table` a sheet at a time: `add` each sheet (in layout order) as it is written, so the
+    writer need not hold every sheet at once; `frame` gives the table of the sheets added."""
+
+    def __init__(self) -> None:
+        self.sheet_codes: list[np.ndarray] = []
+        self.rows: list[np.ndarray] = []
+        self.kind_codes: list[np.ndarray] = []
+        self.ids: list[Any] = []
+        self.cells: list[Any] = []
+
+    def add(self, spec: SheetSpec, sheet: pd.DataFrame) -> None:
+        if not len(sheet):
+            return
+        code = _SHEET_NAMES.index(spec.name)
         kind, id_column = _ENTITY[spec.kind]
         payload = modifier_payload if spec.kind == "modifiers" else value_payload
         body = sheet.drop(columns="action")
         for start in range(0, len(sheet), RECORD_CHUNK):
             chunk = sheet.iloc[start:start + RECORD_CHUNK]
             n = len(chunk)
-            sheet_codes.append(np.full(n, code, dtype=np.int8))
-            kind_codes.append(np.full(n, _KINDS.index(kind), dtype=np.int8))
-            rows.append(np.arange(start + 2, start + n + 2, dtype=np.int64))
-            ids.append(chunk[id_column].astype("Int64").array)
+            self.sheet_codes.append(np.full(n, code, dtype=np.int8))
+            self.kind_codes.append(np.full(n, _KINDS.index(kind), dtype=np.int8))
+            self.rows.append(np.arange(start + 2, start + n + 2, dtype=np.int64))
+            self.ids.append(chunk[id_column].astype("Int64").array)
             prints = [fingerprint(payload(r)) for r in _records(body.iloc[start:start + RECORD_CHUNK])]
             types = chunk["type"].astype("string").to_numpy(dtype=object, na_value="").tolist()
             parents = (chunk["modifier_id"].astype("Int64").astype("string").to_numpy(dtype=object, na_value="")
                        .tolist() if spec.kind == "values" else [""] * n)
             fragile = fragile_cells(chunk, spec).tolist()
-            cells.append(pd.array([f"{p}{_SEPARATOR}{t}{_SEPARATOR}{m}{_SEPARATOR}{c}{_SEPARATOR}"
-                                   f"{'' if g is None or g is pd.NA else g}"
-                                   for p, t, m, c, g in zip(prints, types, parents,
-                                                            recorded_cells(chunk, spec).tolist(), fragile)],
-                                  dtype="string"))
-    if not rows:
-        return _with_items(meta, empty_fingerprints()[list(FINGERPRINT_DTYPES)])
-    table = pd.DataFrame({
-        "sheet": pd.Categorical.from_codes(np.concatenate(sheet_codes), categories=_SHEET_NAMES),
-        "row": pd.array(np.concatenate(rows), dtype="Int64"),
-        "kind": pd.Categorical.from_codes(np.concatenate(kind_codes), categories=_KINDS),
-        "id": pd.concat([pd.Series(a) for a in ids], ignore_index=True),
-        "fingerprint": pd.concat([pd.Series(a) for a in cells], ignore_index=True),
-    })
-    del cells, ids
-    return _with_items(meta, table)
+            self.cells.append(pd.array([f"{p}{_SEPARATOR}{t}{_SEPARATOR}{m}{_SEPARATOR}{c}{_SEPARATOR}"
+                                        f"{'' if g is None or g is pd.NA else g}"
+                                        for p, t, m, c, g in zip(prints, types, parents,
+                                                                 recorded_cells(chunk, spec).tolist(), fragile)],
+                                       dtype="string"))
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows in self.rows)
+
+    def frame(self, meta: ExportMeta) -> pd.DataFrame:
+        """The table (the added chunks are let go)."""
+        if not self.rows:
+            return _with_items(meta, empty_fingerprints()[list(FINGERPRINT_DTYPES)])
+        table = pd.DataFrame({
+            "sheet": pd.Categorical.from_codes(np.concatenate(self.sheet_codes), categories=_SHEET_NAMES),
+            "row": pd.array(np.concatenate(self.rows), dtype="Int64"),
+            "kind": pd.Categorical.from_codes(np.concatenate(self.kind_codes), categories=_KINDS),
+            "id": pd.concat([pd.Series(a) for a in self.ids], ignore_index=True),
+            "fingerprint": pd.concat([pd.Series(a) for a in self.cells], ignore_index=True),
+        })
+        self.__init__()  # type: ignore[misc]
+        return _with_items(meta, table)
+
+
+def meta_rows(data_rows: int) -> int:
+    """The `_bcmod` table's row count for an export of `data_rows` rows (the key/value pairs beside them)."""
+    return max(len(_KEYS), data_rows)
 
 
 def recorded_columns(spec: SheetSpec) -> list[tuple[int, str]]:

@@ -1,14 +1,16 @@
 """Write the editable workbook.
 
-Design: openpyxl builds a small *skeleton* workbook (no data rows) that carries everything fiddly
-and rarely large: styles, header comments with their VML drawings, drop-down data validations,
-column widths and default column styles, frozen panes, autofilters, the very hidden metadata sheet
-and the README. The data rows are then streamed straight into each worksheet's `<sheetData>` as XML
-text, a few thousand rows at a time from compact column arrays, with one shared-string table for
-the whole workbook (so each distinct text is escaped once); a long column of mostly distinct texts
-(the metadata's fingerprints) holds them inline instead. That keeps every feature of a normal
-openpyxl workbook while writing 100k value rows several times faster than `DataFrame.to_excel`
-(see bench/), and the memory it needs beyond the sheets themselves does not grow with the catalog.
+Design: the package is written as XML text, a sheet at a time. The parts that are small and the
+same in kind for every export (styles, header notes with their VML drawings, drop-down data
+validations, column widths and default column styles, frozen panes, autofilters, the very hidden
+metadata sheet, the README) come from `xlsx_parts`; the data rows are streamed straight into each
+worksheet's `<sheetData>`, a few thousand rows at a time from compact column arrays, with one
+shared-string table for the whole workbook (so each distinct text is escaped once); a long column
+of mostly distinct texts (the metadata's fingerprints) holds them inline instead. Each sheet is
+built from the frames (`split.sheet_of`), fingerprinted, written and let go before the next, so the
+frames, one sheet and the metadata table are all that exist at once. No openpyxl: importing and
+driving it was most of a small export's own time (see bench/bench_startup.py), and writing 100k
+value rows this way is several times faster than `DataFrame.to_excel` (bench/bench_workbook.py).
 
 Cell conventions (the reader and the README rely on them):
 - text, list, date, enum and action columns: string cells with number format "@", and the
@@ -31,23 +33,18 @@ so it is not offered in the Unhide dialog.
 
 from __future__ import annotations
 
-import io
 import re
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from pipeline.normalise import ModifierFrames
+from pipeline.workbook import xlsx_parts as parts
 from pipeline.workbook.cells import TEXT_KINDS
 from pipeline.workbook.date_text import dates_for_sheet
 from pipeline.workbook.layout import (
@@ -59,25 +56,25 @@ from pipeline.workbook.layout import (
     SheetSpec,
     part_name,
     sheet_row_limit,
-    split_part_name,
 )
-from pipeline.workbook.meta import META_COLUMNS, ExportMeta, export_table
+from pipeline.workbook.meta import META_COLUMNS, ExportMeta, ExportTable, meta_rows
+from pipeline.workbook.package import column_letters as get_column_letter
 from pipeline.workbook.readme import README_LINES
-from pipeline.workbook.split import frames_to_sheets
+from pipeline.workbook.split import check_types, product_names_of, sheet_length, sheet_of
 from pipeline.workbook.swatches import FONT_NAME, Preview, PreviewStyles, preview
+from pipeline.workbook.theme import THEME_XML
 from pipeline.workbook.widths import fitted_width
+from pipeline.workbook.xlsx_parts import CellFormat, ColumnFormat, Note, SheetEntry, Validation
 
 NEW_ROW_MARGIN = 1000  # empty rows below the data that still get drop-downs
 ROWS_PER_CHUNK = 5000
 README_WIDTH = 90  # characters: a printed page is as wide
 COMPRESS_LEVEL = 6  # zlib default: 1 would save ~15% of the write time for ~30% bigger files
 MAX_PREVIEW_STYLES = 5000  # distinct colour lists previewed (the most frequent); Excel allows ~64,000 formats
+AUTHOR = "bcmod"
+NOTE_WIDTH = 300  # pixels
 
-_GREY = PatternFill("solid", start_color="FFE7E6E6")
-_GREY_HEADER = PatternFill("solid", start_color="FFD0CECE")  # a read-only column's header
-_HEADER_FILL = PatternFill("solid", start_color="FFDDEBF7")
-_CENTRED = Alignment(horizontal="center")
-_BOLD = Font(name=FONT_NAME, size=11, bold=True)
+_CENTRED = 'horizontal="center"'
 _BOOL_CHOICES = ("TRUE", "FALSE")
 # LibreOffice shows a boolean cell styled "General" as 0/1; this format shows TRUE/FALSE everywhere.
 BOOL_FORMAT = '"TRUE";"TRUE";"FALSE"'
@@ -88,43 +85,54 @@ def write_workbook(frames: ModifierFrames, path: Path, meta: ExportMeta) -> Path
     """Write `frames` as the editable workbook at `path`; returns `path`.
 
     `meta.fingerprints` is ignored: the fingerprints are computed here from the rows as written.
-    Memory: the sheets are one columnar copy of the frames; the fingerprints are taken a chunk of
-    rows at a time, and each sheet is let go once its rows are in the file, which streams them a
-    chunk at a time too (see `_data_rows`).
+    Memory: one sheet exists at a time beside the frames (built, fingerprinted, written, let go);
+    the rows go to the file a chunk at a time (see `_data_rows`).
     """
     path = Path(path)
-    sheets = frames_to_sheets(frames)
-    # of the rows as exported, before dates are shown as days
-    meta_frame = export_table(meta, sheets)
+    check_types(frames)  # before anything is written
     limit = sheet_row_limit()
-    tables = [_Table(README_SHEET, None, ())]
-    for spec in SHEETS:
-        tables += _parts(spec.name, _as_shown(sheets.pop(spec.name), spec), spec.columns, spec.identity, limit)
-    del sheets
-    tables += _parts(META_SHEET, meta_frame, META_COLUMNS, 0, limit)
-    del meta_frame
-    skeleton = _skeleton(tables)
-    with zipfile.ZipFile(skeleton) as src:
-        previews = PreviewStyles(src.read("xl/styles.xml").decode())
-    for table in tables:
-        table.value_styles = {name: {text: previews.xf_id(shown) for text, shown in by_text.items()}
-                              for name, by_text in table.previews.items()}
+    lengths = {spec.name: sheet_length(frames, spec) for spec in SHEETS}
+    plan = [(README_SHEET, None, len(README_LINES))]
+    plan += [(title, spec, n) for spec in SHEETS for title, n in _part_titles(spec.name, lengths[spec.name], limit)]
+    plan += [(title, None, n) for title, n in _part_titles(META_SHEET, meta_rows(sum(lengths.values())), limit)]
+    entries = [_entry(title, spec, n) for title, spec, n in plan]
+    book = _Book(entries)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     try:
-        _write_parts(skeleton, tables, previews, tmp)
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as out:
+            book.write_fixed_parts(out)
+            book.write_readme(out)
+            table = ExportTable()
+            product_names = product_names_of(frames.modifiers)
+            for spec in SHEETS:
+                sheet = sheet_of(frames, spec, product_names)
+                table.add(spec, sheet)  # of the rows as exported, before dates are shown as days
+                book.write_family(out, spec.name, _as_shown(sheet, spec), spec.columns, spec.identity, limit)
+                del sheet
+            book.write_family(out, META_SHEET, table.frame(meta), META_COLUMNS, 0, limit)
+            book.write_shared_parts(out)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
 
 
-def _parts(name: str, frame: pd.DataFrame, columns: Sequence[Column], identity: int, limit: int) -> list[_Table]:
-    """The sheets of one family: `name`, then "name (2)", ... when it has more rows than a sheet holds."""
-    if len(frame) <= limit:
-        return [_Table(name, frame, columns, identity)]
-    return [_Table(part_name(name, n), frame.iloc[start:start + limit], columns, identity)
-            for n, start in enumerate(range(0, len(frame), limit), start=1)]
+def _part_titles(name: str, n_rows: int, limit: int) -> list[tuple[str, int]]:
+    """(title, rows) of the sheets of one family: `name`, then "name (2)", ... past a sheet's row limit."""
+    if n_rows <= limit:
+        return [(name, n_rows)]
+    return [(part_name(name, n), min(limit, n_rows - start))
+            for n, start in enumerate(range(0, n_rows, limit), start=1)]
+
+
+def _entry(title: str, spec: SheetSpec | None, n_rows: int) -> SheetEntry:
+    if title == README_SHEET:
+        return SheetEntry(title)
+    n_columns = len(spec.columns) if spec is not None else len(META_COLUMNS)
+    return SheetEntry(title, "visible" if spec is not None else "veryHidden",  # only a macro or an XML editor shows it
+                      filter_ref=f"A1:{get_column_letter(n_columns)}{max(n_rows + 1, 2)}", print_titles=True,
+                      commented=spec is not None)
 
 
 def _as_shown(sheet: pd.DataFrame, spec: SheetSpec) -> pd.DataFrame:
@@ -135,60 +143,9 @@ def _as_shown(sheet: pd.DataFrame, spec: SheetSpec) -> pd.DataFrame:
     return sheet.assign(**{name: dates_for_sheet(sheet[name]) for name in dates})
 
 
-def _write_parts(skeleton: io.BytesIO, tables: list[_Table], previews: PreviewStyles, target: Path) -> None:
-    """Copy the skeleton's parts to `target`, streaming the rows into each worksheet and adding the
-    colour previews' formats to the style sheet."""
-    strings = _SharedStrings()
-    with zipfile.ZipFile(skeleton) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED,
-                                                           compresslevel=COMPRESS_LEVEL) as out:
-        # openpyxl names worksheet parts sheet1.xml, sheet2.xml, ... in workbook order
-        sheet_parts = [f"xl/worksheets/sheet{n}.xml" for n in range(1, len(tables) + 1)]
-        if not set(sheet_parts) <= set(src.namelist()):
-            raise AssertionError("the skeleton's worksheet parts are not named as expected")
-        for info in src.infolist():
-            if info.filename == "xl/sharedStrings.xml":
-                continue  # replaced by the table of the streamed rows
-            data = src.read(info.filename)
-            if info.filename in _DECLARE_STRINGS:
-                data = _declare(data, *_DECLARE_STRINGS[info.filename])
-            elif info.filename == "xl/styles.xml":
-                data = previews.styles_xml(data.decode()).encode()
-            if info.filename not in sheet_parts:
-                out.writestr(info, data)
-                continue
-            table = tables[sheet_parts.index(info.filename)]
-            with out.open(info.filename, "w", force_zip64=True) as stream:
-                for chunk in _splice(data.decode(), table, strings):
-                    stream.write(chunk.encode())
-            table.frame = None  # its rows are in the file: let them go
-        with out.open("xl/sharedStrings.xml", "w", force_zip64=True) as stream:
-            for chunk in strings.xml_chunks():
-                stream.write(chunk)
-
-
-# openpyxl writes inline strings; the streamed rows use a shared-string table, which the package
-# manifest and the workbook relationships must declare.
-_DECLARE_STRINGS = {
-    "[Content_Types].xml": ("</Types>", '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
-                            'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'),
-    "xl/_rels/workbook.xml.rels": ("</Relationships>", '<Relationship Type="http://schemas.openxmlformats.org/'
-                                   'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml" '
-                                   'Id="rIdBcmodStrings"/>'),
-}
-
-
-def _declare(xml: bytes, closing: str, element: str) -> bytes:
-    text = xml.decode()
-    if "sharedStrings" in text:
-        return xml
-    if closing not in text:
-        raise AssertionError(f"unexpected skeleton part: no {closing}")
-    return text.replace(closing, element + closing).encode()
-
-
 @dataclass
 class _Table:
-    """One worksheet to write: its data (None for README) and, once styled, each column's xf id."""
+    """One worksheet to write: its data (None for README), and each column's xf id."""
 
     title: str
     frame: pd.DataFrame | None  # None for README, and once the rows are written
@@ -201,104 +158,119 @@ class _Table:
     readme_styles: tuple[int, int, int] = (0, 0, 0)  # title, heading, body
 
 
-# ---------------------------------------------------------------------------------------------
-# The skeleton: everything except the data rows, built with openpyxl.
+class _Book:
+    """The package being written: its sheets (known in advance), styles and shared strings."""
 
+    def __init__(self, entries: list[SheetEntry]) -> None:
+        self.entries = entries
+        self.position = {entry.title: n for n, entry in enumerate(entries, start=1)}
+        self.notes_of = parts.commented_numbers(entries)
+        self.strings = _SharedStrings()
+        styles = parts.StyleSheet(FONT_NAME)
+        # every format the sheets use is registered before any colour preview's (they come after)
+        self.readme_styles = (styles.xf(CellFormat(font=parts.FONT_TITLE)), styles.xf(CellFormat(font=parts.FONT_BOLD)),
+                              styles.xf(CellFormat(alignment='vertical="top" wrapText="1"')))
+        self.header_styles = (styles.xf(CellFormat(font=parts.FONT_BOLD, fill=parts.FILL_HEADER)),
+                              styles.xf(CellFormat(font=parts.FONT_BOLD, fill=parts.FILL_GREY_HEADER)))
+        self.column_styles: dict[tuple[str, bool], tuple[int, bool]] = {}  # (kind, editable) -> xf, column default
+        for column in [*(c for spec in SHEETS for c in spec.columns), *META_COLUMNS]:
+            key = (column.kind, column.editable)
+            if key not in self.column_styles:
+                number_format = _NUMBER_FORMATS.get(column.kind, "General")
+                # TRUE/FALSE and small whole numbers (positions, limits) apart from the text beside them
+                centred = column.kind in ("bool", "int")
+                fmt = CellFormat(styles.number_format(number_format), fill=parts.FILL_NONE if column.editable
+                                 else parts.FILL_GREY, alignment=_CENTRED if centred else "")
+                self.column_styles[key] = (styles.xf(fmt), number_format != "General" or not column.editable)
+        self.styles = styles
+        self.previews = PreviewStyles(styles.xml())
 
-def _skeleton(tables: list[_Table]) -> io.BytesIO:
-    wb = Workbook()
-    wb.properties.creator = "bcmod"
-    first = wb.active
-    for index, table in enumerate(tables):
-        ws = first if index == 0 else wb.create_sheet()
-        ws.title = table.title
-        if table.title == README_SHEET:
-            _readme_skeleton(ws, table)
-        else:
-            _data_skeleton(ws, table, with_help=not _is_meta(table.title))
-        if _is_meta(table.title):
-            ws.sheet_state = "veryHidden"  # only a macro or an XML editor can show it
-    wb.active = 0
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    buffer.seek(0)
-    return buffer
+    def write_fixed_parts(self, out: zipfile.ZipFile) -> None:
+        created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        titles = [entry.title for entry in self.entries]
+        for name, text in (("[Content_Types].xml", parts.content_types(self.entries)), ("_rels/.rels", parts.root_rels()),
+                           ("docProps/app.xml", parts.app_xml(titles)), ("docProps/core.xml", parts.core_xml(AUTHOR, created)),
+                           ("xl/workbook.xml", parts.workbook_xml(self.entries)),
+                           ("xl/_rels/workbook.xml.rels", parts.workbook_rels(len(self.entries))),
+                           ("xl/theme/theme1.xml", THEME_XML)):
+            out.writestr(name, text)
 
+    def write_shared_parts(self, out: zipfile.ZipFile) -> None:
+        """The style sheet (with the colour previews' formats) and the shared strings, once every sheet is in."""
+        out.writestr("xl/styles.xml", self.previews.styles_xml(self.styles.xml()))
+        with out.open("xl/sharedStrings.xml", "w", force_zip64=True) as stream:
+            for chunk in self.strings.xml_chunks():
+                stream.write(chunk)
 
-def _is_meta(title: str) -> bool:
-    """`_bcmod` or one of its continuation sheets."""
-    return (split_part_name(title) or ("",))[0] == META_SHEET
+    def write_readme(self, out: zipfile.ZipFile) -> None:
+        table = _Table(README_SHEET, None, (), readme_styles=self.readme_styles)
+        head = parts.worksheet_head(dimension=f"A1:A{len(README_LINES)}", columns=[ColumnFormat(README_WIDTH)],
+                                    frozen_columns=None)
+        with out.open(parts.sheet_part(self.position[README_SHEET]), "w", force_zip64=True) as stream:
+            stream.write(head.encode())
+            stream.write(b"<sheetData>")
+            for chunk in _readme_rows(table, self.strings):
+                stream.write(chunk.encode())
+            stream.write(b"</sheetData>")
+            stream.write(parts.worksheet_tail().encode())
 
+    def write_family(self, out: zipfile.ZipFile, name: str, frame: pd.DataFrame, columns: Sequence[Column],
+                     identity: int, limit: int) -> None:
+        """The sheets of one family: `name`, then "name (2)", ... when it has more rows than a sheet holds."""
+        titles = _part_titles(name, len(frame), limit)
+        if len(titles) == 1:
+            self.write_sheet(out, _Table(name, frame, columns, identity))
+            return
+        for (title, _), start in zip(titles, range(0, len(frame), limit), strict=True):
+            self.write_sheet(out, _Table(title, frame.iloc[start:start + limit], columns, identity))
 
-def _readme_skeleton(ws, table: _Table) -> None:
-    ws.column_dimensions["A"].width = README_WIDTH
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    wrap = Alignment(wrap_text=True, vertical="top")
-    table.readme_styles = (
-        _style_id(ws, font=Font(name=FONT_NAME, bold=True, size=14)),
-        _style_id(ws, font=_BOLD),
-        _style_id(ws, alignment=wrap),
-    )
-
-
-def _data_skeleton(ws, table: _Table, *, with_help: bool) -> None:
-    assert table.frame is not None
-    n_rows = len(table.frame)
-    last_row = n_rows + 1
-    margin_row = last_row + NEW_ROW_MARGIN
-    table.header_styles = (_style_id(ws, font=_BOLD, fill=_HEADER_FILL), _style_id(ws, font=_BOLD, fill=_GREY_HEADER))
-    validations: dict[tuple[str, ...], DataValidation] = {}
-    for position, column in enumerate(table.columns, start=1):
-        letter = get_column_letter(position)
-        fill = None if column.editable else _GREY
-        number_format = _NUMBER_FORMATS.get(column.kind, "General")
-        # TRUE/FALSE and small whole numbers (positions, limits) apart from the text beside them
-        alignment = _CENTRED if column.kind in ("bool", "int") else None
-        table.styles.append(_style_id(ws, fill=fill, number_format=number_format, alignment=alignment))
-        values = table.frame[column.name] if n_rows else None
-        if column.colour_preview and values is not None:
-            table.previews[column.name] = _previews(values)
-        dimension = ws.column_dimensions[letter]
-        dimension.width = fitted_width(column, values) if with_help else column.width
-        if number_format != "General" or fill is not None:
-            dimension.number_format = number_format
-            if fill is not None:
-                dimension.fill = fill
-            if alignment is not None:
-                dimension.alignment = alignment
-        if not with_help:
-            continue
-        ws.cell(row=1, column=position).comment = _comment(column)
-        choices = _BOOL_CHOICES if column.kind == "bool" else column.choices
-        if column.kind in ("enum", "bool", "action") and choices and column.editable:
-            validation = validations.get(choices)
-            if validation is None:
-                validation = DataValidation(
-                    type="list", formula1='"' + ",".join(choices) + '"', allow_blank=True,
-                    showErrorMessage=True, errorTitle="Not allowed",
-                    error="Pick one of: " + ", ".join(choices) + " (or leave blank).",
-                )
-                validations[choices] = validation
-                ws.add_data_validation(validation)
-            validation.add(f"{letter}2:{letter}{margin_row}")
-    ws.freeze_panes = f"{get_column_letter(table.identity + 1)}2"
-    ws.print_title_rows = "1:1"
-    ws.page_setup.orientation = "landscape"
-    ws.sheet_properties.pageSetUpPr.fitToPage = True  # print all columns across one page width
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{max(last_row, 2)}"
-
-
-def _style_id(ws, **attributes) -> int:
-    """Register a cell style in the workbook and return its xf index."""
-    probe = WriteOnlyCell(ws)
-    for name, item in attributes.items():
-        if item is not None:
-            setattr(probe, name, item)
-    return probe.style_id
+    def write_sheet(self, out: zipfile.ZipFile, table: _Table) -> None:
+        assert table.frame is not None
+        position = self.position[table.title]
+        entry = self.entries[position - 1]
+        with_help = entry.commented
+        n_rows = len(table.frame)
+        last_row = n_rows + 1
+        margin_row = last_row + NEW_ROW_MARGIN
+        table.header_styles = self.header_styles
+        formats, notes = [], []
+        validations: dict[tuple[str, ...], list[str]] = {}
+        for number, column in enumerate(table.columns, start=1):
+            letter = get_column_letter(number)
+            style, column_default = self.column_styles[(column.kind, column.editable)]
+            table.styles.append(style)
+            values = table.frame[column.name] if n_rows else None
+            if column.colour_preview and values is not None:
+                table.previews[column.name] = _previews(values)
+            width = fitted_width(column, values) if with_help else column.width
+            formats.append(ColumnFormat(width, style if column_default else None))
+            if not with_help:
+                continue
+            notes.append(_note(number, column))
+            choices = _BOOL_CHOICES if column.kind == "bool" else column.choices
+            if column.kind in ("enum", "bool", "action") and choices and column.editable:
+                validations.setdefault(tuple(choices), []).append(f"{letter}2:{letter}{margin_row}")
+        table.value_styles = {name: {text: self.previews.xf_id(shown) for text, shown in by_text.items()}
+                              for name, by_text in table.previews.items()}
+        head = parts.worksheet_head(dimension=f"A1:{get_column_letter(len(table.columns))}{last_row}",
+                                    columns=formats, frozen_columns=table.identity)
+        tail = parts.worksheet_tail(filter_ref=entry.filter_ref,
+                                    validations=[Validation(c, tuple(r)) for c, r in validations.items()],
+                                    landscape=True, commented=with_help)
+        with out.open(parts.sheet_part(position), "w", force_zip64=True) as stream:
+            stream.write(head.encode())
+            stream.write(b"<sheetData>")
+            stream.write(_header_row(table, self.strings).encode())
+            for chunk in _data_rows(table, self.strings):
+                stream.write(chunk.encode())
+            stream.write(b"</sheetData>")
+            stream.write(tail.encode())
+        table.frame = None  # its rows are in the file: let them go
+        if with_help:
+            number = self.notes_of[position]
+            out.writestr(f"xl/worksheets/_rels/sheet{position}.xml.rels", parts.sheet_rels(number))
+            out.writestr(f"xl/comments/comment{number}.xml", parts.comments_xml(AUTHOR, notes))
+            out.writestr(f"xl/drawings/commentsDrawing{number}.vml", parts.vml_xml(number, notes))
 
 
 def _previews(values: pd.Series) -> dict[str, Preview]:
@@ -311,14 +283,13 @@ def _previews(values: pd.Series) -> dict[str, Preview]:
     return out
 
 
-def _comment(column: Column) -> Comment:
-    """The header's comment: the column in plain words, then what to write in it."""
+def _note(number: int, column: Column) -> Note:
+    """The header's note: the column in plain words, then what to write in it."""
     text = f"{column.heading}\n{column.comment}"
     if not column.editable:
         text += " Read-only (grey)."
     lines = 3 + len(text) // 40
-    comment = Comment(text, "bcmod", height=18 * lines, width=300)
-    return comment
+    return Note(number, text, NOTE_WIDTH, 18 * lines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,29 +341,6 @@ def xml_text(text: str) -> str:
     text = _ESCAPE_LIKE.sub(r"_x005F_\1", text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
     return _ILLEGAL_XML.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
-
-
-def _splice(skeleton_xml: str, table: _Table, strings: _SharedStrings) -> Iterator[str]:
-    """The worksheet XML with the skeleton's (empty) sheetData replaced by the real rows."""
-    match = re.search(r"<sheetData\s*/>|<sheetData>.*?</sheetData>", skeleton_xml, re.S)
-    assert match is not None, table.title
-    head, tail = skeleton_xml[:match.start()], skeleton_xml[match.end():]
-    if table.title == README_SHEET:
-        n_rows, n_cols = len(README_LINES), 1
-    else:
-        assert table.frame is not None, table.title
-        n_rows, n_cols = len(table.frame) + 1, len(table.columns)
-    head = re.sub(r'<dimension ref="[^"]*"\s*/>', f'<dimension ref="A1:{get_column_letter(n_cols)}{n_rows}"/>',
-                  head, count=1)
-    yield head
-    yield "<sheetData>"
-    if table.title == README_SHEET:
-        yield from _readme_rows(table, strings)
-    else:
-        yield _header_row(table, strings)
-        yield from _data_rows(table, strings)
-    yield "</sheetData>"
-    yield tail
 
 
 def _readme_rows(table: _Table, strings: _SharedStrings) -> Iterator[str]:
