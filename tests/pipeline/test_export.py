@@ -126,3 +126,40 @@ def test_the_export_command_shows_the_warnings(tmp_path):
     assert as_json.exit_code == 0
     assert json.loads(as_json.stdout)["warnings"] == [LITERAL_INCLUDE_FIELDS_WARNING]
     assert TEST_TOKEN not in shown.output + as_json.output
+
+
+_EXPORT_IN_CHILD = """
+import sys
+from pipeline.cli.main import app
+try:
+    app(["export", "--out", sys.argv[1], "--json"], standalone_mode=False)
+finally:
+    heavy = sorted(name for name in ("openpyxl", "pipeline.sandbox", "pipeline.validate", "pipeline.plan")
+                   if any(m == name or m.startswith(name + ".") for m in sys.modules))
+    print("LOADED", ",".join(heavy), file=sys.stderr)
+"""
+
+
+def test_the_export_command_writes_the_workbook_without_importing_openpyxl(tmp_path):
+    """openpyxl's import and workbook model were most of a small export's own time; the writer writes the
+    package as XML text, so a whole `bcmod export` process never imports it (nor validation or planning)."""
+    import os
+    import subprocess
+    import sys
+
+    from pipeline.sandbox.config import SandboxConfig
+    from pipeline.sandbox.server import serve_in_thread
+
+    config = SandboxConfig(data_dir=tmp_path / "store", products=12, token=TEST_TOKEN, quota=None)
+    out = tmp_path / "export.xlsx"
+    with serve_in_thread(config) as base_url:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("BIGCOMMERCE_")},
+               "BIGCOMMERCE_API_URL": f"{base_url}/stores/{config.store_hash}/v3",
+               "BIGCOMMERCE_ACCESS_TOKEN": TEST_TOKEN}
+        done = subprocess.run([sys.executable, "-c", _EXPORT_IN_CHILD, str(out)], capture_output=True, text=True,
+                              env=env, timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr[-3000:]
+    [loaded] = [line for line in done.stderr.splitlines() if line.startswith("LOADED")]
+    assert loaded == "LOADED ", loaded
+    back, meta = read_export(out)  # and it reads back as an export
+    assert json.loads(done.stdout)["products"] == 12 and len(back.modifiers) == json.loads(done.stdout)["modifiers"]
