@@ -25,7 +25,6 @@ from pipeline.extract_frames import extract_frames
 from pipeline.extras import count_unknown, describe_unknown
 from pipeline.normalise import ModifierFrames, products_to_frames
 from pipeline.settings import Settings
-from pipeline.workbook.csv_files import write_csv
 from pipeline.workbook.meta import ExportMeta
 from pipeline.workbook.writer import write_workbook
 
@@ -96,7 +95,11 @@ def write_export(
     """Write frames as a workbook or CSV files at `out` (a file, or a folder for a dated name)."""
     path = output_path(out, meta.store_hash, exported_at, csv=csv, zip_=zip_)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return Path(write_csv(frames, path, meta, zip_=zip_) if csv else write_workbook(frames, path, meta))
+    if not csv:
+        return Path(write_workbook(frames, path, meta))
+    from pipeline.workbook.csv_files import write_csv  # only a CSV export pays for its import
+
+    return Path(write_csv(frames, path, meta, zip_=zip_))
 
 
 def export_meta(settings: Settings, filters: ExtractFilters, exported_at: datetime) -> ExportMeta:

@@ -393,6 +393,13 @@ CellsOf = Callable[[int, int, list[str]], list[str]]
 INLINE_MIN_ROWS = 2000  # a column of fewer rows always uses the shared-string table
 
 
+def _mostly_distinct(column: pd.Series) -> bool:
+    """Whether most of a column's texts differ, judged on its first `INLINE_MIN_ROWS` rows: counting
+    the distinct texts of a whole column of a million fingerprints took a hash table of them all."""
+    sample = column.iloc[:INLINE_MIN_ROWS]
+    return sample.nunique() > len(sample) // 2
+
+
 def _cells(column: pd.Series, kind: ColumnKind, letter: str, style: int, strings: _SharedStrings,
            value_styles: dict[str, int] | None = None) -> CellsOf:
     """A function giving the `<c>` element of rows start..stop of one column ('' where the value is
@@ -409,7 +416,7 @@ def _cells(column: pd.Series, kind: ColumnKind, letter: str, style: int, strings
                     for r, s, t, p in zip(rows, own[start:stop].tolist(), codes[start:stop].tolist(),
                                           present[start:stop].tolist())]
         return styled
-    if kind in TEXT_KINDS and len(column) >= INLINE_MIN_ROWS and column.nunique() > len(column) // 2:
+    if kind in TEXT_KINDS and len(column) >= INLINE_MIN_ROWS and _mostly_distinct(column):
         head, tail = f'<c r="{letter}', f'" s="{style}" t="inlineStr"><is><t xml:space="preserve">'
 
         def inline(start: int, stop: int, rows: list[str]) -> list[str]:
