@@ -270,3 +270,41 @@ def test_writing_replaces_the_file_whole(tmp_path, frames):
     assert [p.name for p in tmp_path.iterdir()] == ["again.xlsx"]
     assert len(pd.read_excel(path, sheet_name="Choice values", engine="calamine")) == (frames.values["type"].isin(
         SHEETS[8].types)).sum()
+
+
+def test_the_package_is_well_formed_and_every_part_declared(workbook_path):
+    """Written as XML text (no openpyxl): every part parses, is declared in the manifest or by extension,
+    every relationship points at a part, and each note has its shape in the sheet's VML drawing."""
+    from lxml import etree
+
+    from pipeline.workbook.package import read_relationships, sheet_parts
+
+    with zipfile.ZipFile(workbook_path) as archive:
+        names = set(archive.namelist())
+        roots = {name: etree.fromstring(archive.read(name)) for name in names}
+        types = roots["[Content_Types].xml"]
+        overrides = {e.get("PartName").lstrip("/") for e in types if e.tag.endswith("Override")}
+        defaults = {e.get("Extension") for e in types if e.tag.endswith("Default")}
+        assert all(name in overrides or name.rsplit(".", 1)[1] in defaults for name in names)
+        assert overrides <= names
+        for source in ["", *names]:
+            for rel in read_relationships(archive, source):
+                assert rel.part in names, (source, rel)
+        parts = sheet_parts(archive)
+        assert list(parts) == [README_SHEET, *(s.name for s in SHEETS), META_SHEET]
+        shape_ids = []
+        for title, part in parts.items():
+            rels = {r.kind: r.part for r in read_relationships(archive, part)}
+            if title in (README_SHEET, META_SHEET):
+                assert not rels
+                continue
+            comments = [c.get("ref") for c in roots[rels["comments"]].iter("{*}comment")]
+            vml = roots[rels["vmlDrawing"]]
+            shapes = list(vml.iter("{urn:schemas-microsoft-com:vml}shape"))
+            columns = [int(s.find(".//{urn:schemas-microsoft-com:office:excel}Column").text) for s in shapes]
+            assert comments == [f"{get_column_letter(c + 1)}1" for c in columns], title
+            shape_ids += [s.get("id") for s in shapes]
+        assert len(shape_ids) == len(set(shape_ids))  # unique across the workbook, as Excel wants
+        workbook_xml = roots["xl/workbook.xml"]
+        titles = [n.text for n in workbook_xml.iter("{*}definedName") if n.get("name") == "_xlnm.Print_Titles"]
+        assert len(titles) == len(SHEETS) + 1 and all(t.endswith("!$1:$1") for t in titles)
