@@ -82,3 +82,22 @@ def test_a_type_without_a_sheet_is_an_error_not_a_silent_drop():
     modifiers.loc[0, "type"] = "colour_wheel"
     with pytest.raises(ValueError, match="colour_wheel"):
         frames_to_sheets(ModifierFrames(modifiers, frames.values))
+
+
+def test_one_sheet_alone_is_that_sheet_of_the_split_and_owns_its_data():
+    """The writer builds one sheet at a time: `sheet_of` gives what `frames_to_sheets` does for that sheet,
+    `sheet_length` its length, blanks as missing, and changing the sheet leaves the frames alone."""
+    from pipeline.workbook.split import sheet_length, sheet_of
+
+    frames = sample_frames()
+    frames.values.loc[frames.values.index[:3], "label"] = ""
+    before = frames.values.copy()
+    whole = frames_to_sheets(frames)
+    for spec in SHEETS:
+        alone = sheet_of(frames, spec)
+        pd.testing.assert_frame_equal(alone, whole[spec.name], check_exact=True)
+        assert sheet_length(frames, spec) == len(alone)
+        assert not (alone.select_dtypes("string") == "").any().any()
+        if len(alone) and "label" in alone:
+            alone.loc[0, "label"] = "changed"
+    pd.testing.assert_frame_equal(frames.values, before)
