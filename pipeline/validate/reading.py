@@ -83,6 +83,9 @@ from pipeline.workbook.tables import EXPORT_TABLES, RawTable, TableRead, TableSp
 # Reading stops after this many problems: a person fixes the first ones and validates again, and a
 # file of junk costs no more than this (its sheets are not returned, so no product id is looked up).
 MAX_ISSUES: Final = 1000
+# A sheet whose XML unpacks to more than this is parsed and typed with no other sheet parsed beside
+# it (python-calamine holds a parsed sheet's every cell: about twice its XML); smaller ones overlap.
+ALONE_BYTES: Final = 16_000_000
 
 # Error values as Excel and LibreOffice show them (and write them into CSV files).
 ERROR_VALUES: Final = frozenset({
@@ -296,8 +299,11 @@ class _Reader:
                 meta = meta or (scans[found] if table_of[found] == META_SHEET else None)
             stack.callback(lambda: [scan.cancel() for scan in scans.values()])
             try:
-                sheets = stack.enter_context(XlsxSheets(self.path, order,
-                                                        guard=lambda found: scans[found].result())).chunked()
+                # the metadata (a row per data row) and big sheets are typed with no sheet parsed beside
+                # them: two big parsed sheets and a chunk's Python objects at once set the peak
+                alone = [found for found in order if table_of[found] == META_SHEET or sizes.get(found, 0) > ALONE_BYTES]
+                sheets = stack.enter_context(XlsxSheets(self.path, order, guard=lambda found: scans[found].result(),
+                                                        alone=alone)).chunked()
             except PackageRefused as exc:
                 raise self.refused(exc, table_of.get(exc.sheet or "")) from None
             except Exception as exc:  # noqa: BLE001 - python-calamine raises its own errors for damaged files

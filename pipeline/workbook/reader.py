@@ -147,7 +147,7 @@ def read_xlsx(path: Path, wanted: Collection[str]) -> XlsxContent:
 
 SheetGuard = Callable[[str], object]
 # Rows per chunk of `XlsxSheets.chunked`: a chunk of a wide sheet is about a million cells.
-CHUNK_ROWS: Final = 50_000
+CHUNK_ROWS: Final = 20_000
 
 
 class XlsxSheets:
@@ -158,7 +158,10 @@ class XlsxSheets:
     python-calamine parses a sheet's XML with the GIL released, so a worker thread parses the
     next wanted sheet while the caller converts and uses the one before: on two cores the parsing
     costs little time of its own. Only one sheet is parsed ahead, and none is kept once the
-    caller moves on, so at most two parsed sheets are held at a time.
+    caller moves on, so at most two parsed sheets are held at a time. A sheet in `alone` (an
+    export's `_bcmod` sheet: a row per data row, the biggest sheet) is used with nothing parsed
+    ahead: the next sheet's parse starts once the caller is done with it, so the two biggest parsed
+    sheets are never held together.
 
     `guard`: called in the worker with each sheet's name before that sheet is parsed; it raises
     to refuse the sheet. A caller that gives one has checked the package's other parts (see
@@ -167,10 +170,12 @@ class XlsxSheets:
     python-calamine's errors for a file it cannot read, and `PackageRefused` for one refused.
     """
 
-    def __init__(self, path: Path, wanted: Collection[str], *, guard: SheetGuard | None = None) -> None:
+    def __init__(self, path: Path, wanted: Collection[str], *, guard: SheetGuard | None = None,
+                 alone: Collection[str] = ()) -> None:
         self.path = Path(path)
         self.wanted = wanted
         self.guard = guard
+        self.alone = frozenset(alone)
         self.names: list[str] = []
         self._stack = ExitStack()
 
@@ -209,10 +214,14 @@ class XlsxSheets:
             self._parsed = [self._pool.submit(self._parse, chosen[0])]
         for position, name in enumerate(chosen):
             sheet = self._parsed[-1].result()
-            self._parsed = [self._pool.submit(self._parse, chosen[position + 1])] if position + 1 < len(chosen) else []
+            following = chosen[position + 1] if position + 1 < len(chosen) else None
+            self._parsed = [self._pool.submit(self._parse, following)] \
+                if following is not None and name not in self.alone else []
             yield name, sheet
             del sheet
             release_freed_memory()
+            if following is not None and not self._parsed:
+                self._parsed = [self._pool.submit(self._parse, following)]
 
     def __iter__(self) -> Iterator[tuple[str, RawTable, Merged]]:
         for name, sheet in self._sheets():

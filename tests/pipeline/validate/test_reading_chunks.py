@@ -73,3 +73,36 @@ def test_chunks_start_at_their_rows_and_a_sheet_with_only_a_header_gives_one_emp
     assert seen["Choice values"][0] == (2, 3) and seen["Choice values"][-1][0] == 2 + 3 * (len(seen["Choice values"]) - 1)
     assert sum(count for _, count in seen["Choice values"]) == data
     assert seen["Text modifiers"] == [(2, 0)]
+
+
+def test_a_sheet_read_alone_has_no_sheet_parsed_beside_it(tmp_path) -> None:
+    """The `_bcmod` sheet (and any big one) is used with no other sheet parsed ahead: the next
+    sheet's guard, which runs just before its parse, is only called once the caller moves on."""
+    path = write_workbook(sample_frames(14), tmp_path / "export.xlsx", META)
+    guarded: list[str] = []
+    order = ["_bcmod", "Choice values", "Choice modifiers"]
+    with reader.XlsxSheets(path, order, guard=guarded.append, alone={"_bcmod"}) as sheets:
+        seen = []
+        for name, chunks, _ in sheets.chunked():
+            if name == "_bcmod":
+                assert sum(len(chunk.columns[0]) for chunk in chunks) > 0
+                assert guarded == ["_bcmod"]  # nothing parsed beside it
+            else:
+                list(chunks)
+            seen.append(name)
+    assert seen == order
+    assert guarded == order
+
+
+def test_big_sheets_read_alone_give_the_same_result(tmp_path, monkeypatch) -> None:
+    """Every sheet read alone (a limit of 0 bytes) reads as with the usual overlap."""
+    import pipeline.validate.reading as reading
+
+    path = write_workbook(sample_frames(14), tmp_path / "export.xlsx", META)
+    usual = read_for_validation(path, expected_store_hash=None)
+    monkeypatch.setattr(reading, "ALONE_BYTES", 0)
+    alone = read_for_validation(path, expected_store_hash=None)
+    assert [str(i) for i in alone.issues] == [str(i) for i in usual.issues]
+    for name, frame in usual.sheets.items():
+        pd.testing.assert_frame_equal(alone.sheets[name], frame)
+    pd.testing.assert_frame_equal(alone.meta.fingerprints, usual.meta.fingerprints)
