@@ -33,38 +33,39 @@ from flows.store import StoreParams, aresolve_settings, store_key, store_setting
 from flows.window import LastExport, incremental_since, record_success
 from pipeline.client import BigCommerceClient
 from pipeline.export import export_meta, summarise_export, write_export
-from pipeline.extract import ExtractFilters, extract_products, parse_since, summarise
-from pipeline.normalise import products_to_frames
+from pipeline.extract import ExtractFilters, parse_since
+from pipeline.extract_frames import ExtractedFrames, extract_frames
 
 EXTRACT = "extract"
 
 
 @task(name="read the store", task_run_name=read_task_name, retries=3, retry_delay_seconds=[5, 30, 120],
       retry_condition_fn=retry_transient)
-async def extract_task(store: StoreParams, filters: ExtractFilters, concurrency: int = 8) -> list[dict[str, Any]]:
-    """Fetch the products with their modifiers; every attempt's requests go to `flows.tally`."""
+async def extract_task(store: StoreParams, filters: ExtractFilters, concurrency: int = 8) -> ExtractedFrames:
+    """Read the products' modifiers into frames, page by page (no payload is kept: a big catalog's
+    raw JSON would be held whole otherwise); every attempt's requests go to `flows.tally`."""
     settings = await aresolve_settings(store)
     async with BigCommerceClient(settings) as client:
         try:
-            products = await extract_products(client, filters, concurrency=concurrency)
+            extracted = await extract_frames(client, filters, concurrency=concurrency)
         finally:
             tally.record_attempt(EXTRACT, client.metrics.requests_sent)
-        get_run_logger().info("read %s in %s requests", summarise(products), client.metrics.requests_sent)
-        return products
+        get_run_logger().info("read %s in %s requests", extracted.summary(), client.metrics.requests_sent)
+        return extracted
 
 
 @task(name="write the export", task_run_name=write_task_name, cache_policy=NO_CACHE)
-async def write_task(products: list[dict[str, Any]], out: str, store: StoreParams, filters: ExtractFilters,
+async def write_task(extracted: ExtractedFrames, out: str, store: StoreParams, filters: ExtractFilters,
                      csv: bool) -> dict[str, Any]:
     """Normalise and write the dated workbook (or zipped CSV) in `out`; returns counts and the path."""
     settings = store_settings(store)
     exported_at = datetime.now(timezone.utc).replace(microsecond=0)
 
     def write() -> dict[str, Any]:  # in a thread: a large workbook must not stall the run's event loop
-        frames = products_to_frames(products)
+        frames = extracted.frames
         meta = export_meta(settings, filters, exported_at)
         path = write_export(frames, Path(out), meta, exported_at=exported_at, csv=csv, zip_=csv)
-        summary = summarise_export(path.resolve(), meta.store_hash, len(products), frames, 0, time.perf_counter())
+        summary = summarise_export(path.resolve(), meta.store_hash, len(extracted.product_ids), frames, 0, time.perf_counter())
         return summary.as_dict()  # requests and seconds are the run's, filled in by the flow
 
     return await asyncio.to_thread(write)
@@ -106,12 +107,12 @@ async def export_modifiers(
         filters = ExtractFilters(product_ids=tuple(product_ids or ()), skus=tuple(skus or ()), since=since_at)
         logger.info("window: %s", window_text(since_at))
         try:
-            products = await extract_task(store, filters, concurrency)
+            extracted = await extract_task(store, filters, concurrency)
         except Exception:
             logger.error("reading %s failed after %s requests in %s attempt(s)", key, tally.total(EXTRACT),
                          len(tally.attempts(EXTRACT)))
             raise
-        summary = await write_task(products, str(out_dir), store, filters, csv)
+        summary = await write_task(extracted, str(out_dir), store, filters, csv)
         summary.update(_report(started, since_at))
         if not (product_ids or skus) and (since_at is None or from_record):  # it read every change since
             await record_success(key, read_from, summary, flow_run.name)
