@@ -299,11 +299,11 @@ class _Reader:
                 meta = meta or (scans[found] if table_of[found] == META_SHEET else None)
             stack.callback(lambda: [scan.cancel() for scan in scans.values()])
             try:
-                # the metadata (a row per data row) and big sheets are typed with no sheet parsed beside
-                # them: two big parsed sheets and a chunk's Python objects at once set the peak
+                # the metadata (a row per data row) and big sheets, where a parsed copy set the peak,
                 alone = [found for found in order if table_of[found] == META_SHEET or sizes.get(found, 0) > ALONE_BYTES]
+                # are read row by row from their XML, never parsed whole (see `XlsxSheets`)
                 sheets = stack.enter_context(XlsxSheets(self.path, order, guard=lambda found: scans[found].result(),
-                                                        alone=alone)).chunked()
+                                                        stream=alone)).chunked()
             except PackageRefused as exc:
                 raise self.refused(exc, table_of.get(exc.sheet or "")) from None
             except Exception as exc:  # noqa: BLE001 - python-calamine raises its own errors for damaged files
@@ -740,8 +740,10 @@ def _joined(reads: Sequence[TableRead], spec: TableSpec) -> TableRead:
     order = {name: position for position, name in enumerate(spec.column_names)}
     # column by column, then by row (a stable sort of chunks in row order), as one read lists them
     bad = sorted((cell for read in reads for cell in read.bad_cells), key=lambda cell: order.get(cell.column, 0))
+    # a streamed sheet's chunks are each as wide as their own rows: the columns without a header of any
+    unknown = sorted({item for read in reads for item in read.unknown})
     return TableRead(pd.concat(frames) if len(frames) > 1 else frames[0], first.positions, first.missing,
-                     first.duplicated, first.unknown, bad, [row for read in reads for row in read.blank_rows])
+                     first.duplicated, unknown, bad, [row for read in reads for row in read.blank_rows])
 
 
 def _table_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str,

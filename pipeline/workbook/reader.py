@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pandas as pd
 from python_calamine import CalamineSheet, CalamineWorkbook
@@ -33,6 +33,8 @@ from pipeline.workbook.guard import check_package, check_sheet, sheet_limits
 from pipeline.workbook.layout import META_SHEET, family_row, part_name, split_part_name
 from pipeline.workbook.meta import ExportMeta, meta_from_frame
 from pipeline.workbook.split import sheets_to_frames
+from pipeline.workbook.package import Workbook
+from pipeline.workbook.stream_reader import NotPlain, WorkbookText, sheet_rows
 from pipeline.workbook.tables import EXPORT_TABLES, RawTable, TableSpec, typed_table
 
 
@@ -161,7 +163,8 @@ class XlsxSheets:
     caller moves on, so at most two parsed sheets are held at a time. A sheet in `alone` (an
     export's `_bcmod` sheet: a row per data row, the biggest sheet) is used with nothing parsed
     ahead: the next sheet's parse starts once the caller is done with it, so the two biggest parsed
-    sheets are never held together.
+    sheets are never held together. A sheet in `stream` is not parsed by python-calamine at all:
+    `chunked` reads it row by row from its XML (`stream_reader`), so no whole copy of it exists.
 
     `guard`: called in the worker with each sheet's name before that sheet is parsed; it raises
     to refuse the sheet. A caller that gives one has checked the package's other parts (see
@@ -171,11 +174,12 @@ class XlsxSheets:
     """
 
     def __init__(self, path: Path, wanted: Collection[str], *, guard: SheetGuard | None = None,
-                 alone: Collection[str] = ()) -> None:
+                 alone: Collection[str] = (), stream: Collection[str] = ()) -> None:
         self.path = Path(path)
         self.wanted = wanted
         self.guard = guard
         self.alone = frozenset(alone)
+        self.stream = frozenset(stream)
         self.names: list[str] = []
         self._stack = ExitStack()
 
@@ -188,7 +192,8 @@ class XlsxSheets:
             self._pool = stack.enter_context(ThreadPoolExecutor(1, "calamine"))
             stack.callback(self._cancel)
             self.names = list(self._workbook.sheet_names)
-            self._parsed: list[Future[CalamineSheet]] = []
+            self._parsed: list[Future[CalamineSheet | None]] = []
+            self._text: tuple[zipfile.ZipFile, dict[str, str], WorkbookText] | None = None
             self._stack = stack.pop_all()
         return self
 
@@ -199,12 +204,13 @@ class XlsxSheets:
         for future in self._parsed:
             future.cancel()
 
-    def _parse(self, name: str) -> CalamineSheet:
+    def _parse(self, name: str) -> CalamineSheet | None:
+        """The sheet parsed by python-calamine once its guard passed; None for a sheet read streamed."""
         assert self.guard is not None
         self.guard(name)
-        return self._workbook.get_sheet_by_name(name)
+        return None if name in self.stream else self._workbook.get_sheet_by_name(name)
 
-    def _sheets(self) -> Iterator[tuple[str, CalamineSheet]]:
+    def _sheets(self) -> Iterator[tuple[str, CalamineSheet | None]]:
         present = set(self.names)
         chosen = [name for name in self.wanted if name in present] if isinstance(self.wanted, Sequence) \
             else [name for name in self.names if name in self.wanted]
@@ -225,6 +231,11 @@ class XlsxSheets:
 
     def __iter__(self) -> Iterator[tuple[str, RawTable, Merged]]:
         for name, sheet in self._sheets():
+            if sheet is None:  # a streamed sheet, read whole here
+                merged: Merged = []
+                chunks = list(self._streamed(name, 2**62, merged))
+                yield name, chunks[0], merged
+                continue
             rows = sheet.to_python(skip_empty_area=False)
             header = rows[0] if rows else []
             columns = list(zip(*rows[1:], strict=True)) if len(rows) > 1 else [() for _ in header]
@@ -237,7 +248,11 @@ class XlsxSheets:
         least one), so a caller that types each chunk and drops it never holds a whole big sheet as
         Python objects. A sheet's chunks must be used up before the next sheet is asked for."""
         for name, sheet in self._sheets():
-            yield name, self._chunks(name, sheet, rows or CHUNK_ROWS), list(sheet.merged_cell_ranges or ())
+            if sheet is None:
+                merged: Merged = []  # filled once the sheet's chunks are read out
+                yield name, self._streamed(name, rows or CHUNK_ROWS, merged), merged
+            else:
+                yield name, self._chunks(name, sheet, rows or CHUNK_ROWS), list(sheet.merged_cell_ranges or ())
 
     def _chunks(self, name: str, sheet: CalamineSheet, size: int) -> Iterator[RawTable]:
         where = self._where(name)
@@ -252,6 +267,51 @@ class XlsxSheets:
             columns = list(zip(*chunk, strict=True)) if chunk else [() for _ in header]
             del chunk
             yield RawTable(where, header, columns, first_row=first_row)
+            if count < size:
+                return
+            first_row += count
+
+    def _streamed(self, name: str, size: int, merged: Merged) -> Iterator[RawTable]:
+        """A sheet in `stream`, read row by row from its XML (see `stream_reader`), in chunks as
+        `_chunks` gives them. Each chunk is as wide as its widest row and the header (a whole-sheet
+        read is as wide as the sheet's widest row: the extra columns of the other chunks are blank).
+        A cell python-calamine types otherwise (a date) hands the rest of the sheet to it."""
+        where = self._where(name)
+        if self._text is None:
+            archive = self._stack.enter_context(zipfile.ZipFile(self.path))
+            workbook = Workbook.read(archive)
+            self._text = archive, {s.name: s.part for s in workbook.sheets}, WorkbookText.read(archive, workbook)
+        archive, parts, text = self._text
+        rows: Iterator[list[Any]] = sheet_rows(archive, parts[name], text, merged)
+        read = 0  # rows taken from `rows`, the header included, in the chunks given so far
+        header: list[Any] | None = None
+        first_row = 2
+        while True:
+            try:
+                if header is None:
+                    header = next(rows, [])
+                    read = 1
+                chunk = list(itertools.islice(rows, size))
+            except NotPlain:
+                sheet = self._workbook.get_sheet_by_name(name)  # its guard passed before streaming
+                merged[:] = list(sheet.merged_cell_ranges or ())
+                whole = sheet.iter_rows() if sheet.start in (None, (0, 0)) else sheet.to_python(skip_empty_area=False)
+                rows = itertools.islice(whole, read, None)
+                if header is None:
+                    header = next(rows, [])
+                    read = 1
+                continue
+            count = len(chunk)
+            read += count
+            width = max(len(header), *(len(row) for row in chunk)) if chunk else len(header)
+            head = header + [""] * (width - len(header))
+            if chunk:
+                columns = list(zip(*(row if len(row) == width else row + [""] * (width - len(row)) for row in chunk),
+                                   strict=True))
+            else:
+                columns = [() for _ in head]
+            del chunk
+            yield RawTable(where, head, columns, first_row=first_row)
             if count < size:
                 return
             first_row += count
