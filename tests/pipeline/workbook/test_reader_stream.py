@@ -106,6 +106,7 @@ def test_validation_streamed_gives_the_issues_and_frames_of_the_calamine_read(tm
     for path in [_edited_export(tmp_path), write_workbook(sample_frames(20), tmp_path / "clean.xlsx", META),
                  FIXTURES / "libreoffice.xlsx", FIXTURES / "openpyxl_lxml.xlsx"]:
         monkeypatch.setattr(reading, "ALONE_BYTES", alone_bytes)
+        monkeypatch.setattr(reading, "STREAM_ALONE", True)
         monkeypatch.setattr(reader, "CHUNK_ROWS", 5)
         streamed = read_for_validation(path, expected_store_hash=None)
         with monkeypatch.context() as patch:
