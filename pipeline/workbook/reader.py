@@ -293,7 +293,9 @@ class XlsxSheets:
                     read = 1
                 chunk = list(itertools.islice(rows, size))
             except NotPlain:
-                sheet = self._workbook.get_sheet_by_name(name)  # its guard passed before streaming
+                # its guard passed before streaming; parsed in the worker, which may be parsing the next
+                # sheet (the workbook takes one call at a time)
+                sheet = self._pool.submit(self._workbook.get_sheet_by_name, name).result()
                 merged[:] = list(sheet.merged_cell_ranges or ())
                 whole = sheet.iter_rows() if sheet.start in (None, (0, 0)) else sheet.to_python(skip_empty_area=False)
                 rows = itertools.islice(whole, read, None)
