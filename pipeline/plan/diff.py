@@ -174,12 +174,13 @@ class _Row:
 
 @dataclass
 class _Sheet:
-    """One sheet's rows as column lists; `same[n]`: row n equals its store row (see `unchanged_rows`)."""
+    """One sheet's rows; `same[n]`: row n equals its store row (see `unchanged_rows`). Arrays, not
+    lists: a big untouched workbook walks none of its rows in Python."""
 
     name: str
-    rows: list[int]  # Excel row numbers
+    rows: np.ndarray  # Excel row numbers
     table: _Columns
-    delete: list[bool]
+    delete: np.ndarray
     same: np.ndarray
 
     def __len__(self) -> int:
@@ -187,7 +188,7 @@ class _Sheet:
 
     def row(self, n: int) -> _Row:
         # a continuation sheet's rows are family rows here: the RowRef names the real sheet and row
-        return _Row(RowRef(*sheet_row(self.name, self.rows[n])), self.table.record(n), self.delete[n])
+        return _Row(RowRef(*sheet_row(self.name, int(self.rows[n]))), self.table.record(n), bool(self.delete[n]))
 
 
 @dataclass
@@ -203,58 +204,125 @@ class _Target:
     reason: str = ""  # why its value rows are skipped (blocked)
 
 
+_BLOCK: Final = 2048
+
+
 class _Columns:
-    """A frame as plain Python column lists (None for blank), each made when first asked for (most
-    rows of a big workbook are unchanged, and only the id and name columns are walked for them);
-    a row's dict is built when asked for."""
+    """A frame read as plain Python values (None for blank), a block of rows of one column at a
+    time when first asked for: most rows of a big workbook (and of the store's state) are never
+    looked at one by one, so they are never turned into Python objects."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: pd.DataFrame, names: Iterable[str] | None = None) -> None:
         self.frame = frame
-        self.names = list(frame.columns)
-        self._lists: dict[str, list[Any]] = {}
+        self.names = list(frame.columns if names is None else names)
+        self._series: dict[str, pd.Series] = {}
+        self._blocks: dict[tuple[str, int], list[Any]] = {}
 
-    def column(self, name: str) -> list[Any]:
-        items = self._lists.get(name)
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def value(self, name: str, position: int) -> Any:
+        block, at = divmod(position, _BLOCK)
+        items = self._blocks.get((name, block))
         if items is None:
-            items = self._lists[name] = self.frame[name].to_numpy(dtype=object, na_value=None).tolist()
-        return items
+            series = self._series.get(name)
+            if series is None:
+                series = self._series[name] = self.frame[name]
+            start = block * _BLOCK
+            items = self._blocks[(name, block)] = \
+                series.iloc[start:start + _BLOCK].to_numpy(dtype=object, na_value=None).tolist()
+        return items[at]
 
     def record(self, position: int) -> Record:
-        return {name: self.column(name)[position] for name in self.names}
+        return {name: self.value(name, position) for name in self.names}
+
+
+def _int_column(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A column of ids as int64 (0 where blank) and where it is not blank."""
+    if name not in frame.columns:
+        return np.zeros(len(frame), dtype=np.int64), np.zeros(len(frame), dtype=bool)
+    column = frame[name].astype("Int64")
+    return column.to_numpy(np.int64, na_value=0), column.notna().to_numpy(bool)
+
+
+class _Index:
+    """Positions of a column's rows by key (an int id), as sorted arrays rather than a dict of
+    lists: a row's positions keep their order, blank keys are left out."""
+
+    def __init__(self, keys: np.ndarray, present: np.ndarray) -> None:
+        positions = np.flatnonzero(present)
+        order = np.argsort(keys[positions], kind="stable")
+        self.keys = keys[positions][order]
+        self.positions = positions[order]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, name: str) -> _Index:
+        return cls(*_int_column(frame, name))
+
+    def all(self, key: int | None) -> list[int]:
+        if key is None or not len(self.keys):
+            return []
+        start = int(np.searchsorted(self.keys, key, side="left"))
+        stop = int(np.searchsorted(self.keys, key, side="right"))
+        return self.positions[start:stop].tolist()
+
+    def first(self, keys: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """The first position of each key (-1 where the key is blank or absent)."""
+        if not len(self.keys):
+            return np.full(len(keys), -1, dtype=np.int64)
+        at = np.searchsorted(self.keys, keys, side="left")
+        inside = np.minimum(at, len(self.keys) - 1)
+        found = present & (at < len(self.keys)) & (self.keys[inside] == keys)
+        return np.where(found, self.positions[inside], -1)
+
+
+class _Claimed:
+    """Entity ids some row names (a sorted array), plus those claimed while planning."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids = np.unique(ids)
+        self.added: set[int] = set()
+
+    def __contains__(self, entity_id: object) -> bool:
+        if entity_id is None:
+            return False
+        if entity_id in self.added:
+            return True
+        at = int(np.searchsorted(self.ids, entity_id))  # type: ignore[call-overload]
+        return at < len(self.ids) and self.ids[at] == entity_id
+
+    def add(self, entity_id: int) -> None:
+        self.added.add(entity_id)
 
 
 class _Store:
-    """The current state of the touched products, indexed every way the planner looks it up."""
+    """The current state of the touched products, indexed every way the planner looks it up (by
+    sorted id arrays; a row's values are read only when the row is compared)."""
 
     def __init__(self, current: ModifierFrames) -> None:
         self.modifier_table = _Columns(current.modifiers)
         self.value_table = _Columns(current.values)
-        self._modifiers = {m: n for n, m in enumerate(self.modifier_table.column("modifier_id"))}
-        self._values = {v: n for n, v in enumerate(self.value_table.column("value_id"))}
-        self._modifiers_of: dict[int, list[int]] = defaultdict(list)
-        for n, product_id in enumerate(self.modifier_table.column("product_id")):
-            self._modifiers_of[product_id].append(n)
-        self._values_of: dict[int, list[int]] = defaultdict(list)
-        for n, modifier_id in enumerate(self.value_table.column("modifier_id")):
-            self._values_of[modifier_id].append(n)
+        self._modifiers = _Index.of(current.modifiers, "modifier_id")
+        self._values = _Index.of(current.values, "value_id")
+        self._modifiers_of = _Index.of(current.modifiers, "product_id")
+        self._values_of = _Index.of(current.values, "modifier_id")
 
     def modifier(self, modifier_id: int) -> Record | None:
-        n = self._modifiers.get(modifier_id)
-        return None if n is None else self.modifier_table.record(n)
+        found = self._modifiers.all(modifier_id)  # the last of equal ids counts, as a dict would
+        return self.modifier_table.record(found[-1]) if found else None
 
     def value(self, value_id: int) -> Record | None:
-        n = self._values.get(value_id)
-        return None if n is None else self.value_table.record(n)
+        found = self._values.all(value_id)
+        return self.value_table.record(found[-1]) if found else None
 
     def modifiers_of(self, product_id: int) -> list[Record]:
-        return [self.modifier_table.record(n) for n in self._modifiers_of.get(product_id, ())]
+        return [self.modifier_table.record(n) for n in self._modifiers_of.all(product_id)]
 
     def value_ids_of(self, modifier_id: int | None) -> list[int]:
-        ids = self.value_table.column("value_id")
-        return [ids[n] for n in self._values_of.get(modifier_id, ())]  # type: ignore[arg-type]
+        return [self.value_table.value("value_id", n) for n in self._values_of.all(modifier_id)]
 
     def values_of(self, modifier_id: int | None) -> list[Record]:
-        return [self.value_table.record(n) for n in self._values_of.get(modifier_id, ())]  # type: ignore[arg-type]
+        return [self.value_table.record(n) for n in self._values_of.all(modifier_id)]
 
 
 def _generated_checkbox_values() -> dict[bool, Record]:
@@ -282,9 +350,14 @@ class _Planner:
         self.store = _Store(current)
         self.extras = current.extras
         self.next_sort: dict[int, int] = {}  # modifier id -> sort_order for its next new value left blank
-        self.exported = ExportPrints(meta.fingerprints if meta is not None else None)
         self.modifier_sheets = _sheets(sheets, "modifiers", current.modifiers)
         self.value_sheets = _sheets(sheets, "values", current.values)
+        # the export's fingerprints of the rows that may be looked at one by one (rows equal to the
+        # store never are): all of a big export's would cost tens of MB
+        self._fingerprints = meta.fingerprints if meta is not None else None
+        self._wanted = {"modifier": _ids_of(self.modifier_sheets, "modifier_id", changed=True),
+                        "value": _ids_of(self.value_sheets, "value_id", changed=True)}
+        self.exported = ExportPrints(_prints_of(self._fingerprints, self._wanted))
         self.touched = touched_product_ids(sheets)
         self.phases: dict[int, list[Operation]] = defaultdict(list)
         self.op_ids: set[str] = set()
@@ -293,10 +366,13 @@ class _Planner:
         self.blanked: list[tuple[RowRef, str]] = []
         self.unchanged = 0
         # store entities some row names by id, so natural keys never match them
-        self.claimed_modifiers = {i for sheet in self.modifier_sheets for i in sheet.table.column("modifier_id")
-                                  if i is not None}
-        self.claimed_values = {i for sheet in self.value_sheets for i in sheet.table.column("value_id")
-                               if i is not None}
+        self.claimed_modifiers = _Claimed(_ids_of(self.modifier_sheets, "modifier_id"))
+        self.claimed_values = _Claimed(_ids_of(self.value_sheets, "value_id"))
+        # the modifier rows of all modifier sheets in order, by position: where each sheet starts,
+        # the targets of the rows planned one by one (and of those asked for since)
+        self._starts = np.cumsum([0, *(len(sheet) for sheet in self.modifier_sheets)])
+        self._targets: dict[int, _Target] = {}
+        self._by_name: dict[tuple[Any, str], int] | None = None
 
     # --- the walk ------------------------------------------------------------------------------------
 
@@ -304,32 +380,43 @@ class _Planner:
         """Modifier rows first (their targets decide for their values), then value rows, then pruning.
 
         A value finds its modifier row by modifier_id when a modifier row has it, else by product
-        and display name. Rows equal to the store are counted without a closer look."""
-        targets: list[_Target] = []
-        by_id: dict[int, _Target] = {}
-        by_name: dict[tuple[int, str], _Target] = {}
+        and display name. Rows equal to the store are counted without a closer look: a value row
+        equal to the store whose modifier row (by id) is kept as the store has it is decided in
+        arrays, only the others go one by one."""
+        start = 0
         for sheet in self.modifier_sheets:
-            ids, products, names, types = (sheet.table.column(c) for c in ("modifier_id", "product_id",
-                                                                           "display_name", "type"))
-            same = sheet.same.tolist()  # plain bools: indexing a numpy array in a loop is slower
-            for n in range(len(sheet)):
-                if same[n]:
-                    self.unchanged += 1
-                    target = _Target("existing", products[n], names[n], types[n], ids[n])
-                else:
-                    target = self.plan_modifier(sheet.row(n))
-                targets.append(target)
-                if ids[n] is not None:
-                    by_id.setdefault(ids[n], target)
-                by_name.setdefault((products[n], _key(names[n])), target)
+            self.unchanged += int(sheet.same.sum())
+            for n in np.flatnonzero(~sheet.same).tolist():
+                self._targets[start + n] = self.plan_modifier(sheet.row(n))
+            start += len(sheet)
+        ids, present = _concat_ints(self.modifier_sheets, "modifier_id")
+        by_id = _Index(ids, present)
+        # per modifier row: its target is "existing" with the row's own modifier_id
+        kept = np.concatenate([sheet.same for sheet in self.modifier_sheets]) if self.modifier_sheets else \
+            np.zeros(0, dtype=bool)
+        for position, target in self._targets.items():
+            kept[position] = target.state == "existing" and present[position] and \
+                target.modifier_id == int(ids[position])
+        walks = []
         for sheet in self.value_sheets:
-            ids, products, names = (sheet.table.column(c) for c in ("modifier_id", "product_id", "display_name"))
-            same = sheet.same.tolist()
-            for n in range(len(sheet)):
-                found = by_id.get(ids[n]) if ids[n] is not None else None
-                target = found or by_name.get((products[n], _key(names[n])))
-                if same[n] and target is not None and target.state == "existing" and \
-                        target.modifier_id == ids[n]:
+            modifier_ids, named = _int_column(sheet.table.frame, "modifier_id")
+            found = by_id.first(modifier_ids, named)
+            quick = sheet.same & (found >= 0) & kept[np.maximum(found, 0)] if len(kept) else \
+                np.zeros(len(sheet), dtype=bool)
+            walks.append((sheet, found, quick))
+        self.want_prints("value", [_int_column(sheet.table.frame, "value_id")[0][sheet.same & ~quick]
+                                   for sheet, _, quick in walks])
+        for sheet, found, quick in walks:
+            self.unchanged += int(quick.sum())
+            table = sheet.table
+            for n in np.flatnonzero(~quick).tolist():
+                modifier_id = table.value("modifier_id", n)
+                target = self.target_at(int(found[n])) if found[n] >= 0 else None
+                if target is None:
+                    position = self.by_name().get((table.value("product_id", n), _key(table.value("display_name", n))))
+                    target = None if position is None else self.target_at(position)
+                if sheet.same[n] and target is not None and target.state == "existing" and \
+                        target.modifier_id == modifier_id:
                     self.unchanged += 1
                 elif target is None:
                     self.skip(sheet.row(n), "this value belongs to no modifier row (by modifier_id, or by "
@@ -337,7 +424,40 @@ class _Planner:
                 else:
                     self.plan_value(sheet.row(n), target)
         if self.prune:
-            self.plan_prune(targets)
+            self.plan_prune([self.target_at(p) for p in range(int(self._starts[-1]))])
+
+    def want_prints(self, kind: Kind, ids: list[np.ndarray]) -> None:
+        """Also keep the export's fingerprints of these rows (equal to the store, yet walked one by one)."""
+        more = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+        if len(more):
+            self._wanted[kind] = np.concatenate([self._wanted[kind], more])
+            self.exported = ExportPrints(_prints_of(self._fingerprints, self._wanted))
+
+    def target_at(self, position: int) -> _Target:
+        """The target of the modifier row at `position` (over all modifier sheets): the one it was
+        planned to, or, for a row equal to the store, the modifier it names."""
+        target = self._targets.get(position)
+        if target is None:
+            at = int(np.searchsorted(self._starts, position, side="right")) - 1
+            table, n = self.modifier_sheets[at].table, position - int(self._starts[at])
+            target = self._targets[position] = _Target(
+                "existing", table.value("product_id", n), table.value("display_name", n), table.value("type", n),
+                table.value("modifier_id", n))
+        return target
+
+    def by_name(self) -> dict[tuple[Any, str], int]:
+        """The first modifier row of each (product_id, display name), made when a value row first
+        needs it (an untouched workbook's value rows all find theirs by id)."""
+        if self._by_name is None:
+            self._by_name = {}
+            position = 0
+            for sheet in self.modifier_sheets:
+                table = sheet.table
+                for n in range(len(sheet)):
+                    self._by_name.setdefault((table.value("product_id", n), _key(table.value("display_name", n))),
+                                             position)
+                    position += 1
+        return self._by_name
 
     # --- modifiers -----------------------------------------------------------------------------------
 
@@ -748,10 +868,39 @@ def _sheets(sheets: Mapping[str, pd.DataFrame], kind: str, store: pd.DataFrame) 
         action = sheet["action"] if "action" in sheet.columns else pd.Series(pd.NA, index=sheet.index)
         delete = action.astype("string").str.strip().str.lower().eq(ACTION_DELETE).fillna(False).to_numpy(bool)
         id_column = "modifier_id" if kind == "modifiers" else "value_id"
-        out.append(_Sheet(spec.name, [int(r) for r in sheet.index.tolist()],
-                          _Columns(sheet.drop(columns="action", errors="ignore")), delete.tolist(),
+        out.append(_Sheet(spec.name, sheet.index.to_numpy(np.int64),
+                          _Columns(sheet, [name for name in sheet.columns if name != "action"]), delete,
                           unchanged_rows(sheet, store, id_column) & ~delete))
     return out
+
+
+def _concat_ints(sheets: list[_Sheet], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """An id column of all `sheets` in order (0 where blank) and where it is not blank."""
+    parts = [_int_column(sheet.table.frame, name) for sheet in sheets]
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _ids_of(sheets: list[_Sheet], name: str, *, changed: bool = False) -> np.ndarray:
+    """The ids the rows of `sheets` name (only of rows not equal to the store, when `changed`)."""
+    ids, present = _concat_ints(sheets, name)
+    if changed and sheets:
+        present = present & ~np.concatenate([sheet.same for sheet in sheets])
+    return ids[present]
+
+
+def _prints_of(fingerprints: pd.DataFrame | None, wanted: Mapping[str, np.ndarray]) -> pd.DataFrame | None:
+    """The rows of the export's fingerprints of the wanted (kind, id)s."""
+    if fingerprints is None or not len(fingerprints):
+        return fingerprints
+    kinds = fingerprints["kind"].astype("string")
+    ids, present = _int_column(fingerprints, "id")
+    keep = np.zeros(len(fingerprints), dtype=bool)
+    for kind, wanted_ids in wanted.items():
+        if len(wanted_ids):
+            keep |= kinds.eq(kind).fillna(False).to_numpy(bool) & present & np.isin(ids, wanted_ids)
+    return fingerprints[keep]
 
 
 def unchanged_rows(sheet: pd.DataFrame, store: pd.DataFrame, id_column: str) -> np.ndarray:
