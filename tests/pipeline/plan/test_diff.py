@@ -607,3 +607,22 @@ def test_keys_no_column_holds_are_sent_back_in_writes_never_erased() -> None:
     adjusters = by_id[101].payload["adjusters"]
     assert adjusters["price"] == {"adjuster": "relative", "adjuster_value": 2.0, "rounding": "up"}
     assert adjusters["gift_wrap"] == {"status": True}
+
+
+def test_a_big_export_with_a_few_late_edits_plans_just_those() -> None:
+    """Rows are read a block of rows at a time, only when they differ from the store: edits and
+    store changes far down long sheets are found, conflicts detected, and the rest counted unchanged."""
+    scenario = Scenario(as_api_products(generate_catalog(900, seed=3)))
+    sheet = max((name for name in scenario.sheets if name.endswith("values")), key=lambda n: len(scenario.sheets[n]))
+    frame = scenario.sheets[sheet]
+    assert len(frame) > 2 * 2048
+    late, later, last = (int(frame["value_id"].iloc[n]) for n in (len(frame) - 300, len(frame) - 200, len(frame) - 1))
+    scenario.edit(sheet, {"value_id": late}, label="Edited late")
+    scenario.store_value(later)["label"] = "Store changed"
+    scenario.edit(sheet, {"value_id": last}, label="Both changed")
+    scenario.store_value(last)["label"] = "Store too"
+    plan = scenario.plan()
+    assert [(op.kind, op.value_id, op.label) for op in plan.operations] == [(OpKind.UPDATE_VALUE, late, "Edited late")]
+    assert [(c.source.sheet, c.entity_id, c.message) for c in plan.conflicts] == [(sheet, last, CHANGED_CONFLICT)]
+    assert [(s.source.sheet, s.reason) for s in plan.skipped] == [(sheet, KEPT_REASON)]
+    assert plan.unchanged == total_rows(scenario.sheets) - 3
