@@ -86,8 +86,9 @@ MAX_ISSUES: Final = 1000
 # A sheet whose XML unpacks to more than this is parsed and typed with no other sheet parsed beside
 # it (python-calamine holds a parsed sheet's every cell: about twice its XML); smaller ones overlap.
 ALONE_BYTES: Final = 16_000_000
-# Read those sheets streamed from their XML (`stream_reader`) instead: off, as measured it lowered no
-# peak (30k products: 646 MiB against 614, its shared strings held twice) and took ~1.7x the time.
+# Read those sheets streamed from their XML (`stream_reader`) instead of parsed whole. Off for now: at
+# 30k products it lowers the reading's peak from 584 to 418 MiB, but the whole validate's peak is
+# later, in `meta_from_frame` (~+210 MiB over what reading leaves), and streaming costs ~20% more time.
 STREAM_ALONE = False
 
 # Error values as Excel and LibreOffice show them (and write them into CSV files).

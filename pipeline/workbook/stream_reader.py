@@ -31,6 +31,8 @@ from pipeline.workbook.package import (
     local,
     split_ref,
     string_item_text,
+    xml_parser,
+    xml_unescape,
 )
 
 Row = list[Any]
@@ -116,51 +118,176 @@ def sheet_rows(archive: zipfile.ZipFile, part: str, text: WorkbookText, merged: 
     """The sheet's rows from row 1 to its last row holding a value, each as long as its last value
     (a row with none is []); `merged` gets the sheet's merged ranges, 0-based, once the rows are read.
     Raises `NotPlain` at a cell python-calamine would type otherwise."""
-    shared, plain = text.shared, text.plain_styles
     pending = 0  # rows with no value, not yielded until a row with one follows (calamine ends at the last value)
     next_row = 1
+    for number, values in _numbered_rows(archive, part, text, merged):
+        number = number or next_row
+        if number < next_row:
+            raise NotPlain(f"row {number} comes after row {next_row - 1}")
+        if values:
+            pending += number - next_row
+            for _ in range(pending):
+                yield []
+            pending = 0
+            yield values
+        else:
+            pending += number - next_row + 1
+        next_row = number + 1
+
+
+def _numbered_rows(archive: zipfile.ZipFile, part: str, text: WorkbookText,
+                   merged: Merged) -> Iterator[tuple[int | None, Row]]:
+    """(row number or None when the row has none, its values) of each `<row>`.
+
+    The XML is scanned as bytes: a row whose cells all have the plain shape writers give them
+    (`<c r="B7" s="3" t="s"><v>12</v></c>`, an inline string, an empty cell) costs a regular expression
+    per cell; any other row is parsed with lxml. A worksheet with prefixed elements is parsed with lxml.
+    """
     with archive.open(part) as stream:
-        for _, element in iterparse(stream, ("end",), tag=(f"{{{MAIN_NS}}}row", f"{{{STRICT_MAIN_NS}}}row",
-                                                           f"{{{MAIN_NS}}}mergeCell", f"{{{STRICT_MAIN_NS}}}mergeCell")):
-            if local(element.tag) == "mergeCell":
-                ref = element.get("ref", "")
-                if ":" in ref:
-                    (r0, c0), (r1, c1) = (split_ref(end) for end in ref.split(":", 1))
-                    merged.append(((r0 - 1, c0 - 1), (r1 - 1, c1 - 1)))
+        head = stream.read(_BLOCK)
+        root = _ROOT.search(head)
+        if root is None or root[1]:
+            with archive.open(part) as again:
+                yield from _element_rows(again, text, merged)
+            return
+        declarations = b" ".join(_XMLNS.findall(root[2]))
+        begin = head.find(b"<sheetData", root.end())
+        while begin < 0 and len(head) < 64 * _BLOCK:  # a long head (many column widths)
+            more = stream.read(_BLOCK)
+            if not more:
+                break
+            head += more
+            begin = head.find(b"<sheetData", root.end())
+        if begin < 0:
+            return
+        buffer = head[begin:]
+        while True:
+            more = stream.read(_BLOCK)
+            # the last whole row of what is read; at the end, up to </sheetData> (merged ranges follow it)
+            cut = buffer.rfind(b"</row>") + 6 if more else \
+                (found if (found := buffer.find(b"</sheetData>")) >= 0 else len(buffer))
+            if cut > 5:
+                yield from _block_rows(buffer, cut, text, declarations)
+                buffer = buffer[cut:]
+            if not more:
+                break
+            buffer += more
+    for match in _MERGE.finditer(buffer):
+        (r0, c0), (r1, c1) = split_ref(match[1].decode()), split_ref(match[2].decode())
+        merged.append(((r0 - 1, c0 - 1), (r1 - 1, c1 - 1)))
+
+
+_BLOCK: Final = 1 << 20
+_ROOT: Final = re.compile(rb"<(\w+:)?worksheet\b([^>]*)>")
+_XMLNS: Final = re.compile(rb"xmlns(?::\w+)?=\"[^\"]*\"")
+_ROW: Final = re.compile(rb"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
+_ROW_NUMBER: Final = re.compile(rb"\br=\"(\d+)\"")
+_CELL: Final = re.compile(
+    rb'<c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(\w+)")?'
+    rb'(?:/>|>(?:<v>([^<]*)</v>)?</c>|><is><t(?: xml:space="preserve")?>([^<]*)</t></is></c>)')
+_MERGE: Final = re.compile(rb'<mergeCell\b[^>]*?\bref="\$?([A-Za-z]+\$?\d+):\$?([A-Za-z]+\$?\d+)"')
+
+
+def _block_rows(data: bytes, end: int, text: WorkbookText, declarations: bytes) -> Iterator[tuple[int | None, Row]]:
+    shared, plain = text.shared, text.plain_styles
+    cell_pattern = _CELL
+    for row in _ROW.finditer(data, 0, end):
+        number_match = _ROW_NUMBER.search(row[1])
+        number = int(number_match[1]) if number_match else None
+        content = row[2]
+        if not content:
+            yield number, []
+            continue
+        values: Row = []
+        position = 0
+        for cell in cell_pattern.finditer(content):
+            if cell.start() != position:
+                break
+            position = cell.end()
+            kind, raw, inline = cell[3], cell[4], cell[5]
+            if inline is not None:
+                value: Any = _unescape(xml_unescape(inline.decode()))
+            elif raw is None or kind == b"inlineStr":
                 continue
-            number = int(element.get("r") or next_row)
-            values: Row = []
-            column = 0
-            for cell in element:
-                if cell.tag not in _C_TAGS:
+            elif kind is None or kind == b"n":
+                if not raw.strip():
                     continue
-                ref = cell.get("r")
-                column = column_number(ref.rstrip(_DIGITS)) - 1 if ref else column
-                value = _value(cell, shared, plain)
-                if value is not None:
-                    if column > len(values):
-                        values.extend([""] * (column - len(values)))
-                    if column == len(values):
-                        values.append(value)
-                    else:
-                        values[column] = value
-                column += 1
-            element.clear(keep_tail=False)
-            parent = element.getparent()
-            if parent is not None:
-                while element.getprevious() is not None:
-                    del parent[0]
-            if number < next_row:
-                raise NotPlain(f"row {number} comes after row {next_row - 1}")
-            if values:
-                pending += number - next_row
-                for _ in range(pending):
-                    yield []
-                pending = 0
-                yield values
+                if int(cell[2] or 0) not in plain:
+                    raise NotPlain("a number under a date or time format")
+                try:
+                    value = float(raw)
+                except ValueError:
+                    raise NotPlain(f"number {raw!r}") from None
+            elif kind == b"s":
+                try:
+                    value = shared[int(raw)]
+                except (ValueError, IndexError):
+                    raise NotPlain(f"shared string {raw!r}") from None
+            elif kind == b"str":
+                if not raw:
+                    continue
+                value = _unescape(xml_unescape(raw.decode()))
+            elif kind == b"b":
+                value = raw != b"0"
+            elif kind == b"e":
+                value = ""
             else:
-                pending += number - next_row + 1
-            next_row = number + 1
+                raise NotPlain(f"cell type {kind!r}")
+            column = column_number(cell[1].decode()) - 1
+            if column > len(values):
+                values.extend([""] * (column - len(values)))
+            if column == len(values):
+                values.append(value)
+            else:
+                values[column] = value
+        else:
+            if position == len(content):
+                yield number, values
+                continue
+        # a cell of another shape (a formula, rich text, attributes in another order): lxml reads the row
+        element = etree.fromstring(b"<row " + declarations + b">" + content + b"</row>", xml_parser())
+        yield number, _element_values(element, shared, plain)
+
+
+def _element_rows(stream: Any, text: WorkbookText, merged: Merged) -> Iterator[tuple[int | None, Row]]:
+    """The rows of a worksheet parsed with lxml, each cleared behind the reader."""
+    shared, plain = text.shared, text.plain_styles
+    for _, element in iterparse(stream, ("end",), tag=(f"{{{MAIN_NS}}}row", f"{{{STRICT_MAIN_NS}}}row",
+                                                       f"{{{MAIN_NS}}}mergeCell", f"{{{STRICT_MAIN_NS}}}mergeCell")):
+        if local(element.tag) == "mergeCell":
+            ref = element.get("ref", "")
+            if ":" in ref:
+                (r0, c0), (r1, c1) = (split_ref(end) for end in ref.split(":", 1))
+                merged.append(((r0 - 1, c0 - 1), (r1 - 1, c1 - 1)))
+            continue
+        number = element.get("r")
+        values = _element_values(element, shared, plain)
+        element.clear(keep_tail=False)
+        parent = element.getparent()
+        if parent is not None:
+            while element.getprevious() is not None:
+                del parent[0]
+        yield int(number) if number else None, values
+
+
+def _element_values(element: etree._Element, shared: list[str], plain: frozenset[int]) -> Row:
+    values: Row = []
+    column = 0
+    for cell in element:
+        if cell.tag not in _C_TAGS:
+            continue
+        ref = cell.get("r")
+        column = column_number(ref.rstrip(_DIGITS)) - 1 if ref else column
+        value = _value(cell, shared, plain)
+        if value is not None:
+            if column > len(values):
+                values.extend([""] * (column - len(values)))
+            if column == len(values):
+                values.append(value)
+            else:
+                values[column] = value
+        column += 1
+    return values
 
 
 def _value(cell: etree._Element, shared: list[str], plain: frozenset[int]) -> Any:
