@@ -29,7 +29,7 @@ from pipeline.validate.command import (
     referenced_product_ids,
     validate_file_async,
 )
-from pipeline.validate.cross_rows import cross_row_issues
+from pipeline.validate.cross_rows import linked_product_issues
 from pipeline.validate.report import sort_issues
 
 
@@ -91,7 +91,6 @@ async def _check_products(outcome: ValidationOutcome, client: BigCommerceClient,
     read = outcome.read
     issues = missing_product_issues(outcome.sheets, read.files, found)
     # the other cross-row rules passed already, so this only adds product-list targets that do not exist
-    issues += [i for i in cross_row_issues(outcome.sheets, file=read.file, known_product_ids=found)
-               if i.column == "linked_product_id"]
+    issues += linked_product_issues(outcome.sheets, file=read.file, known_product_ids=found)
     issues = [i if not i.sheet or i.sheet not in read.files else replace(i, file=read.files[i.sheet]) for i in issues]
     return replace(outcome, issues=sort_issues(issues), checked_product_ids=len(found))

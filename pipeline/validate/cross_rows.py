@@ -369,7 +369,7 @@ def deleted_modifier_values(tables: Tables, report: _Report) -> None:
                    "delete too, or remove their rows")
 
 
-def linked_products_exist(tables: Tables, report: _Report, known_product_ids: set[int]) -> None:
+def linked_products_exist(tables: Tables | _Stacked, report: _Report, known_product_ids: set[int]) -> None:
     """A product-list value offers a product that exists in the store."""
     values = tables.values
     targets = values["linked_product_id"]
@@ -384,6 +384,31 @@ CROSS_ROW_RULES: Final[tuple[Rule, ...]] = (
     duplicate_ids, unlinked_values, contradictory_links, type_mismatch, one_default, unique_labels,
     unique_display_names, value_cap, checkbox_values, deleted_modifier_values,
 )
+
+
+def linked_product_issues(sheets: Mapping[str, pd.DataFrame], *, file: str,
+                          known_product_ids: set[int]) -> list[Issue]:
+    """The product-list values whose product the store lacks, and nothing else.
+
+    The planner asks this after the other rules passed at validation; it stacks only the sheets that
+    hold product-list targets, not every value row of the catalog again (at 100k products, the
+    whole stack was the plan's peak).
+    """
+    holding = {name: frame for name, frame in sheets.items()
+               if "linked_product_id" in frame.columns and frame["linked_product_id"].notna().any()}
+    if not holding:
+        return []
+    values = _stack(holding, "values", VALUE_COLUMNS)
+    report = _Report(file)
+    linked_products_exist(_Stacked(values), report, known_product_ids)
+    return report.issues
+
+
+class _Stacked:
+    """The value rows alone, for a rule that reads only `Tables.values`."""
+
+    def __init__(self, values: pd.DataFrame) -> None:
+        self.values = values
 
 
 def cross_row_issues(sheets: Mapping[str, pd.DataFrame], *, file: str,

@@ -297,6 +297,21 @@ def test_a_product_missing_from_the_store_refuses_the_plan(exported: Exported) -
     assert "99999 does not exist" in issues[0].message
 
 
+def test_a_product_list_offering_a_product_the_store_lacks_refuses_the_plan(exported: Exported) -> None:
+    def edit(wb: Any) -> int:
+        ws = wb["Product list values"]
+        row = row_where(ws, type="product_list")
+        put(ws, row, linked_product_id=88888)
+        return row
+
+    row = edit_xlsx(exported.path, edit)
+    with pytest.raises(PlanRefused) as refused:
+        exported.plan()  # which checks that planning wrote nothing
+    issues = refused.value.outcome.issues
+    assert [(i.sheet, i.row, i.column) for i in issues] == [("Product list values", row, "linked_product_id")]
+    assert "product 88888 does not exist in the store" in issues[0].message
+
+
 def test_a_workbook_from_another_store_is_refused(exported: Exported) -> None:
     with pytest.raises(PlanRefused) as refused:
         exported.plan(expected_store_hash="elsewhere")
