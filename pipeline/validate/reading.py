@@ -43,7 +43,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 import pandas as pd
-from openpyxl.utils import get_column_letter
 
 from pipeline.gc_pause import gc_paused
 from pipeline.image_fetch import url_scheme
@@ -65,7 +64,7 @@ from pipeline.workbook.layout import (
     split_part_name,
 )
 from pipeline.workbook.meta import ExportMeta, meta_from_frame
-from pipeline.workbook.package import column_number, xml_unescape
+from pipeline.workbook.package import column_letters, column_number, xml_unescape
 from pipeline.workbook.guard import (
     ADDED_ROWS_FLOOR,
     PackageDamaged,
@@ -270,7 +269,7 @@ class _Reader:
         self.raw.clear()
         self.files.clear()
         self.typed.clear()
-        column = f"column {get_column_letter(exc.column)}" if exc.column and exc.column <= 16_384 else None
+        column = f"column {column_letters(exc.column)}" if exc.column and exc.column <= 16_384 else None
         message = _DAMAGED.format(reason=exc.message) if isinstance(exc, PackageDamaged) else exc.message
         self.issues.append(Issue(self.label, table or exc.sheet, exc.row, column, exc.cell, message))
         return _Refused()
@@ -446,8 +445,8 @@ class _Reader:
                 row, column, message = past
                 self.raw.clear()
                 self.files.clear()
-                self.issues.append(Issue(label, table, row, f"column {get_column_letter(column)}" if column else None,
-                                         f"{get_column_letter(column)}{row}" if column else None, message))
+                self.issues.append(Issue(label, table, row, f"column {column_letters(column)}" if column else None,
+                                         f"{column_letters(column)}{row}" if column else None, message))
                 raise _Refused()
             raw, problems = parse_csv(data, label)
             del data
@@ -714,7 +713,7 @@ def _column_name(raw: RawTable, read: TableRead, position: int) -> str:
         if found == position:
             return name
     header = header_text(raw.header[position]) if position < len(raw.header) else ""
-    return header or f"column {get_column_letter(position + 1)}"
+    return header or f"column {column_letters(position + 1)}"
 
 
 class _Filled(NamedTuple):
@@ -775,11 +774,11 @@ def _table_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str,
             issues.append(Issue(file, sheet, 1, name, None, f"column {name!r} is missing: restore it from the "
                                 "original export (columns may be in any order, but each must be there once)"))
     for name, positions in read.duplicated.items():
-        letters = ", ".join(get_column_letter(p + 1) for p in positions)
+        letters = ", ".join(column_letters(p + 1) for p in positions)
         issues.append(Issue(file, sheet, 1, name, None, f"column {name!r} appears {len(positions)} times "
                             f"(columns {letters}): keep one and delete the others"))
     for position, text in named:
-        letter = get_column_letter(position + 1)
+        letter = column_letters(position + 1)
         home = _home_of(text, spec)
         because = (f"it belongs to {home[1]} on sheet {home[0]!r}, not to this sheet's types ({', '.join(home[2])})"
                    if home else "it is not part of this sheet")
@@ -787,7 +786,7 @@ def _table_issues(raw: RawTable, read: TableRead, spec: TableSpec, file: str,
                             "cannot load it; delete the column"))
     for position, _ in headerless:
         if (data := filled.get(position)) is not None:
-            letter = get_column_letter(position + 1)
+            letter = column_letters(position + 1)
             issues.append(Issue(file, sheet, data.row, f"column {letter}", shown_value(as_text(data.cell)),
                                 f"column {letter} has no header but holds data ({data.count} cells): delete it, "
                                 "or move the data into the column it belongs to"))
@@ -914,7 +913,7 @@ def _merged_issues(ranges: Iterable[tuple[tuple[int, int], tuple[int, int]]], ra
                    spec: TableSpec, file: str) -> list[Issue]:
     issues: list[Issue] = []
     for (top, left), (bottom, right) in ranges:
-        ref = f"{get_column_letter(left + 1)}{top + 1}:{get_column_letter(right + 1)}{bottom + 1}"
+        ref = f"{column_letters(left + 1)}{top + 1}:{column_letters(right + 1)}{bottom + 1}"
         issues.append(Issue(file, spec.name, top + 1, _column_name(raw, read, left), ref,
                             f"cells {ref} are merged: unmerge them and fill in every cell (a merged cell keeps only "
                             "its first value, so the others would read as blank)"))

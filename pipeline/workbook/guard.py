@@ -33,10 +33,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from openpyxl.utils import get_column_letter
 
 from pipeline.workbook.layout import ANNOTATION_COLUMNS
-from pipeline.workbook.package import PackageError, sheet_parts, workbook_part
+from pipeline.workbook.package import PackageError, column_letters, sheet_parts, workbook_part
 from pipeline.workbook.tables import EXPORT_TABLES
 
 MAX_RATIO: Final = 100  # an export packs about 9 to 1
@@ -373,7 +372,7 @@ class _Walk:
         where = f"cell {cell}"
         if column > limits.columns:
             message = (f"{where} is far to the right of the data (this sheet's columns end well before column "
-                       f"{get_column_letter(limits.columns)}), and a value so far out makes the sheet enormous: "
+                       f"{column_letters(limits.columns)}), and a value so far out makes the sheet enormous: "
                        "delete that cell, or the columns right of your data, save, and validate again")
         elif row > EXCEL_MAX_ROWS:
             message = (f"{where} is past row {EXCEL_MAX_ROWS:,}, the last row a spreadsheet has: the file is damaged "
@@ -424,7 +423,7 @@ def _above_number(limit: int) -> bytes:
 
 def _above_column(limit: int) -> bytes:
     """A regular expression for the column letters (either case) of the columns after `limit`."""
-    letters = get_column_letter(min(max(limit, 1), EXCEL_MAX_COLUMNS)).encode()
+    letters = column_letters(min(max(limit, 1), EXCEL_MAX_COLUMNS)).encode()
     return (rb"(?:[A-Za-z]{%d,}|" % (len(letters) + 1)
             + _greater(letters, b"[%c-Z" + b"%c-z]", b"[A-Za-z]", fold=True) + rb")")
 
@@ -476,7 +475,7 @@ def _column_number(letters: bytes) -> int:
 
 def _cell_name(column: int, row: int) -> str:
     if column <= EXCEL_MAX_COLUMNS:
-        return f"{get_column_letter(max(column, 1))}{row}"
+        return f"{column_letters(max(column, 1))}{row}"
     return f"R{row}C{column}"
 
 
