@@ -233,13 +233,7 @@ def _block_rows(data: bytes, end: int, text: WorkbookText, declarations: bytes) 
                 value = ""
             else:
                 raise NotPlain(f"cell type {kind!r}")
-            column = column_number(cell[1].decode()) - 1
-            if column > len(values):
-                values.extend([""] * (column - len(values)))
-            if column == len(values):
-                values.append(value)
-            else:
-                values[column] = value
+            _put(values, column_number(cell[1].decode()) - 1, value)
         else:
             if position == len(content):
                 yield number, values
@@ -280,14 +274,19 @@ def _element_values(element: etree._Element, shared: list[str], plain: frozenset
         column = column_number(ref.rstrip(_DIGITS)) - 1 if ref else column
         value = _value(cell, shared, plain)
         if value is not None:
-            if column > len(values):
-                values.extend([""] * (column - len(values)))
-            if column == len(values):
-                values.append(value)
-            else:
-                values[column] = value
+            _put(values, column, value)
         column += 1
     return values
+
+
+def _put(values: Row, column: int, value: Any) -> None:
+    """Set a row's cell at `column` (0-based), blanks before it as calamine gives them ("")."""
+    if column > len(values):
+        values.extend([""] * (column - len(values)))
+    if column == len(values):
+        values.append(value)
+    else:
+        values[column] = value
 
 
 def _value(cell: etree._Element, shared: list[str], plain: frozenset[int]) -> Any:
