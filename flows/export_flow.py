@@ -29,7 +29,7 @@ from flows.naming import export_run_name, read_task_name, window_text, write_tas
 from flows.report import host, publish_export
 from flows.retry import retry_transient
 from flows.slot import store_slot
-from flows.store import StoreParams, aresolve_settings, store_key, store_settings
+from flows.store import StoreParams, aresolve_settings, run_store, store_settings
 from flows.window import LastExport, incremental_since, record_success
 from pipeline.client import BigCommerceClient
 from pipeline.export import export_meta, summarise_export, write_export
@@ -91,9 +91,7 @@ async def export_modifiers(
     """
     logger = get_run_logger()
     started = time.perf_counter()
-    store = StoreParams.of(store)
-    settings = await aresolve_settings(store)  # fail fast
-    key = store_key(settings)
+    store, key = await run_store(store)  # fails fast on a wrong store
     out_dir = Path(out).expanduser().resolve()
     logger.info("export of store %s to %s on host %s (pid %s)", key, out_dir, host(), os.getpid())
     async with store_slot(key):

@@ -20,7 +20,7 @@ from flows.naming import apply_task_name, import_run_name, plan_task_name
 from flows.report import host
 from flows.retry import retry_transient
 from flows.slot import store_slot
-from flows.store import StoreParams, aresolve_settings, store_key
+from flows.store import StoreParams, aresolve_settings, run_store
 from pipeline.apply import Journal, apply_plan, write_results
 from pipeline.apply.lock import workbook_lock
 from pipeline.client import BigCommerceClient
@@ -111,9 +111,7 @@ async def import_modifiers(
     `store` names the store and where its token lives (empty: the worker's .env / BIGCOMMERCE_*).
     """
     logger = get_run_logger()
-    store = StoreParams.of(store)
-    settings = await aresolve_settings(store)  # fail fast
-    key = store_key(settings)
+    store, key = await run_store(store)  # fails fast on a wrong store
     workbook = str(Path(workbook).expanduser().resolve())
     logger.info("import of %s into store %s on host %s", workbook, key, host())
     async with store_slot(key):

@@ -21,7 +21,7 @@ from flows.naming import restore_apply_task_name, restore_plan_task_name, restor
 from flows.report import host
 from flows.retry import retry_transient
 from flows.slot import store_slot
-from flows.store import StoreParams, aresolve_settings, store_key
+from flows.store import StoreParams, aresolve_settings, run_store
 from pipeline.apply import write_results
 from pipeline.apply.journal import journal_path
 from pipeline.apply.lock import journal_lock
@@ -77,9 +77,7 @@ async def restore_modifiers(
     """Put every product of `backup` (a backup an import or `bcmod apply` took) back as it shows them;
     `backup` in the result is the restore's own backup, whose restore undoes this one."""
     logger = get_run_logger()
-    store = StoreParams.of(store)
-    settings = await aresolve_settings(store)  # fail fast
-    key = store_key(settings)
+    store, key = await run_store(store)  # fails fast on a wrong store
     backup = str(Path(backup).expanduser().resolve())
     logger.info("restore of %s into store %s on host %s", backup, key, host())
     async with store_slot(key):

@@ -145,6 +145,13 @@ def store_key(settings: Settings) -> str:
     return f"{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}{parts.path}".rstrip("/")
 
 
+async def run_store(store: StoreParams | dict[str, Any] | None) -> tuple[StoreParams, str]:
+    """A flow's `store` parameter as a model, and its slot key. The settings are resolved here so a
+    run with a wrong store fails before it queues for the slot."""
+    store = StoreParams.of(store)
+    return store, store_key(await aresolve_settings(store))
+
+
 def key_of(store: StoreParams | dict[str, Any] | None) -> str | None:
     """The store key for a run's `store` parameter and the environment, or None when no store is configured."""
     try:
