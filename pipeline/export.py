@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -23,10 +23,16 @@ from pipeline.connection import store_hash_of
 from pipeline.extract import ExtractFilters, ExtractSession, ProgressCallback, extract_products
 from pipeline.extract_frames import extract_frames
 from pipeline.extras import count_unknown, describe_unknown
-from pipeline.normalise import ModifierFrames, products_to_frames
+from pipeline.import_ahead import import_ahead
 from pipeline.settings import Settings
-from pipeline.workbook.meta import ExportMeta
-from pipeline.workbook.writer import write_workbook
+
+if TYPE_CHECKING:
+    from pipeline.normalise import ModifierFrames
+    from pipeline.workbook.meta import ExportMeta
+
+# What turns the pages into a workbook. Not imported with this module: `export_store` imports them
+# in a thread while its requests are in flight (pandas alone is a third of a second).
+WRITER_MODULES = ("pandas", "pipeline.normalise", "pipeline.workbook.meta", "pipeline.workbook.writer")
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ async def fetch_frames(
     """The raw products and their frames; `session` collects what the reads learned (see `ExtractSession`).
 
     For callers that need the payloads too; `extract_frames` gives the frames without holding them."""
+    from pipeline.normalise import products_to_frames
+
     products = await extract_products(client, filters, concurrency=concurrency, progress=progress, session=session)
     return products, products_to_frames(products)
 
@@ -96,6 +104,8 @@ def write_export(
     path = output_path(out, meta.store_hash, exported_at, csv=csv, zip_=zip_)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not csv:
+        from pipeline.workbook.writer import write_workbook
+
         return Path(write_workbook(frames, path, meta))
     from pipeline.workbook.csv_files import write_csv  # only a CSV export pays for its import
 
@@ -104,6 +114,8 @@ def write_export(
 
 def export_meta(settings: Settings, filters: ExtractFilters, exported_at: datetime) -> ExportMeta:
     """What the workbook records about its origin: the store and URL, never the token."""
+    from pipeline.workbook.meta import ExportMeta
+
     return ExportMeta(store_hash=store_hash_of(settings), api_url=settings.base_url,
                       exported_at=exported_at.isoformat(), filters=filters.describe())
 
@@ -143,10 +155,12 @@ async def export_store(
     started = time.perf_counter()
     exported_at = datetime.now(timezone.utc).replace(microsecond=0)
     session = ExtractSession()
+    writer_imports = import_ahead(WRITER_MODULES)
     async with BigCommerceClient(settings, transport=transport) as client:
         extracted = await extract_frames(client, filters, concurrency=concurrency, progress=progress,
                                          session=session)
         requests = client.metrics.requests_sent
+    writer_imports.join()
     frames = extracted.frames
     meta = export_meta(settings, filters, exported_at)
     path = write_export(frames, out, meta, exported_at=exported_at, csv=csv, zip_=zip_)

@@ -2,7 +2,7 @@
 
 `extract_products` hands back every product payload at once, which for a big catalog holds the
 whole store as Python dicts next to the frames made from them. Here each page is normalised as it
-arrives (`normalise.FramesBuilder`) and its payloads dropped, so an export's memory is the frames
+arrives (`frames_builder.FramesBuilder`) and its payloads dropped, so an export's memory is the frames
 alone. Everything else is `extract_products`' own: filters, the include_fields switch and its
 warning (`ExtractSession`), the progress, and the result ordered by product id, each product once.
 """
@@ -10,10 +10,14 @@ warning (`ExtractSession`), the progress, and the result ordered by product id, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pipeline.client import BigCommerceClient
 from pipeline.extract import ExtractFilters, ExtractSession, ProgressCallback, extract_products
-from pipeline.normalise import FramesBuilder, ModifierFrames
+from pipeline.frames_builder import FramesBuilder
+
+if TYPE_CHECKING:
+    from pipeline.normalise import ModifierFrames
 
 
 @dataclass(frozen=True)

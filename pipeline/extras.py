@@ -8,7 +8,7 @@ write built from the sheet must carry it back rather than erase it. This module 
 knows nothing of HTTP or workbooks, so the export (to warn) and the write path (to keep them in
 PUT bodies, with `merge_extras`) share one definition of "known".
 
-"Known" mirrors exactly what `normalise._modifier_row` / `_value_row` read and what
+"Known" mirrors exactly what `payload_rows.modifier_row` / `value_row` read and what
 `modifier_payload` / `value_payload` write back; `tests/pipeline/test_extras.py` holds the two to
 each other.
 """

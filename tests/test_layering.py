@@ -21,13 +21,19 @@ import pipeline
 
 ROOT = Path(pipeline.__file__).resolve().parent
 # the data path: every stage from the client to the results, and the helpers they share
-DATA_PATH = ("client", "extract", "normalise", "workbook", "validate", "plan", "apply", "migrate", "export",
-             "dates", "extras", "image_kinds", "image_fetch", "restore", "modifier_types", "settings",
-             "catalog_state", "gc_pause", "exit_codes", "api")
+DATA_PATH = ("client", "extract", "extract_frames", "payload_rows", "frames_builder", "normalise", "workbook",
+             "validate", "plan", "apply", "migrate", "export", "import_ahead", "dates", "extras", "image_kinds",
+             "image_fetch", "restore", "modifier_types", "settings", "catalog_state", "gc_pause", "exit_codes", "api")
 SANDBOX = "pipeline.sandbox"
 # what `bcmod --help` and `import pipeline` must not load: each costs tenths of a second
 HEAVY = ("pandas", "pandera", "openpyxl", "numpy", "python_calamine", "pipeline.sandbox", "starlette", "uvicorn",
-         "httpx", "pydantic_settings", "pipeline.workbook", "pipeline.validate", "pipeline.apply")
+         "httpx", "pydantic", "pipeline.workbook", "pipeline.validate", "pipeline.apply")
+# what an export needs before its first request; the rest (`pipeline.export.WRITER_MODULES`) loads in a
+# thread while the requests are in flight, so none of these may be imported by the modules that send them
+BEFORE_THE_READS = ("pipeline.cli.export_cmd", "pipeline.cli.render", "pipeline.connection", "pipeline.export",
+                    "pipeline.extract_frames", "pipeline.settings", "pipeline.client")
+NOT_BEFORE_THE_READS = ("pandas", "numpy", "pyarrow", "pydantic", "lxml", "openpyxl", "pandera", "pipeline.normalise",
+                        "pipeline.workbook", "pipeline.sandbox")
 
 
 def data_path_modules() -> list[str]:
@@ -144,3 +150,49 @@ print(json.dumps({{"cheap": cheap, "sandbox_after_api": after}}))
     found = run_python(code)
     assert found["cheap"] == []
     assert found["sandbox_after_api"] == []
+
+
+def test_an_export_reaches_its_first_request_without_pandas_pydantic_or_lxml() -> None:
+    """A small export's start-up is most of its time: what it imports before the first request runs
+    alone, what it imports after runs beside the requests (`pipeline.import_ahead`)."""
+    code = f"""
+import importlib, json, sys
+for name in {BEFORE_THE_READS!r}:
+    importlib.import_module(name)
+print(json.dumps(sorted({{h for h in {NOT_BEFORE_THE_READS!r} for m in list(sys.modules)
+                          if m == h or m.startswith(h + ".")}})))
+"""
+    assert run_python(code) == []
+
+
+def test_what_the_export_imports_ahead_is_what_it_writes_with() -> None:
+    """`WRITER_MODULES` stays in step with the writer: after importing them, writing a workbook and
+    building frames import nothing more of bcmod, pandas or numpy."""
+    code = """
+import asyncio, importlib, json, sys, tempfile
+from pathlib import Path
+from pipeline.export import WRITER_MODULES, export_meta
+from pipeline.extract import ExtractFilters
+from pipeline.frames_builder import FramesBuilder
+from pipeline.settings import Settings
+for name in WRITER_MODULES:
+    importlib.import_module(name)
+before = set(sys.modules)
+from datetime import datetime, timezone
+builder = FramesBuilder()
+builder.add([{"id": 1, "sku": "S1", "name": "One", "modifiers": [
+    {"id": 5, "product_id": 1, "display_name": "Size", "type": "dropdown", "required": True, "sort_order": 0,
+     "config": {}, "option_values": [{"id": 9, "option_id": 5, "label": "Small", "sort_order": 0,
+                                      "is_default": False, "value_data": None, "adjusters": {}}]}]}])
+frames = builder.frames()
+now = datetime.now(timezone.utc)
+settings = Settings.model_construct(api_url="http://127.0.0.1:9/stores/abc/v3")
+from pipeline.workbook.writer import write_workbook
+with tempfile.TemporaryDirectory() as tmp:
+    write_workbook(frames, Path(tmp) / "x.xlsx", export_meta(settings, ExtractFilters(), now))
+late = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ("pipeline", "pandas", "numpy"))
+print(json.dumps({"late": late, "rows": [len(frames.modifiers), len(frames.values)]}))
+"""
+    found = run_python(code)
+    assert found["rows"] == [1, 1]
+    assert found["late"] == []

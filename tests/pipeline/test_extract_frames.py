@@ -9,7 +9,8 @@ import pytest
 from pipeline.client import BigCommerceClient
 from pipeline.extract import LITERAL_INCLUDE_FIELDS_WARNING, ExtractFilters, ExtractSession, extract_products, summarise
 from pipeline.extract_frames import extract_frames
-from pipeline.normalise import FramesBuilder, products_to_frames
+from pipeline.frames_builder import FramesBuilder
+from pipeline.normalise import products_to_frames
 from tests.pipeline.rewriting import RewritingTransport, each_product
 from tests.stores import sandbox_store
 
