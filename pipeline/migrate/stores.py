@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import SecretStr
-
-from pipeline.settings import Settings, TokenRefused, check_token
+from pipeline.settings import Secret, Settings, TokenRefused, check_token
 
 SOURCE_TOKEN_ENV = "BCMOD_SOURCE_TOKEN"
 TARGET_TOKEN_ENV = "BCMOD_TARGET_TOKEN"
@@ -48,7 +46,7 @@ def source_settings(api_url: str | None, store_hash: str | None, token_env: str 
     token = _token((token_env,))
     if token is None:
         raise StoreConfigError(f"no token for the source store: set the environment variable {token_env}")
-    return Settings(_env_file=None, api_url=api_url, store_hash=store_hash, access_token=SecretStr(token))
+    return Settings(_env_file=None, api_url=api_url, store_hash=store_hash, access_token=Secret(token))
 
 
 def target_settings(api_url: str | None, store_hash: str | None, token_env: str = TARGET_TOKEN_ENV) -> Settings:

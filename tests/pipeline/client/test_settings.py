@@ -9,11 +9,11 @@ import sys
 import httpx
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr  # what the flows pass: taken as the token it holds
 
 from pipeline.connection import store_hash_of
 from pipeline.plan.operations import Plan
-from pipeline.settings import Settings, TokenRefused, check_token, store_hash_of_url, token_problem
+from pipeline.settings import Secret, Settings, TokenRefused, check_token, store_hash_of_url, token_problem
 
 TOKEN = "tok-SETTINGS-7f3a9c"
 
@@ -63,6 +63,35 @@ def test_token_never_shows():
     for text in shown:
         assert TOKEN not in text
     assert TOKEN.encode() not in pickle.dumps(settings.model_dump(mode="json"))
+
+
+
+def test_an_argument_wins_over_the_environment_and_dotenv_even_when_it_is_none(monkeypatch, tmp_path):
+    """A flow run naming its store by URL must not pick up the worker's BIGCOMMERCE_STORE_HASH."""
+    (tmp_path / ".env").write_text("BIGCOMMERCE_API_URL=http://dotenv.example/stores/dot/v3\n")
+    monkeypatch.setenv("BIGCOMMERCE_STORE_HASH", "fromenv")
+    monkeypatch.setenv("bigcommerce_access_token", TOKEN)  # names in any case, as before
+    read = Settings()
+    assert (read.api_url, read.store_hash) == ("http://dotenv.example/stores/dot/v3", "fromenv")
+    assert read.access_token == Secret(TOKEN)
+    named = Settings(api_url="http://127.0.0.1:9/stores/beta/v3", store_hash=None)
+    assert named.store_hash is None and named.known_store_hash == "beta"
+    assert named.access_token.get_secret_value() == TOKEN  # not named: from the environment
+    assert Settings(_env_file=None).api_url is None  # no .env read; the environment still is
+    assert Settings(_env_file=None).store_hash == "fromenv"
+
+
+def test_copies_and_constructs_keep_the_token_masked_and_checked(monkeypatch):
+    monkeypatch.setenv("BIGCOMMERCE_STORE_HASH", "fromenv")
+    built = Settings.model_construct(api_url="http://127.0.0.1:9/stores/a/v3/")
+    assert built.store_hash is None and built.api_url == "http://127.0.0.1:9/stores/a/v3"  # no environment
+    copied = built.model_copy(update={"access_token": SecretStr(TOKEN)})  # what the flows pass
+    assert copied.access_token.get_secret_value() == TOKEN and built.access_token is None
+    assert copied.model_dump(mode="json") == {"api_url": built.api_url, "store_hash": None,
+                                              "access_token": "**********"}
+    assert pickle.loads(pickle.dumps(copied)) == copied
+    with pytest.raises(TokenRefused):
+        built.model_copy(update={"access_token": BAD_TOKENS["tab"]})
 
 
 def test_for_sandbox_builds_the_store_path_and_ignores_the_environment(monkeypatch):
