@@ -26,13 +26,13 @@ file of junk sends no request to the store.
 from __future__ import annotations
 
 import bisect
+import csv
 import datetime as dt
 import difflib
-import math
-import re
-import csv
 import io
 import itertools
+import math
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -49,8 +49,20 @@ from pipeline.image_fetch import url_scheme
 from pipeline.image_kinds import image_kind, image_problem
 from pipeline.modifier_types import IMAGE_MAX_BYTES
 from pipeline.validate.issues import Issue, shown_value
+from pipeline.workbook.cell_refs import column_letters, column_number
 from pipeline.workbook.cells import BOOL_HINT, MAX_WHOLE, as_text, number_text
 from pipeline.workbook.csv_files import csv_files, csv_name, parse_csv
+from pipeline.workbook.guard import (
+    ADDED_ROWS_FLOOR,
+    PackageDamaged,
+    PackageRefused,
+    SheetLimits,
+    SheetScan,
+    check_package,
+    check_parts,
+    check_sheet,
+    sheet_limits,
+)
 from pipeline.workbook.layout import (
     ANNOTATION_COLUMNS,
     ANNOTATION_FILES,
@@ -64,18 +76,7 @@ from pipeline.workbook.layout import (
     split_part_name,
 )
 from pipeline.workbook.meta import ExportMeta, meta_from_frame
-from pipeline.workbook.package import column_letters, column_number, xml_unescape
-from pipeline.workbook.guard import (
-    ADDED_ROWS_FLOOR,
-    PackageDamaged,
-    PackageRefused,
-    SheetLimits,
-    SheetScan,
-    check_package,
-    check_parts,
-    check_sheet,
-    sheet_limits,
-)
+from pipeline.workbook.package import xml_unescape
 from pipeline.workbook.reader import Merged, XlsxSheets
 from pipeline.workbook.tables import EXPORT_TABLES, RawTable, TableRead, TableSpec, header_text, read_table
 

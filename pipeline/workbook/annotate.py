@@ -38,17 +38,15 @@ from typing import IO, Any, Final
 from lxml import etree
 
 from pipeline.workbook import sheet_xml
+from pipeline.workbook.cell_refs import cell_ref, column_letters, split_ref
 from pipeline.workbook.package import (
     CONTENT_TYPES,
     MAIN_NS,
     RELS_NS,
     SharedStrings,
     Workbook,
-    cell_ref,
-    column_letters,
     local,
     namespace,
-    split_ref,
     string_item_text,
 )
 from pipeline.workbook.package_edit import (

@@ -33,9 +33,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Final
 
-
+from pipeline.workbook.cell_refs import column_letters
 from pipeline.workbook.layout import ANNOTATION_COLUMNS
-from pipeline.workbook.package import PackageError, column_letters, sheet_parts, workbook_part
+from pipeline.workbook.package import PackageError, sheet_parts, workbook_part
 from pipeline.workbook.tables import EXPORT_TABLES
 
 MAX_RATIO: Final = 100  # an export packs about 9 to 1

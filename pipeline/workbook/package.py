@@ -18,11 +18,11 @@ import re
 import zipfile
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import IO, Final
 from urllib.parse import unquote
 
 from lxml import etree
+
 
 MAIN_NS: Final = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 STRICT_MAIN_NS: Final = "http://purl.oclc.org/ooxml/spreadsheetml/main"
@@ -88,46 +88,7 @@ def xml_unescape(text: str) -> str:
     return _ENTITY.sub(lambda m: chr(int(m[1])) if m[1] else chr(int(m[2], 16)) if m[2] else _NAMED[m[3]], text)
 
 
-# --- cell references -----------------------------------------------------------------------------------
-
-MAX_COLUMN: Final = 16_384
-_REF: Final = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]+)")
-
-
-@lru_cache(maxsize=4096)
-def column_number(letters: str) -> int:
-    """1-based column of "A", "xfd", ...; ValueError for anything else."""
-    if not letters or not letters.isascii() or not letters.isalpha():
-        raise ValueError(f"not a column: {letters!r}")
-    number = 0
-    for letter in letters.upper():
-        number = number * 26 + ord(letter) - 64
-    return number
-
-
-@lru_cache(maxsize=4096)
-def column_letters(number: int) -> str:
-    """"A" for 1, "XFD" for 16384."""
-    if number < 1:
-        raise ValueError(f"not a column number: {number}")
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-def split_ref(ref: str) -> tuple[int, int]:
-    """(row, column), both 1-based, of "B7" or "$B$7"; ValueError for anything else."""
-    match = _REF.fullmatch(ref.strip())
-    if match is None:
-        raise ValueError(f"not a cell reference: {ref!r}")
-    return int(match[2]), column_number(match[1])
-
-
-def cell_ref(row: int, column: int) -> str:
-    return f"{column_letters(column)}{row}"
-
+# --- cell references: see `pipeline.workbook.cell_refs` (no lxml, for the writer) ---------------------------
 
 # --- parts and relationships ---------------------------------------------------------------------------
 

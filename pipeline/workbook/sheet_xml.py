@@ -20,16 +20,8 @@ from typing import IO, Final, Protocol
 
 from lxml import etree
 
-from pipeline.workbook.package import (
-    SharedStrings,
-    cell_ref,
-    column_number,
-    iterparse,
-    local,
-    namespace,
-    split_ref,
-    string_item_text,
-)
+from pipeline.workbook.cell_refs import cell_ref, column_number, split_ref
+from pipeline.workbook.package import SharedStrings, iterparse, local, namespace, string_item_text
 
 # the order of a worksheet's first children (CT_Worksheet): what may come before <dimension> and <cols>
 BEFORE_DIMENSION: Final = frozenset({"sheetPr"})

@@ -22,14 +22,13 @@ from typing import Any, Final
 
 from lxml import etree
 
+from pipeline.workbook.cell_refs import column_number, split_ref
 from pipeline.workbook.package import (
     MAIN_NS,
     STRICT_MAIN_NS,
     Workbook,
-    column_number,
     iterparse,
     local,
-    split_ref,
     string_item_text,
     xml_parser,
     xml_unescape,

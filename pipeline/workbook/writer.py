@@ -45,6 +45,7 @@ import pandas as pd
 
 from pipeline.normalise import ModifierFrames
 from pipeline.workbook import xlsx_parts as parts
+from pipeline.workbook.cell_refs import column_letters as get_column_letter
 from pipeline.workbook.cells import TEXT_KINDS
 from pipeline.workbook.date_text import dates_for_sheet
 from pipeline.workbook.layout import (
@@ -58,7 +59,6 @@ from pipeline.workbook.layout import (
     sheet_row_limit,
 )
 from pipeline.workbook.meta import META_COLUMNS, ExportMeta, ExportTable, meta_rows
-from pipeline.workbook.package import column_letters as get_column_letter
 from pipeline.workbook.readme import README_LINES
 from pipeline.workbook.split import check_types, product_names_of, sheet_length, sheet_of
 from pipeline.workbook.swatches import FONT_NAME, Preview, PreviewStyles, preview

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from pipeline.workbook.package import column_letters
+from pipeline.workbook.cell_refs import column_letters
 
 XML_HEAD: Final = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 MAIN_NS: Final = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"

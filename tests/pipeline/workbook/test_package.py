@@ -20,6 +20,7 @@ from python_calamine import CalamineWorkbook
 
 from pipeline.workbook import annotate, sheet_xml
 from pipeline.workbook.annotate import Link, Look, Note, SheetNotes, SummarySheet, annotate_copy
+from pipeline.workbook.cell_refs import column_letters, column_number, split_ref
 from pipeline.workbook.guard import check_package
 from pipeline.workbook.package import (
     MAIN_NS,
@@ -27,12 +28,9 @@ from pipeline.workbook.package import (
     SharedStrings,
     Workbook,
     append_child,
-    column_letters,
-    column_number,
     declare_part,
     part_path,
     sheet_parts,
-    split_ref,
     xml_unescape,
 )
 
