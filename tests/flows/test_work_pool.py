@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -127,7 +128,10 @@ def test_one_run_per_store_through_a_process_work_pool(prefect_harness, stores, 
     # the per-store limits exist with one slot, nothing left held; beta's run waited for the test's slot
     assert checks["limits"] == {"store:alpha": (1, 0), "store:beta": (1, 0)}
     assert outcome["beta_requests_while_held"] == 0 and beta_waited >= 2
-    assert checks["slot_wait"][f"export-beta-{utc_day()}"] >= 2, checks["slot_wait"]  # from its own log lines
+    # from beta's own log lines: it was waiting, and took the slot only once the test let it go (how long
+    # it waited depends on how soon after starting it asked: the test holds the slot 2.5 s from then)
+    assert checks["slot_wait"][f"export-beta-{utc_day()}"] > 0, checks["slot_wait"]
+    assert checks["slot_taken"][f"export-beta-{utc_day()}"] >= outcome["released_at"], (checks, outcome)
     assert checks["slot_wait"][f"export-alpha-{utc_day()}"] == 0, checks["slot_wait"]  # took it without waiting
 
     # no token anywhere: parameters, states, results, artifacts, worker output
@@ -166,13 +170,14 @@ async def _scenario(stores: dict[str, str], out: Path, started: float) -> dict:
             beta = await client.read_flow_run(beta.id)
             assert alpha.state.is_completed(), alpha.state
             assert beta.state.is_running(), beta.state
+            released_at = datetime.now(timezone.utc)  # the slot is still the test's until the block ends
         beta_waited = time.monotonic() - held_from
         state = await parent
         beta_done_at = time.monotonic() - started
         rows = await state.aresult(raise_on_failure=False) if state.is_completed() else None
         checks = await _checks(client, state.state_details.flow_run_id)
     return {"parent_state": state.type.value, "rows": rows, "alpha_done_at": alpha_done_at,
-            "beta_done_at": beta_done_at, "beta_waited": beta_waited,
+            "beta_done_at": beta_done_at, "beta_waited": beta_waited, "released_at": released_at,
             "beta_requests_while_held": beta_requests_while_held, "checks": checks}
 
 
@@ -209,19 +214,21 @@ async def _checks(client, parent_id) -> dict:
         limit = await client.read_global_concurrency_limit_by_name(name)
         limits[name] = (limit.limit, limit.active_slots)
     slot_wait = {}  # seconds between the first "waiting for the store slot" and "holding the store slot"
+    slot_taken = {}  # when the run logged "holding the store slot"
     for child in children:
         records = await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[child.id])),
                                          sort=LogSort.TIMESTAMP_ASC, limit=200, offset=0)
         waiting = [r.timestamp for r in records if r.message.startswith("waiting for the store slot store:")]
         holding = [r.timestamp for r in records if r.message.startswith("holding the store slot store:")]
         slot_wait[child.name] = (holding[0] - waiting[0]).total_seconds() if waiting else 0
+        slot_taken[child.name] = holding[0] if holding else None
     every_run = await client.read_flow_runs(sort=FlowRunSort.ID_DESC, limit=200)
     artifacts = await client.read_artifacts(sort=ArtifactSort.CREATED_DESC, limit=200)
     dump = json.dumps([r.model_dump(mode="json") for r in every_run] + [a.model_dump(mode="json") for a in artifacts],
                       default=str)
     return {"children": {c.name for c in children}, "child_deployments": deployments,
             "pools": {c.work_pool_name for c in children}, "labels": [dict(c.labels) for c in children],
-            "limits": limits, "slot_wait": slot_wait,
+            "limits": limits, "slot_wait": slot_wait, "slot_taken": slot_taken,
             "dump": dump}
 
 
