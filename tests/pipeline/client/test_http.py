@@ -64,6 +64,31 @@ async def _no_sleep(seconds: float) -> None:
     await asyncio.sleep(0)
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("target", ["https://elsewhere.example/x", "//elsewhere.example/x", "HTTP://x.example/"])
+async def test_a_full_url_is_refused_before_anything_is_sent(target):
+    """The client speaks to its store's API only: that is what lets a plain-http client skip TLS set-up."""
+    server = Server((200, {"data": {}}))
+    async with make_client(server) as client:
+        with pytest.raises(ValueError, match="paths under its store's API URL"):
+            await client.request("GET", target)
+        await client.get_json("/catalog/products", {"next": "https://x.example/"})  # a URL as a value is fine
+    assert len(server.requests) == 1
+
+
+@pytest.mark.anyio
+async def test_an_https_store_is_verified_and_a_plain_http_one_loads_no_certificates():
+    import ssl
+
+    contexts = {}
+    for url in (BASE, "http://127.0.0.1:9/stores/abc/v3"):
+        async with BigCommerceClient(Settings(_env_file=None, api_url=url, access_token=TOKEN)) as client:
+            context = client._http._transport._pool._ssl_context  # httpx's own default transport
+            contexts[url.split(":")[0]] = (context.verify_mode, context.check_hostname,
+                                           context.cert_store_stats()["x509_ca"] > 0)
+    assert contexts == {"https": (ssl.CERT_REQUIRED, True, True), "http": (ssl.CERT_NONE, False, False)}
+
+
 UNPROCESSABLE = {"status": 422, "title": "JSON data is missing or invalid", "type": "https://x",
                  "errors": {"display_name": "must not be empty", "config.text_max_length": "must be >= 0"}}
 
