@@ -76,6 +76,14 @@ def test_fingerprints_change_only_with_content():
     assert len(modifier_fingerprints(frames.modifiers)) == len(frames.modifiers)
 
 
+def test_fingerprints_are_those_older_exports_carry():
+    """Workbooks exported by earlier versions must still match: the digest of the same sorted,
+    compact, non-ASCII-keeping JSON text (pinned: a change here would flag every row as edited)."""
+    payload = {"label": "Grün ✓", "sort_order": 2, "value_data": {"colors": ["#fff"]}, "is_default": False,
+               "adjusters": {"price": {"adjuster": "relative", "adjuster_value": 1.5}, "image_url": ""}}
+    assert fingerprint(payload) == "7a2ec652b8ee8bbe"  # computed with the json.dumps form
+
+
 # -- property test over every type --------------------------------------------------------------
 
 text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=","), max_size=20)
