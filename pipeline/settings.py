@@ -22,7 +22,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 BIGCOMMERCE_API_ROOT = "https://api.bigcommerce.com"
@@ -72,10 +72,6 @@ def store_hash_of_url(url: str) -> str | None:
     """
     segments = [segment for segment in urlsplit(url).path.split("/") if segment]
     return segments[segments.index("stores") + 1] if "stores" in segments[:-1] else None
-
-
-class HasSecret(Protocol):
-    def get_secret_value(self) -> str: ...
 
 
 class Secret:
